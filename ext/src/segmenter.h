@@ -1,0 +1,36 @@
+/* The segmenter core: MPEG-TS bytes in, segment files and event lines out.
+ * No global state and no I/O besides the segment files, so main() and the fuzz
+ * harness drive exactly the same code. */
+#ifndef HLSD_SEGMENTER_H
+#define HLSD_SEGMENTER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    double duration;        /* target segment length, seconds (> 0) */
+    double max_duration;    /* hard limit, seconds; 0 = none */
+    const char *dir;        /* absolute directory; NULL: write nothing (fuzzing) */
+    const char *prefix;
+    uint64_t start_seq;
+    /* One JSON event line (no newline). */
+    void (*on_event)(void *ctx, const char *line, size_t len);
+    /* One diagnostic message (no newline); NULL: silent. */
+    void (*on_log)(void *ctx, const char *msg);
+    void *ctx;
+} hs_config;
+
+typedef struct hs_segmenter hs_segmenter;
+
+hs_segmenter *hs_create(const hs_config *cfg);
+/* Consumes whole packets from buf; returns how many bytes were used. The rest (less
+ * than three packets) must be passed again, with more data after it. With eof set,
+ * everything is consumed. */
+size_t hs_feed(hs_segmenter *s, const uint8_t *buf, size_t len, int eof);
+/* End of input: writes and reports the last segment, then the end event. */
+int hs_finish(hs_segmenter *s);
+/* Nonzero once an I/O error happened (reported through on_log). */
+int hs_failed(const hs_segmenter *s);
+void hs_destroy(hs_segmenter *s);
+
+#endif

@@ -1,0 +1,1 @@
+"""Holds the native hlsd-segmenter executable built by setup.py."""

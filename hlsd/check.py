@@ -1,0 +1,47 @@
+"""`hlsd check`: the effective settings as an operator should read them, secrets redacted."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from hlsd import __version__
+from hlsd.config import Config, Secret
+from hlsd.ffmpeg import encoder_argv, ffmpeg_version, find_ffmpeg
+from hlsd.logs import redact_text
+from hlsd.segmenter_bin import resolve as resolve_segmenter
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return "***"
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return value
+
+
+def effective_settings(config: Config) -> dict[str, Any]:
+    settings = _plain(config)
+    settings.pop("warnings", None)
+    settings["input_location"] = redact_text(config.input_location)
+    settings["live"] = config.is_live
+    settings["target_duration"] = config.effective_target_duration
+    ffmpeg = find_ffmpeg()
+    settings["hlsd_version"] = __version__
+    settings["ffmpeg"] = ({"path": ffmpeg.path, "from": ffmpeg.origin,
+                           "version": ffmpeg_version(ffmpeg.path)} if ffmpeg else "NOT FOUND")
+    settings["segmenter"] = resolve_segmenter(config.segmenter_binary)
+    if ffmpeg is not None:
+        settings["encoder_commands"] = {
+            p.name: [redact_text(a) for a in encoder_argv(
+                p.ffmpeg_command, config.input_location, config.segment_length, ffmpeg.path,
+                config.source_command is not None).argv]
+            for p in config.encoding_profiles}
+    return dict(settings)

@@ -1,0 +1,112 @@
+"""Command line: arguments and exit codes only (0 ok, 1 runtime error, 2 invalid config)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+import structlog
+import yaml
+
+from hlsd import __version__, logs
+from hlsd import config as cfg
+
+EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="hlsd", description="Live HTTP Live Streaming segmenter "
+                                "and distributor.")
+    p.add_argument("--version", action="version", version=f"hlsd {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the daemon in the foreground")
+    run.add_argument("config", type=Path)
+    check = sub.add_parser("check", help="validate a config and print the effective settings")
+    check.add_argument("config", type=Path)
+    demo = sub.add_parser("demo", help="stream a test pattern and serve it with a player page")
+    demo.add_argument("--dir", type=Path, default=Path("hlsd-demo"),
+                      help="output folder (default ./hlsd-demo)")
+    demo.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
+    demo.add_argument("--listen", default="127.0.0.1", help="HTTP address")
+    return p
+
+
+def _load(path: Path) -> cfg.Config | None:
+    try:
+        return cfg.load(path)
+    except cfg.ConfigError as exc:
+        print(f"hlsd: {path}: invalid config ({len(exc.problems)} problem"
+              f"{'s' if len(exc.problems) != 1 else ''}):", file=sys.stderr)
+        for problem in exc.problems:
+            print(f"  {problem}", file=sys.stderr)
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "check":
+        return check(args.config)
+    if args.command == "demo":
+        from hlsd.demo import demo_config
+
+        return run_config(demo_config(args.dir, args.listen, args.port), announce_demo=True)
+    config = _load(args.config)
+    return EXIT_CONFIG if config is None else run_config(config)
+
+
+def check(path: Path) -> int:
+    from hlsd.check import effective_settings
+
+    config = _load(path)
+    if config is None:
+        return EXIT_CONFIG
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(yaml.safe_dump(effective_settings(config), sort_keys=False), end="")
+    return EXIT_OK
+
+
+def run_config(config: cfg.Config, announce_demo: bool = False) -> int:
+    logs.configure(config.log_level, config.log_type, config.log_file)
+    try:
+        return asyncio.run(_run(config, announce_demo))
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+async def _run(config: cfg.Config, announce_demo: bool) -> int:
+    from hlsd.daemon import Controls, Daemon
+
+    controls = Controls.create()
+    daemon = Daemon(config, controls)
+    loop = asyncio.get_running_loop()
+    main_task = asyncio.current_task()
+    interrupts = 0
+
+    def on_stop(signum: int) -> None:
+        nonlocal interrupts
+        interrupts += signum == signal.SIGINT
+        if controls.stop.is_set() and signum == signal.SIGINT and interrupts > 1:
+            structlog.get_logger().warning("second interrupt: stopping now")
+            if main_task is not None:
+                main_task.cancel()
+        controls.stop.set()
+
+    loop.add_signal_handler(signal.SIGTERM, on_stop, signal.SIGTERM)
+    loop.add_signal_handler(signal.SIGINT, on_stop, signal.SIGINT)
+    loop.add_signal_handler(signal.SIGHUP, controls.reload.set)
+    background: set[asyncio.Task[None]] = set()
+    if announce_demo:
+        from hlsd.demo import announce
+
+        background.add(loop.create_task(announce(daemon)))
+    try:
+        return await daemon.run()
+    except asyncio.CancelledError:
+        return EXIT_OK
+    finally:
+        for task in background:
+            task.cancel()

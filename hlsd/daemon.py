@@ -1,0 +1,422 @@
+"""The daemon's life, top to bottom: start up, stream until told to stop, shut down.
+
+Everything long-lived runs in one TaskGroup. Signals only set events (see cli.py);
+this module turns them into a graceful stop or a reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from hlsd import config as cfg
+from hlsd import logs, transfer
+from hlsd.events import Event, SegmentReady, StreamInfo
+from hlsd.ffmpeg import FfmpegBinary, encoder_argv, find_ffmpeg
+from hlsd.health import HealthReport, evaluate
+from hlsd.ladder import Ladder
+from hlsd.metrics import Metrics
+from hlsd.notify import Notifier
+from hlsd.publisher import Destination, PublishSettings
+from hlsd.segment import SegmentFile
+from hlsd.segmenter_bin import resolve as resolve_segmenter
+from hlsd.state import StateStore
+from hlsd.supervisor import RungFailed, RungSpec, RungSupervisor
+from hlsd.timeline import Timeline
+
+log = structlog.get_logger()
+
+STOP_GRACE = 10.0  # seconds for encoders to finish their segment on SIGTERM
+DRAIN_GRACE = 15.0  # seconds for destinations to publish what is left on SIGTERM
+
+
+class FatalError(Exception):
+    """A condition the operator must fix (no ffmpeg, unwritable temp_dir); exit 1."""
+
+
+class _Stop(Exception):
+    """Raised inside the TaskGroup to bring every long-lived task down."""
+
+
+@dataclass
+class Controls:
+    """What the outside world (signals, tests) uses to steer a running daemon."""
+
+    stop: asyncio.Event
+    reload: asyncio.Event
+
+    @classmethod
+    def create(cls) -> Controls:
+        return cls(asyncio.Event(), asyncio.Event())
+
+
+class Daemon:
+    def __init__(self, config: cfg.Config, controls: Controls | None = None,
+                 notifier: Notifier | None = None) -> None:
+        self.config = config
+        self.controls = controls or Controls.create()
+        self.notifier = notifier or Notifier.from_env()
+        self.metrics = Metrics()
+        self.state = StateStore(config.temp_dir)
+        self.target_duration = config.effective_target_duration
+        self.ladder = Ladder(config.index_prefix, config.index_segment_count)
+        self.timeline = Timeline()
+        self.destinations: dict[str, Destination] = {}
+        self.rungs: dict[str, RungSupervisor] = {}
+        self._rung_tasks: dict[str, asyncio.Task[None]] = {}
+        self._finished: set[str] = set()
+        self._next_seq = 0
+        self._dirty = False
+        self._started = time.monotonic()
+        self._tg: asyncio.TaskGroup | None = None
+        self.ffmpeg: FfmpegBinary | None = None
+        self.http: Any = None
+        self.segments_total = 0
+
+    # -- life ------------------------------------------------------------------------------
+    async def run(self) -> int:
+        """0: stopped or finished; 1: fatal error."""
+        try:
+            self._start_up()
+        except FatalError as exc:
+            log.error("cannot start", reason=str(exc))
+            return 1
+        code = 0
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                tg.create_task(self._main())
+        except* _Stop:
+            pass
+        except* RungFailed as group:
+            for failure in group.exceptions:
+                log.error("stream failed", reason=str(failure))
+            code = 1
+        finally:
+            self._save_state()
+            if self.http is not None:
+                await self.http.stop()
+            self.notifier.close()
+        log.info("hlsd stopped", exit_code=code, segments=self.segments_total)
+        return code
+
+    def _start_up(self) -> None:
+        config = self.config
+        self.ffmpeg = find_ffmpeg()
+        if self.ffmpeg is None:
+            raise FatalError("no ffmpeg: install it (apt-get install ffmpeg) or the "
+                             "imageio-ffmpeg wheel")
+        try:
+            config.temp_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+        except OSError as exc:
+            raise FatalError(f"temp_dir {config.temp_dir}: {exc.strerror}") from None
+        state = self.state.load()
+        self.ladder.set_rungs({p.name: p.bandwidth for p in config.encoding_profiles})
+        for profile in config.transfer_profiles:
+            self._add_destination(profile, state.get("destinations", {}).get(profile.name))
+        self._next_seq = max([int(state.get("next_seq", 0))]
+                             + [d.last_seq() + 1 for d in self.destinations.values()])
+        for warning in config.warnings:
+            log.warning("config", problem=warning)
+        log.info("hlsd starting", rungs=[p.name for p in config.encoding_profiles],
+                 destinations=list(self.destinations), live=config.is_live,
+                 ffmpeg=self.ffmpeg.path, next_seq=self._next_seq,
+                 target_duration=self.target_duration)
+
+    async def _main(self) -> None:
+        assert self._tg is not None
+        for dest in self.destinations.values():
+            self._tg.create_task(dest.run(), name=f"destination {dest.name}")
+        for profile in self.config.encoding_profiles:
+            self._start_rung(profile)
+        self._tg.create_task(self._persist_loop())
+        self._tg.create_task(self._reload_loop())
+        self._tg.create_task(self._watchdog_loop())
+        if self.config.http is not None:
+            await self._start_http(self.config.http)
+        self.notifier.ready(self._status())
+        stop = asyncio.create_task(self.controls.stop.wait())
+        done = asyncio.create_task(self._all_finished())
+        await asyncio.wait({stop, done}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        done.cancel()
+        if self.controls.stop.is_set():
+            await self._graceful_stop()
+        else:
+            log.info("input finished; everything published")
+        raise _Stop
+
+    async def _all_finished(self) -> None:
+        """Finite input: every rung ended and every destination published ENDLIST."""
+        if self.config.is_live:
+            await asyncio.Event().wait()
+        while set(self.rungs) - self._finished:
+            await asyncio.sleep(0.2)
+        rungs = list(self.rungs)
+        await asyncio.gather(*(d.wait_finished(rungs) for d in self.destinations.values()))
+
+    async def _graceful_stop(self) -> None:
+        log.info("stopping: finishing the segments in flight")
+        self.notifier.stopping()
+        for sup in self.rungs.values():
+            sup.stop()
+        tasks = list(self._rung_tasks.values())
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=STOP_GRACE)
+            for task in pending:
+                log.warning("encoder did not stop in time; cancelling", task=task.get_name())
+                task.cancel()
+        deadline = time.monotonic() + DRAIN_GRACE
+        while time.monotonic() < deadline and not all(
+                d.idle() for d in self.destinations.values()):
+            await asyncio.sleep(0.1)
+        for dest in self.destinations.values():
+            if not dest.idle():
+                log.warning("destination still busy at shutdown", destination=dest.name)
+
+    # -- rungs -----------------------------------------------------------------------------
+    def _rung_spec(self, profile: cfg.EncodingProfile) -> RungSpec:
+        config = self.config
+        assert self.ffmpeg is not None
+        argv = encoder_argv(profile.ffmpeg_command, config.input_location,
+                            config.segment_length, self.ffmpeg.path,
+                            from_source_command=config.source_command is not None)
+        if argv.added:
+            log.info("keyframe grid added to encoder", rung=profile.name,
+                     added=" ".join(argv.added))
+        stdin: Callable[[], Any] | None = None
+        if argv.reads_stdin:
+            stdin = sys.stdin.fileno
+        return RungSpec(
+            name=profile.name, encoder_argv=argv.argv,
+            segmenter=resolve_segmenter(config.segmenter_binary),
+            workdir=config.temp_dir / profile.name,
+            prefix=f"{config.segment_prefix}_{profile.name}",
+            segment_length=config.segment_length,
+            max_duration=self.target_duration + 0.49,
+            live=config.is_live, stdin=stdin)
+
+    def _start_rung(self, profile: cfg.EncodingProfile) -> None:
+        assert self._tg is not None
+        spec = self._rung_spec(profile)
+        for leftover in spec.workdir.glob(f"{spec.prefix}-*"):
+            leftover.unlink(missing_ok=True)  # from a previous run; never announced
+        sup = RungSupervisor(spec, self._on_event, lambda: self._next_seq,
+                             on_restart=self.metrics.encoder_restart)
+        self.rungs[profile.name] = sup
+        for dest in self.destinations.values():
+            dest.add_rung(profile.name)
+        self._rung_tasks[profile.name] = self._tg.create_task(
+            self._run_rung(sup), name=f"rung {profile.name}")
+
+    async def _run_rung(self, sup: RungSupervisor) -> None:
+        await sup.run()
+        if not self.config.is_live and not self.controls.stop.is_set():
+            self._finished.add(sup.spec.name)
+            for dest in self.destinations.values():
+                dest.finish_rung(sup.spec.name)
+
+    async def _stop_rung(self, name: str) -> None:
+        sup = self.rungs.pop(name)
+        sup.stop()
+        task = self._rung_tasks.pop(name)
+        try:
+            await asyncio.wait_for(task, STOP_GRACE)
+        except TimeoutError:
+            log.warning("rung did not stop in time", rung=name)
+
+    async def _on_event(self, rung: str, event: Event) -> None:
+        if isinstance(event, StreamInfo):
+            stats = self.ladder.rungs.get(rung)
+            if stats is not None:
+                stats.stream = event
+            log.info("stream", rung=rung, codecs=event.codecs,
+                     video=event.video.__dict__ if event.video else None)
+            return
+        if not isinstance(event, SegmentReady):
+            return
+        path = Path(event.file)
+        if path.parent != self.config.temp_dir / rung:
+            log.error("segment outside its rung's directory ignored", rung=rung, file=event.file)
+            return
+        self._next_seq = max(self._next_seq, event.seq + 1)
+        pdt = self.timeline.program_date_time(rung, event.seq, event.duration,
+                                              event.discontinuity, datetime.now(UTC))
+        seg = SegmentFile(rung=rung, seq=event.seq, path=path, duration=event.duration,
+                          nbytes=event.bytes, independent=event.keyframe,
+                          discontinuity=event.discontinuity, program_date_time=pdt)
+        stats = self.ladder.rungs.get(rung)
+        if stats is not None:
+            stats.add(event.bytes, event.duration)
+            if stats.over_floor():
+                log.warning("measured peak bitrate exceeds configured bandwidth", rung=rung,
+                            peak=stats.peak, bandwidth=stats.configured_bandwidth)
+        self.metrics.segment(rung, event.duration, event.bytes)
+        self.segments_total += 1
+        log.debug("segment", rung=rung, seq=event.seq, duration=event.duration,
+                  bytes=event.bytes)
+        seg.hold(len(self.destinations))
+        if not self.destinations:
+            seg.release()
+        for dest in self.destinations.values():
+            dest.offer(seg)
+        self._dirty = True
+
+    # -- destinations ----------------------------------------------------------------------
+    def _publish_settings(self, config: cfg.Config) -> PublishSettings:
+        return PublishSettings(self.target_duration, config.index_segment_count,
+                               config.segment_length, config.url_prefix)
+
+    def _add_destination(self, profile: cfg.TransferProfile,
+                         state: dict[str, Any] | None) -> Destination:
+        dest = Destination(transfer.create(profile), profile.concurrency,
+                           self._publish_settings(self.config), self.ladder, self.metrics,
+                           state)
+        self.destinations[profile.name] = dest
+        return dest
+
+    # -- state, health, notify -------------------------------------------------------------
+    def _save_state(self) -> None:
+        try:
+            self.state.save({
+                "next_seq": self._next_seq,
+                "destinations": {n: d.snapshot() for n, d in self.destinations.items()},
+            })
+            self._dirty = False
+        except OSError as exc:
+            log.error("cannot save state", path=str(self.state.path), error=exc.strerror)
+
+    async def _persist_loop(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            if self._dirty:
+                await asyncio.to_thread(self._save_state)
+
+    def health(self) -> HealthReport:
+        last = {name: sup.last_segment_at for name, sup in self.rungs.items()}
+        return evaluate(last, time.monotonic(), 3 * self.config.segment_length, self._started)
+
+    def _status(self) -> str:
+        ages = [time.monotonic() - s.last_segment_at for s in self.rungs.values()
+                if s.last_segment_at is not None]
+        newest = f"{min(ages):.1f}s ago" if ages else "none yet"
+        return f"{len(self.rungs)} rungs up; newest segment {newest}"
+
+    async def _watchdog_loop(self) -> None:
+        """WATCHDOG=1 only while segments keep coming, so systemd restarts a stuck daemon."""
+        interval = self.notifier.watchdog_interval or 5.0
+        while True:
+            await asyncio.sleep(min(interval, 5.0))
+            if self.health().ok:
+                self.notifier.watchdog()
+            self.notifier.status(self._status())
+
+    def info(self) -> dict[str, Any]:
+        """Live figures for the player page (/info.json)."""
+        return {
+            "master": self.ladder.master_name,
+            "segment_length": self.config.segment_length,
+            "target_duration": self.target_duration,
+            "segments": self.segments_total,
+            "rungs": [{"name": s.name, "bandwidth": s.bandwidth, "average": s.average,
+                       "codecs": s.stream.codecs if s.stream else None,
+                       "resolution": (f"{s.stream.video.width}x{s.stream.video.height}"
+                                      if s.stream and s.stream.video else None)}
+                      for s in self.ladder.rungs.values()],
+            "destinations": {n: {"skipped": d.skipped,
+                                 "queued": sum(len(x.items) for x in d.lanes.values())}
+                             for n, d in self.destinations.items()},
+        }
+
+    async def _start_http(self, settings: cfg.HttpSettings) -> None:
+        from hlsd.httpd import HttpOrigin
+
+        copies = [p for p in self.config.transfer_profiles if isinstance(p, cfg.CopyProfile)]
+        served = next((p for p in copies if p.name == settings.serve),
+                      copies[0] if copies else None)
+        self.http = HttpOrigin(settings, served.directory if served else None, self.metrics,
+                               self.health, self.info)
+        await self.http.start()
+        log.info("http origin listening", url=self.http.url)
+
+    # -- reload ----------------------------------------------------------------------------
+    async def _reload_loop(self) -> None:
+        while True:
+            await self.controls.reload.wait()
+            self.controls.reload.clear()
+            self.notifier.reloading()
+            try:
+                await self._reload()
+            finally:
+                self.notifier.ready(self._status())
+
+    async def _reload(self) -> None:
+        path = self.config.source_path
+        if path is None:
+            log.warning("reload requested but the config came from no file")
+            return
+        try:
+            new = cfg.load(path)
+        except cfg.ConfigError as exc:
+            for problem in exc.problems:
+                log.error("reload refused: invalid config; the running config stays",
+                          problem=str(problem))
+            return
+        await self.apply(new)
+
+    async def apply(self, new: cfg.Config) -> None:
+        """Apply a changed config without stopping the stream: only what changed restarts."""
+        old = self.config
+        self.config = new
+        logs.configure(new.log_level, new.log_type, new.log_file)
+        encoder_keys = ("input_location", "source_command", "segment_length", "segment_prefix",
+                        "segmenter_binary", "live", "temp_dir", "encoder_mode")
+        restart_all = any(getattr(old, k) != getattr(new, k) for k in encoder_keys)
+        old_p = {p.name: p for p in old.encoding_profiles}
+        new_p = {p.name: p for p in new.encoding_profiles}
+        changed = [n for n in old_p if n not in new_p or restart_all
+                   or old_p[n].ffmpeg_command != new_p[n].ffmpeg_command]
+        for name in changed:
+            await self._stop_rung(name)
+        for dest in self.destinations.values():
+            for name in old_p:
+                if name not in new_p:
+                    await dest.remove_rung(name)
+        self.ladder.set_rungs({p.name: p.bandwidth for p in new.encoding_profiles})
+        old_t = {p.name: p for p in old.transfer_profiles}
+        new_t = {p.name: p for p in new.transfer_profiles}
+        for name, profile in old_t.items():
+            if new_t.get(name) != profile:
+                await self._remove_destination(name)
+        for name, profile in new_t.items():
+            if old_t.get(name) != profile:
+                dest = self._add_destination(profile, None)
+                assert self._tg is not None
+                self._tg.create_task(dest.run(), name=f"destination {name}")
+        for dest in self.destinations.values():
+            if old.index_segment_count != new.index_segment_count:
+                dest.set_window(new.index_segment_count)
+        for name in new_p:
+            if name not in self.rungs:
+                self._start_rung(new_p[name])
+        log.info("config reloaded", restarted_rungs=changed,
+                 destinations=list(self.destinations))
+
+    async def _remove_destination(self, name: str) -> None:
+        dest = self.destinations.pop(name)
+        self.metrics.forget_destination(name)
+        for task in asyncio.all_tasks():
+            if task.get_name() == f"destination {name}":
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        del dest

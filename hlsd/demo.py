@@ -1,0 +1,55 @@
+"""`hlsd demo`: the embedded default — a live test pattern ladder served with a player page."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from hlsd import config as cfg
+
+if TYPE_CHECKING:
+    from hlsd.daemon import Daemon
+
+# Every rung renders the same synthetic source, so timestamps and the keyframe grid agree.
+SOURCE = ("ffmpeg -re -f lavfi -i testsrc2=size={size}:rate=25 "
+          "-re -f lavfi -i sine=frequency=440:sample_rate=48000")
+VIDEO = ("-c:v libx264 -preset veryfast -tune zerolatency -pix_fmt yuv420p "
+         "-b:v {rate} -maxrate {rate} -bufsize {rate}")
+LADDER = {
+    "360p": f"{SOURCE.format(size='640x360')} {VIDEO.format(rate='800k')} "
+            "-c:a aac -b:a 96k -f mpegts -",
+    "180p": f"{SOURCE.format(size='320x180')} {VIDEO.format(rate='250k')} "
+            "-c:a aac -b:a 64k -f mpegts -",
+    "audio": f"{SOURCE.format(size='320x180')} -vn -c:a aac -b:a 64k -f mpegts -",
+}
+
+
+def demo_config(directory: Path, listen: str = "127.0.0.1", port: int = 8080) -> cfg.Config:
+    directory = directory.resolve()
+    raw = {
+        "temp_dir": str(directory / ".work"),
+        "input_location": "lavfi",
+        "live": True,
+        "segment_length": 2,
+        "index_segment_count": 6,
+        "encoding_profile": list(LADDER),
+        "transfer_profile": "demo_www",
+        "demo_www": {"transfer_type": "copy", "directory": str(directory / "www")},
+        "http": {"listen": listen, "port": port},
+        **{name: {"ffmpeg_command": command} for name, command in LADDER.items()},
+    }
+    return cfg.parse(raw)
+
+
+async def announce(daemon: Daemon) -> None:
+    """Tell the user where to look once the HTTP origin listens."""
+    while daemon.http is None:
+        await asyncio.sleep(0.1)
+    www = daemon.config.transfer_profiles[0]
+    assert isinstance(www, cfg.CopyProfile)
+    print(f"\nhlsd demo: open {daemon.http.url} in a browser "
+          f"(master playlist: {www.directory / daemon.ladder.master_name}).\n"
+          "The first segments appear after a few seconds. Ctrl-C stops.\n",
+          file=sys.stderr, flush=True)

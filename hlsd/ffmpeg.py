@@ -1,0 +1,97 @@
+"""Turning an encoding profile's ffmpeg_command into argv (pure), and finding ffmpeg."""
+
+from __future__ import annotations
+
+import itertools
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+STDOUT_TARGETS = {"-", "pipe:", "pipe:1"}
+COPY_VIDEO = {("-c", "copy"), ("-codec", "copy"), ("-c:v", "copy"), ("-vcodec", "copy"),
+              ("-codec:v", "copy")}
+
+
+@dataclass(frozen=True)
+class FfmpegBinary:
+    path: str
+    origin: str  # "PATH" or "imageio-ffmpeg"
+
+
+def find_ffmpeg() -> FfmpegBinary | None:
+    """The ffmpeg on PATH, else the static one inside the imageio-ffmpeg wheel."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return FfmpegBinary(found, "PATH")
+    try:
+        import imageio_ffmpeg
+
+        return FfmpegBinary(imageio_ffmpeg.get_ffmpeg_exe(), "imageio-ffmpeg")
+    except (ImportError, RuntimeError):
+        return None
+
+
+def ffmpeg_version(path: str) -> str:
+    try:
+        out = subprocess.run([path, "-hide_banner", "-version"], capture_output=True,
+                             text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unknown ({exc})"
+    first = out.splitlines()[0] if out else "unknown"
+    return first.removeprefix("ffmpeg version ").split(" Copyright")[0]
+
+
+def command_problems(command: str) -> list[str]:
+    """What makes a command unusable as an encoder (checked at config load)."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        return [f"cannot be split into arguments: {exc}"]
+    if not argv:
+        return ["is empty"]
+    problems = []
+    if "|" in argv or ";" in argv or "&&" in argv:
+        problems.append("contains a shell operator; hlsd runs commands without a shell")
+    if argv[-1] not in STDOUT_TARGETS:
+        problems.append(f"last argument is {argv[-1]!r}, not '-' (stdout)")
+    if "mpegts" not in [b for a, b in itertools.pairwise(argv) if a == "-f"]:
+        problems.append("does not select the MPEG-TS muxer (-f mpegts)")
+    return problems
+
+
+def sets_keyframes(argv: list[str]) -> bool:
+    return any(a in ("-force_key_frames", "-g") or a.startswith(("-force_key_frames:", "-g:"))
+               for a in argv)
+
+
+def copies_or_drops_video(argv: list[str]) -> bool:
+    pairs = set(itertools.pairwise(argv))
+    return "-vn" in argv or bool(pairs & COPY_VIDEO)
+
+
+@dataclass(frozen=True)
+class EncoderArgv:
+    argv: list[str]
+    added: tuple[str, ...]  # what hlsd inserted, for the log
+    reads_stdin: bool
+
+
+def encoder_argv(command: str, input_location: str, segment_length: float,
+                 ffmpeg_path: str, from_source_command: bool) -> EncoderArgv:
+    """argv for one rung's encoder: input substituted, keyframe grid inserted if needed."""
+    argv = shlex.split(command)
+    added: list[str] = []
+    if argv[0] == "ffmpeg":
+        argv[0] = ffmpeg_path
+    stdin_input = from_source_command or input_location == "-"
+    source = "pipe:0" if stdin_input else input_location
+    uses_input = any("%s" in a for a in argv)
+    argv = [a.replace("%s", source) for a in argv]
+    if "-nostdin" not in argv and not (stdin_input and uses_input):
+        argv.insert(1, "-nostdin")  # else ffmpeg reads keystrokes from our stdin
+    if not sets_keyframes(argv) and not copies_or_drops_video(argv):
+        grid = ["-force_key_frames", f"expr:gte(t,n_forced*{segment_length:g})"]
+        argv[-1:-1] = grid
+        added.extend(grid)
+    return EncoderArgv(argv, tuple(added), reads_stdin=stdin_input and uses_input)

@@ -1,0 +1,371 @@
+"""Media and master playlists (RFC 8216), as models rendered to text. Pure: no I/O, no clock.
+
+`render`/`render_master` are pure functions of the model; `parse_media`/`parse_master` are
+pure functions of text, tolerant enough for our own output and ffmpeg's.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime
+from itertools import pairwise
+from typing import Any
+
+VERSION = 3  # floating-point EXTINF needs 3 (RFC 8216 §7); nothing we write needs more
+
+
+class PlaylistError(ValueError):
+    """A playlist operation that would break RFC 8216, or text that is not a playlist."""
+
+
+def extinf_rounded(duration: float) -> int:
+    """EXTINF rounded as RFC 8216 §4.3.3.1 compares it with the target duration.
+
+    Half-up, on the 3-decimal value actually written: a client reading "4.500" may round
+    either way, so hlsd must hold the stricter reading (segments stay below target + 0.5).
+    """
+    return math.floor(round(duration, 3) + 0.5)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One media segment line group (#EXT-X-DISCONTINUITY, #EXT-X-PROGRAM-DATE-TIME, #EXTINF).
+
+    Normalised on construction to what the playlist text can say (duration to the
+    millisecond, date-time to the millisecond in UTC), so model → text → model is exact.
+    """
+
+    seq: int  # media sequence number == the segmenter's global segment number
+    name: str  # object name at the destination, e.g. live_ep_720p-00017.ts
+    duration: float
+    discontinuity: bool = False
+    program_date_time: datetime | None = None  # tz-aware UTC
+    independent: bool = True  # starts with a random access point
+
+    def __post_init__(self) -> None:
+        if self.seq < 0:
+            raise PlaylistError(f"segment {self.name!r}: negative sequence number {self.seq}")
+        if not self.name or _has_control(self.name):
+            raise PlaylistError(f"segment name {self.name!r} is empty or has control characters")
+        if not math.isfinite(self.duration) or self.duration < 0:
+            raise PlaylistError(f"segment {self.name!r}: invalid duration {self.duration!r}")
+        object.__setattr__(self, "duration", round(self.duration, 3))
+        pdt = self.program_date_time
+        if pdt is not None:
+            if pdt.tzinfo is None or pdt.utcoffset() is None:
+                raise PlaylistError(f"segment {self.name!r}: program_date_time must be tz-aware")
+            pdt = pdt.astimezone(UTC)
+            object.__setattr__(
+                self, "program_date_time", pdt.replace(microsecond=pdt.microsecond // 1000 * 1000)
+            )
+
+
+@dataclass
+class MediaPlaylist:
+    target_duration: int
+    window: int = 6  # index_segment_count; 0 keeps every segment (EVENT, then VOD)
+    url_prefix: str = ""
+    entries: list[Entry] = field(default_factory=list)
+    media_sequence: int = 0
+    discontinuity_sequence: int = 0
+    ended: bool = False
+    # Longest duration this playlist was ever rendered with: RFC 8216 §6.2.2 keeps a removed
+    # segment for its duration plus that of the longest playlist that contained it.
+    longest_duration: float = field(default=0.0, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.target_duration < 1:
+            raise PlaylistError(f"target duration must be ≥ 1 s, got {self.target_duration}")
+        if self.window < 0:
+            raise PlaylistError(f"window must be ≥ 0, got {self.window}")
+        if _has_control(self.url_prefix):
+            raise PlaylistError(f"url_prefix {self.url_prefix!r} has control characters")
+
+    def add(self, entry: Entry) -> list[Entry]:
+        """Append; returns the entries that left the window (to be deleted later, not now).
+
+        A gap in sequence numbers (segments skipped at this destination) empties the
+        playlist and marks the new entry as a discontinuity, so every listed entry keeps
+        media sequence number == seq.
+        """
+        if self.ended:
+            raise PlaylistError(f"segment {entry.seq}: playlist already has #EXT-X-ENDLIST")
+        if extinf_rounded(entry.duration) > self.target_duration:
+            raise PlaylistError(
+                f"segment {entry.seq}: duration {entry.duration:.3f} s rounds above the "
+                f"target duration {self.target_duration} s"
+            )
+        if self.entries:
+            last = self.entries[-1].seq
+            if entry.seq <= last:
+                raise PlaylistError(f"segment {entry.seq}: sequence goes back (last {last})")
+        elif entry.seq < self.media_sequence:
+            raise PlaylistError(
+                f"segment {entry.seq}: sequence goes back (media sequence {self.media_sequence})"
+            )
+        removed: list[Entry] = []
+        if self.entries and entry.seq != self.entries[-1].seq + 1:
+            removed, self.entries = self.entries, []
+            entry = replace(entry, discontinuity=True)
+        if not self.entries:
+            self.media_sequence = entry.seq
+        self.entries.append(entry)
+        if self.window > 0:
+            removed.extend(self._slide())
+        self.discontinuity_sequence += sum(1 for e in removed if e.discontinuity)
+        self.longest_duration = max(self.longest_duration, self.duration)
+        return removed
+
+    def _slide(self) -> list[Entry]:
+        removed: list[Entry] = []
+        remaining = self.duration
+        # The small epsilon tolerates float sums of millisecond values (11.999999… vs 12).
+        floor = 3 * self.target_duration - 1e-9
+        while len(self.entries) > self.window and remaining - self.entries[0].duration >= floor:
+            head = self.entries.pop(0)
+            remaining -= head.duration
+            removed.append(head)
+            self.media_sequence += 1
+        return removed
+
+    def end(self) -> None:
+        """Mark the playlist complete (#EXT-X-ENDLIST); no entry may follow."""
+        self.ended = True
+
+    @property
+    def duration(self) -> float:
+        return math.fsum(e.duration for e in self.entries)
+
+    @property
+    def playlist_type(self) -> str | None:
+        if self.window:
+            return None
+        return "VOD" if self.ended else "EVENT"
+
+    def render(self) -> str:
+        lines = [
+            "#EXTM3U",
+            f"#EXT-X-VERSION:{VERSION}",
+            f"#EXT-X-TARGETDURATION:{self.target_duration}",
+            f"#EXT-X-MEDIA-SEQUENCE:{self.media_sequence}",
+            f"#EXT-X-DISCONTINUITY-SEQUENCE:{self.discontinuity_sequence}",
+        ]
+        if self.playlist_type:
+            lines.append(f"#EXT-X-PLAYLIST-TYPE:{self.playlist_type}")
+        if self.entries and all(e.independent for e in self.entries):
+            lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
+        for e in self.entries:
+            if e.discontinuity:
+                lines.append("#EXT-X-DISCONTINUITY")
+            if e.program_date_time is not None:
+                lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_format_pdt(e.program_date_time)}")
+            lines.append(f"#EXTINF:{e.duration:.3f},")
+            lines.append(self.url_prefix + e.name)
+        if self.ended:
+            lines.append("#EXT-X-ENDLIST")
+        return "\n".join(lines) + "\n"
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready state (persisted so the media sequence survives restarts)."""
+        state = asdict(self)
+        for entry in state["entries"]:
+            pdt = entry["program_date_time"]
+            entry["program_date_time"] = pdt.isoformat() if pdt else None
+        return state
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MediaPlaylist:
+        try:
+            entries = [
+                Entry(**{**e, "program_date_time": _from_iso(e["program_date_time"])})
+                for e in data["entries"]
+            ]
+            playlist = cls(**{**data, "entries": entries})
+        except (KeyError, TypeError, ValueError) as exc:
+            raise PlaylistError(f"invalid playlist state: {exc}") from exc
+        if entries and (
+            entries[0].seq != playlist.media_sequence
+            or any(b.seq != a.seq + 1 for a, b in pairwise(entries))
+        ):
+            raise PlaylistError("invalid playlist state: entries are not numbered contiguously")
+        return playlist
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One #EXT-X-STREAM-INF of the master playlist."""
+
+    uri: str
+    bandwidth: int  # peak bits/s
+    average_bandwidth: int | None = None
+    codecs: str | None = None  # RFC 6381 list, e.g. "avc1.64001f,mp4a.40.2"
+    resolution: tuple[int, int] | None = None  # video only
+    frame_rate: float | None = None  # video only
+
+    def __post_init__(self) -> None:
+        if not self.uri or _has_control(self.uri):
+            raise PlaylistError(f"variant URI {self.uri!r} is empty or has control characters")
+        if self.bandwidth <= 0:
+            raise PlaylistError(f"variant {self.uri!r}: bandwidth must be > 0")
+        if self.codecs is not None and '"' in self.codecs:
+            raise PlaylistError(f"variant {self.uri!r}: codecs may not contain '\"'")
+
+
+def render_master(variants: Iterable[Variant], independent_segments: bool = True) -> str:
+    lines = ["#EXTM3U", f"#EXT-X-VERSION:{VERSION}"]
+    if independent_segments:
+        lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
+    for v in sorted(variants, key=lambda v: v.bandwidth):
+        attrs = [f"BANDWIDTH={v.bandwidth}"]
+        if v.average_bandwidth is not None:
+            attrs.append(f"AVERAGE-BANDWIDTH={v.average_bandwidth}")
+        if v.codecs is not None:
+            attrs.append(f'CODECS="{v.codecs}"')
+        if v.resolution is not None:
+            attrs.append(f"RESOLUTION={v.resolution[0]}x{v.resolution[1]}")
+        if v.frame_rate is not None:
+            attrs.append(f"FRAME-RATE={v.frame_rate:.3f}")
+        lines += ["#EXT-X-STREAM-INF:" + ",".join(attrs), v.uri]
+    return "\n".join(lines) + "\n"
+
+
+def parse_media(text: str, *, url_prefix: str = "", window: int | None = None) -> MediaPlaylist:
+    """The model a media playlist text describes.
+
+    The text does not say the window of a sliding playlist: without `window` it is taken as
+    the number of entries. Without #EXT-X-INDEPENDENT-SEGMENTS every entry reads as not
+    independent (the text cannot say which ones are).
+    """
+    target: int | None = None
+    msn = dsn = 0
+    kind: str | None = None
+    independent = ended = False
+    entries: list[Entry] = []
+    disc, pdt, duration = False, None, None
+    for line in _lines(text)[1:]:
+        tag, _, value = line.partition(":")
+        if tag == "#EXT-X-TARGETDURATION":
+            target = _int(line, value)
+        elif tag == "#EXT-X-MEDIA-SEQUENCE":
+            msn = _int(line, value)
+        elif tag == "#EXT-X-DISCONTINUITY-SEQUENCE":
+            dsn = _int(line, value)
+        elif tag == "#EXT-X-PLAYLIST-TYPE":
+            kind = value
+        elif tag == "#EXT-X-INDEPENDENT-SEGMENTS":
+            independent = True
+        elif tag == "#EXT-X-ENDLIST":
+            ended = True
+        elif tag == "#EXT-X-DISCONTINUITY":
+            disc = True
+        elif tag == "#EXT-X-PROGRAM-DATE-TIME":
+            pdt = _datetime(line, value)
+        elif tag == "#EXTINF":
+            duration = _float(line, value.partition(",")[0])
+        elif not line.startswith("#"):
+            if duration is None:
+                raise PlaylistError(f"URI without #EXTINF: {line!r}")
+            name = line.removeprefix(url_prefix) if url_prefix else line
+            entries.append(Entry(msn + len(entries), name, duration, disc, pdt, independent))
+            disc, pdt, duration = False, None, None
+    if target is None:
+        raise PlaylistError("no #EXT-X-TARGETDURATION")
+    if window is None:
+        window = 0 if kind in ("EVENT", "VOD") else max(len(entries), 1)
+    return MediaPlaylist(
+        target_duration=target,
+        window=window,
+        url_prefix=url_prefix,
+        entries=entries,
+        media_sequence=msn,
+        discontinuity_sequence=dsn,
+        ended=ended,
+        longest_duration=math.fsum(e.duration for e in entries),
+    )
+
+
+def parse_master(text: str) -> list[Variant]:
+    """The variants a master playlist lists, in the order it lists them."""
+    variants: list[Variant] = []
+    attrs: dict[str, str] | None = None
+    for line in _lines(text)[1:]:
+        if line.startswith("#EXT-X-STREAM-INF:"):
+            attrs = parse_attributes(line.partition(":")[2])
+        elif not line.startswith("#") and attrs is not None:
+            if "BANDWIDTH" not in attrs:
+                raise PlaylistError(f"variant {line!r} has no BANDWIDTH")
+            res = attrs.get("RESOLUTION")
+            w, _, h = (res or "").partition("x")
+            variants.append(
+                Variant(
+                    uri=line,
+                    bandwidth=_int(line, attrs["BANDWIDTH"]),
+                    average_bandwidth=(
+                        _int(line, attrs["AVERAGE-BANDWIDTH"])
+                        if "AVERAGE-BANDWIDTH" in attrs
+                        else None
+                    ),
+                    codecs=attrs.get("CODECS"),
+                    resolution=(_int(line, w), _int(line, h)) if res else None,
+                    frame_rate=_float(line, attrs["FRAME-RATE"]) if "FRAME-RATE" in attrs else None,
+                )
+            )
+            attrs = None
+    return variants
+
+
+_ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^",]*)(?:,|$)')
+
+
+def parse_attributes(text: str) -> dict[str, str]:
+    """An RFC 8216 §4.2 attribute list; quoted values come back without their quotes."""
+    return {m[1]: m[2].strip('"') for m in _ATTRIBUTE.finditer(text)}
+
+
+def _lines(text: str) -> list[str]:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines or lines[0] != "#EXTM3U":
+        raise PlaylistError("not a playlist: first line is not #EXTM3U")
+    return lines
+
+
+def _format_pdt(moment: datetime) -> str:
+    moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")  # forbidden in playlists (RFC 8216 §4.1)
+
+
+def _has_control(text: str) -> bool:
+    return _CONTROL.search(text) is not None
+
+
+def _int(line: str, value: str) -> int:
+    if not value.strip().isdigit():
+        raise PlaylistError(f"not a decimal integer in {line!r}")
+    return int(value)
+
+
+def _float(line: str, value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        raise PlaylistError(f"not a number in {line!r}") from None
+
+
+def _from_iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _datetime(line: str, value: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise PlaylistError(f"not a date-time in {line!r}") from None
+    if moment.tzinfo is None:
+        raise PlaylistError(f"date-time without time zone in {line!r}")
+    return moment

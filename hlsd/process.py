@@ -1,0 +1,99 @@
+"""Running one child: argv only, stderr kept in a ring buffer, stop = TERM → grace → KILL."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import structlog
+
+from hlsd.logs import redact_text
+
+log = structlog.get_logger()
+
+
+class Child:
+    """A started child. Its stderr is drained into `tail` (and DEBUG logs) as it comes."""
+
+    def __init__(self, proc: asyncio.subprocess.Process, label: str, tail_lines: int = 40,
+                 log_stderr: Callable[[str], None] | None = None) -> None:
+        self.proc = proc
+        self.label = label
+        self.tail: deque[str] = deque(maxlen=tail_lines)
+        self._log_stderr = log_stderr
+        self._stderr_task = (asyncio.create_task(self._drain_stderr())
+                             if proc.stderr is not None else None)
+
+    @classmethod
+    async def spawn(cls, argv: list[str], label: str, *, stdin: Any = None, stdout: Any = None,
+                    log_stderr: Callable[[str], None] | None = None) -> Child:
+        # A new session keeps a terminal's Ctrl-C away from the children: hlsd stops them
+        # in order (encoder first, so the segmenter can write the last segment).
+        proc = await asyncio.create_subprocess_exec(
+            *argv, stdin=stdin, stdout=stdout, stderr=asyncio.subprocess.PIPE,
+            start_new_session=True)
+        return cls(proc, label, log_stderr=log_stderr)
+
+    async def _drain_stderr(self) -> None:
+        assert self.proc.stderr is not None
+        while True:
+            try:
+                raw = await self.proc.stderr.readline()
+            except ValueError:  # a line over the stream limit: skip it
+                continue
+            if not raw:
+                return
+            line = redact_text(raw.decode("utf-8", "replace").rstrip())
+            if not line:
+                continue
+            self.tail.append(line)
+            if self._log_stderr is not None:
+                self._log_stderr(line)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode
+
+    async def wait(self) -> int:
+        code = await self.proc.wait()
+        if self._stderr_task is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._stderr_task), 2.0)
+        return code
+
+    def send(self, sig: int) -> None:
+        if self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.send_signal(sig)
+
+    async def stop(self, grace: float = 5.0) -> int:
+        """SIGTERM, then SIGKILL after `grace` seconds; returns the exit code."""
+        if self.proc.returncode is None:
+            self.send(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(asyncio.shield(self.proc.wait()), grace)
+            except TimeoutError:
+                log.warning("child ignored SIGTERM; killing", child=self.label, pid=self.pid)
+                self.send(signal.SIGKILL)
+        return await self.wait()
+
+    def kill(self) -> None:
+        self.send(signal.SIGKILL)
+
+
+async def read_lines(stream: asyncio.StreamReader,
+                     on_line: Callable[[bytes], Awaitable[None]]) -> None:
+    """Feed each line of `stream` to `on_line` until EOF."""
+    while True:
+        raw = await stream.readline()
+        if not raw:
+            return
+        await on_line(raw)

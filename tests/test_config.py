@@ -1,0 +1,207 @@
+"""Config validation: one message per problem, with the key path; secrets never echoed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hlsd import config as cfg
+
+CMD = "ffmpeg -i %s -c:v libx264 -c:a aac -f mpegts -"
+
+
+def base(**extra: Any) -> dict[str, Any]:
+    raw: dict[str, Any] = {
+        "temp_dir": "/tmp/hlsd-test-work",
+        "input_location": "rtmp://127.0.0.1/live/cam",
+        "encoding_profile": "ep_720p",
+        "transfer_profile": "local",
+        "ep_720p": {"ffmpeg_command": CMD, "bandwidth": 3_300_000},
+        "local": {"transfer_type": "copy", "directory": "/tmp/hlsd-test-www"},
+    }
+    raw.update(extra)
+    return raw
+
+
+def problems(raw: dict[str, Any]) -> list[cfg.Problem]:
+    with pytest.raises(cfg.ConfigError) as info:
+        cfg.parse(raw)
+    return info.value.problems
+
+
+def paths(raw: dict[str, Any]) -> list[str]:
+    return [p.path for p in problems(raw)]
+
+
+def test_minimal_config_gets_the_documented_defaults() -> None:
+    c = cfg.parse(base())
+    assert c.segment_prefix == "live" and c.index_prefix == "live"
+    assert c.segment_length == 4.0 and c.index_segment_count == 6
+    assert c.log_type == "STDOUT" and c.log_level == "INFO"
+    assert c.segmenter_binary == "hlsd-segmenter"
+    assert c.encoding_profiles == (cfg.EncodingProfile("ep_720p", CMD, 3_300_000),)
+    assert c.transfer_profiles == (cfg.CopyProfile("local", Path("/tmp/hlsd-test-www")),)
+    assert c.is_live  # a URL is live
+    assert c.effective_target_duration == 4
+
+
+def test_profile_lists_and_single_names_both_work() -> None:
+    raw = base(encoding_profile=["ep_720p", "ep_360p"],
+               ep_360p={"ffmpeg_command": CMD})
+    assert [p.name for p in cfg.parse(raw).encoding_profiles] == ["ep_720p", "ep_360p"]
+
+
+def test_every_problem_is_reported_at_once_with_its_key_path() -> None:
+    raw = base(segment_length="four", index_segment_count=-1, log_level="LOUD",
+               temp_dir=None)
+    raw["ep_720p"]["bandwidth"] = "lots"
+    found = paths(raw)
+    assert set(found) == {"segment_length", "index_segment_count", "log_level", "temp_dir",
+                          "ep_720p.bandwidth"}
+
+
+def test_unknown_keys_are_errors_with_a_suggestion() -> None:
+    raw = base(segment_lenght=4)
+    raw["local"]["directroy"] = "/x"
+    found = {p.path: p.what for p in problems(raw)}
+    assert "did you mean 'segment_length'" in found["segment_lenght"]
+    assert "did you mean 'directory'" in found["local.directroy"]
+
+
+def test_profile_named_but_missing() -> None:
+    raw = base(encoding_profile=["ep_720p", "ep_72Op"])
+    (p,) = problems(raw)
+    assert p.path == "encoding_profile" and "ep_72Op" in p.what and "ep_720p" in p.what
+
+
+def test_transfer_type_must_be_known() -> None:
+    raw = base()
+    raw["local"] = {"transfer_type": "rsync", "directory": "/x"}
+    (p,) = problems(raw)
+    assert p.path == "local.transfer_type" and "copy, ftp, scp, sftp, s3" in p.allowed
+
+
+def test_encoder_must_write_mpegts_to_stdout_without_a_shell() -> None:
+    raw = base()
+    raw["ep_720p"]["ffmpeg_command"] = "ffmpeg -i %s -f mp4 out.mp4"
+    assert len(problems(raw)) == 2
+    raw["ep_720p"]["ffmpeg_command"] = "ffmpeg -i %s -f mpegts - | tee x"
+    assert paths(raw) == ["ep_720p.ffmpeg_command"] * 2
+
+
+def test_legacy_segmenter_pipe_tail_is_dropped_with_a_warning() -> None:
+    raw = base()
+    raw["ep_720p"]["ffmpeg_command"] = CMD + " | %s %s %s %s %s"
+    c = cfg.parse(raw)
+    assert c.encoding_profiles[0].ffmpeg_command == CMD
+    assert any("segmenter pipe" in w for w in c.warnings)
+
+
+def test_env_secrets_are_substituted_and_never_printed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HLSD_TEST_PW", "hunter2")
+    raw = base(transfer_profile="up")
+    raw["up"] = {"transfer_type": "ftp", "remote_host": "127.0.0.1", "user_name": "u",
+                 "password": "${HLSD_TEST_PW}", "directory": "/live"}
+    c = cfg.parse(raw)
+    ftp = c.transfer_profiles[0]
+    assert isinstance(ftp, cfg.FtpProfile)
+    assert ftp.password.reveal() == "hunter2"
+    assert "hunter2" not in repr(c) and "hunter2" not in str(ftp.password)
+
+
+def test_unset_env_variable_is_a_problem_not_an_empty_password() -> None:
+    raw = base(transfer_profile="up")
+    raw["up"] = {"transfer_type": "ftp", "remote_host": "h", "user_name": "u",
+                 "password": "${HLSD_SURELY_UNSET_VAR}"}
+    (p,) = problems(raw)
+    assert p.path == "up.password" and "HLSD_SURELY_UNSET_VAR" in p.what
+
+
+def test_wrong_typed_secret_is_not_echoed() -> None:
+    raw = base(transfer_profile="up")
+    raw["up"] = {"transfer_type": "ftp", "remote_host": "h", "user_name": "u",
+                 "password": ["s3cr3t-list"]}
+    (p,) = problems(raw)
+    assert "s3cr3t" not in str(p)
+
+
+@pytest.mark.parametrize("prefix", ["../etc", "a/b", ".hidden", ""])
+def test_prefixes_cannot_escape_their_directory(prefix: str) -> None:
+    assert paths(base(segment_prefix=prefix)) == ["segment_prefix"]
+
+
+def test_profile_names_are_safe_file_name_parts() -> None:
+    raw = base(encoding_profile="../x")
+    raw["../x"] = {"ffmpeg_command": CMD}
+    assert "../x" in paths(raw)
+
+
+def test_s3_key_prefix_cannot_climb_and_keys_come_in_pairs() -> None:
+    raw = base(transfer_profile="s3")
+    raw["s3"] = {"transfer_type": "s3", "bucket_name": "b", "key_prefix": "../x/",
+                 "aws_api_key": "AKIA"}
+    assert set(paths(raw)) == {"s3.key_prefix", "s3.aws_api_key"}
+
+
+def test_ssh_insecure_flag_needs_to_be_explicit_and_warns() -> None:
+    raw = base(transfer_profile="ssh")
+    raw["ssh"] = {"transfer_type": "sftp", "remote_host": "h", "user_name": "u",
+                  "insecure_skip_host_key_check": True}
+    c = cfg.parse(raw)
+    ssh = c.transfer_profiles[0]
+    assert isinstance(ssh, cfg.SshProfile) and ssh.insecure_skip_host_key_check
+    assert any("verification is OFF" in w for w in c.warnings)
+    raw["ssh"]["insecure_skip_host_key_check"] = "yes"
+    assert paths(raw) == ["ssh.insecure_skip_host_key_check"]
+
+
+def test_finite_when_input_is_a_regular_file(tmp_path: Path) -> None:
+    media = tmp_path / "film.ts"
+    media.write_bytes(b"")
+    assert not cfg.parse(base(input_location=str(media))).is_live
+    assert cfg.parse(base(input_location=str(media), live=True)).is_live
+
+
+def test_target_duration_cannot_undercut_segment_length() -> None:
+    assert paths(base(segment_length=6, target_duration=4)) == ["target_duration"]
+    assert cfg.parse(base(segment_length=2.5)).effective_target_duration == 3
+
+
+def test_log_file_required_for_file_logging() -> None:
+    assert paths(base(log_type="FILE")) == ["log_file"]
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    path = tmp_path / "hlsd.yaml"
+    path.write_text("temp_dir: work\ninput_location: '-'\nencoding_profile: e\n"
+                    "transfer_profile: t\n"
+                    f"e: {{ffmpeg_command: '{CMD}'}}\n"
+                    "t: {transfer_type: copy, directory: www}\n")
+    c = cfg.load(path)
+    assert c.temp_dir == tmp_path / "work"
+    assert c.transfer_profiles[0].directory == tmp_path / "www"  # type: ignore[union-attr]
+
+
+def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("temp_dir: /x\nencoding_profile: [a,\n")
+    with pytest.raises(cfg.ConfigError) as info:
+        cfg.load(path)
+    assert "line" in str(info.value)
+
+
+def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(cfg.ConfigError):
+        cfg.load(tmp_path / "missing.yaml")
+
+
+def test_shipped_examples_validate(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("FTP_PASSWORD", "SFTP_PASSWORD", "AWS_API_KEY", "AWS_API_SECRET",
+                "AWS_SECRET", "AWS_KEY"):
+        monkeypatch.setenv(var, "x")
+    examples = sorted(Path(__file__).parent.parent.joinpath("etc").glob("*.yaml"))
+    assert examples
+    for example in examples:
+        cfg.load(example)
