@@ -6,6 +6,7 @@ setuptools' build_ext so that `pip install .` and `pip install -e .` both build 
 
 import os
 import shlex
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).parent
+IN_SOURCE = HERE / "hlsd" / "_bin" / "hlsd-segmenter"
 SOURCES = sorted(str(p.relative_to(HERE)) for p in (HERE / "ext" / "src").glob("*.c"))
 
 
@@ -29,9 +31,22 @@ class BuildSegmenter(build_ext):
         print(" ".join(argv))
         subprocess.check_call(argv, cwd=HERE)
 
+    def _binary(self, ext: Extension) -> Path:
+        return Path(self.get_ext_fullpath(ext.name)).parent / "hlsd-segmenter"
+
     def get_outputs(self) -> list[str]:
-        return [str(Path(self.get_ext_fullpath(e.name)).parent / "hlsd-segmenter")
-                for e in self.extensions]
+        return [str(self._binary(e)) for e in self.extensions]
+
+    # Editable installs build into a temporary tree, then copy "the extension" back into
+    # the source tree; ours is an executable, not the .so setuptools would look for.
+    def copy_extensions_to_source(self) -> None:
+        for ext in self.extensions:
+            built = self._binary(ext)
+            if built.resolve() != IN_SOURCE.resolve():
+                shutil.copy2(built, IN_SOURCE)
+
+    def get_output_mapping(self) -> dict[str, str]:
+        return {str(self._binary(e)): str(IN_SOURCE) for e in self.extensions}
 
 
 setup(

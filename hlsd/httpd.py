@@ -15,7 +15,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import structlog
 from aiohttp import web
 
 from hlsd.config import HttpSettings
@@ -24,8 +23,6 @@ from hlsd.metrics import Metrics
 from hlsd.web import player_page
 
 __all__ = ["HttpOrigin"]
-
-log = structlog.get_logger()
 
 PLAYLIST_CACHE = "max-age=1"  # live playlists change every segment
 SEGMENT_CACHE = "max-age=31536000, immutable"  # a segment name is never reused
@@ -79,8 +76,6 @@ class HttpOrigin:
             raise
         self._runner = runner
         self._port = int(runner.addresses[0][1])
-        log.info("http origin listening", url=self.url,
-                 directory=str(self.directory) if self.directory else None)
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from hlsd.config import DEFAULT_HLS_JS, HttpSettings
 from hlsd.health import HealthReport, evaluate
-from hlsd.httpd import HttpOrigin
+from hlsd.httpd import HttpOrigin, resolve_inside
 from hlsd.metrics import Metrics
 from tests.browser import browser_page, hlsjs_path, require_browser, wait_for_playback
 
@@ -157,6 +157,20 @@ async def test_traversal_is_refused(origin: Origin, target: str) -> None:
     assert SECRET not in raw and b"root:" not in raw
 
 
+def test_resolve_inside(tmp_path: Path) -> None:
+    (tmp_path / "www" / "sub").mkdir(parents=True)
+    (tmp_path / "www" / "sub" / "a.ts").write_bytes(SEGMENT)
+    (tmp_path / "secret.txt").write_bytes(SECRET)
+    (tmp_path / "www" / "out.ts").symlink_to(tmp_path / "secret.txt")
+    (tmp_path / "www" / "loop.ts").symlink_to("loop.ts")
+    root = tmp_path / "www"
+    assert resolve_inside(root, "sub/a.ts") == (root / "sub" / "a.ts").resolve()
+    for rel in ["../secret.txt", "sub/../../secret.txt", "/etc/passwd", "sub//a.ts", "sub",
+                "out.ts", "loop.ts", "./sub/a.ts", "sub\\..\\..\\secret.txt", "a\0b",
+                str(tmp_path / "secret.txt"), ""]:
+        assert resolve_inside(root, rel) is None, rel
+
+
 async def test_no_directory_serves_no_files(origin: Origin) -> None:
     bare = HttpOrigin(HttpSettings(port=0), None, Metrics(), lambda: evaluate({}, 0, 1, 0),
                       lambda: {})
@@ -236,7 +250,9 @@ def make_stream(directory: Path) -> None:
 async def test_player_plays_a_stream_in_chromium(tmp_path: Path) -> None:
     """1. ffmpeg writes a two-level stream, 2. HttpOrigin serves it with a local hls.js,
     3. Chromium opens the player: the video plays, the ladder and live figures show,
-    4. nothing was requested from outside 127.0.0.1, 5. a screenshot is saved."""
+    a click on a ladder level switches to it, 4. a second origin with the default
+    (CDN) hls.js URL plays too, that URL answered locally, 5. nothing was requested
+    from outside 127.0.0.1, 6. a screenshot is saved."""
     require_browser()
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg is not installed")
@@ -246,12 +262,15 @@ async def test_player_plays_a_stream_in_chromium(tmp_path: Path) -> None:
     shutil.copyfile(hlsjs_path(), served / "hls.min.js")
     info = {"master": "live.m3u8", "rungs": {"v0": {"segments": 6}, "v1": {"segments": 6}},
             "uptime": 12.5}
-    http = HttpOrigin(HttpSettings(port=0, hls_js_url="hls.min.js"), served, Metrics(),
-                      lambda: evaluate({}, 0, 1, 0), lambda: info)
-    await http.start()
+    local = HttpOrigin(HttpSettings(port=0, hls_js_url="hls.min.js"), served, Metrics(),
+                       lambda: evaluate({}, 0, 1, 0), lambda: info)
+    cdn = HttpOrigin(HttpSettings(port=0), served, Metrics(), lambda: evaluate({}, 0, 1, 0),
+                     lambda: info)
+    await local.start()
+    await cdn.start()
     try:
-        async with browser_page() as b:
-            await b.page.goto(http.url)
+        async with browser_page(serve_hlsjs_at=DEFAULT_HLS_JS) as b:
+            await b.page.goto(local.url)
             assert await wait_for_playback(b.page, seconds=1.0) > 1.0
             await b.page.wait_for_function(
                 "document.querySelectorAll('#levels tbody tr').length === 2")
@@ -262,9 +281,16 @@ async def test_player_plays_a_stream_in_chromium(tmp_path: Path) -> None:
             ladder = await b.page.inner_text("#levels")
             assert "320×180" in ladder and "160×90" in ladder
             assert (await b.page.inner_text("#health")) == "healthy"
+            await b.page.click("#levels tbody tr:nth-child(1) button")
+            await b.page.wait_for_function(
+                "document.getElementById('current-level').textContent.startsWith('0 (')")
             await b.page.screenshot(path=str(tmp_path / "player.png"))
+
+            await b.page.goto(cdn.url)
+            assert await wait_for_playback(b.page, seconds=0.5) > 0.5
             assert b.blocked == []
             assert b.errors == []
     finally:
-        await http.stop()
+        await local.stop()
+        await cdn.stop()
     assert (tmp_path / "player.png").stat().st_size > 0

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import structlog.testing
 
 from hlsd.notify import Notifier, format_status, watchdog_loop
 
@@ -126,12 +127,15 @@ def test_send_errors_never_raise(tmp_path: Path) -> None:
 
 
 def test_send_never_blocks_on_a_full_queue(systemd: FakeSystemd) -> None:
-    """Nobody reads the socket: once its queue is full sends fail fast and silently."""
+    """Nobody reads the socket: once its queue is full, sends fail at once, logged at DEBUG."""
     n = Notifier.from_env({"NOTIFY_SOCKET": systemd.env_value})
     start = time.monotonic()
-    for _ in range(5000):
-        n.status("x" * 200)
+    with structlog.testing.capture_logs() as logged:
+        for _ in range(2000):  # far more than a datagram queue holds (max_dgram_qlen)
+            n.status("x" * 200)
     assert time.monotonic() - start < 5
+    assert logged and all(e["log_level"] == "debug" for e in logged)
+    assert logged[0]["event"] == "sd_notify send failed"
 
 
 async def test_watchdog_loop_pings_only_while_alive(systemd: FakeSystemd) -> None:
@@ -162,7 +166,7 @@ async def test_watchdog_loop_pings_only_while_alive(systemd: FakeSystemd) -> Non
         assert await loop.run_in_executor(None, systemd.receive) == ["WATCHDOG=1"]
     finally:
         task.cancel()
-    assert await watchdog_loop(Notifier(None), alive) is None  # off: returns at once
+    await asyncio.wait_for(watchdog_loop(Notifier(None), alive), 1)  # off: returns at once
 
 
 def test_format_status() -> None:

@@ -152,7 +152,7 @@ class FtpTransfer:
                     op: Callable[[aioftp.Client], Awaitable[T]]) -> T:
         """Run `op` on a pooled client; reconnect once if that client turns out dead."""
         async with self._slots:
-            for attempt in (2,):
+            for attempt in (1, 2):
                 client, reused = await self._acquire(action, path)
                 try:
                     result = await op(client)

@@ -55,7 +55,10 @@ class _RedactCredentials(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if self.values:
-            text = record.getMessage()
+            try:
+                text = record.getMessage()
+            except Exception:  # a malformed record is the handler's to report, not ours
+                return True
             if any(v in text for v in self.values):
                 for value in self.values:
                     text = text.replace(value, "***")
@@ -100,20 +103,21 @@ class S3Transfer:
             _REDACT.values.update(v for v in keys.values() if v)
         await self.close()
         stack = AsyncExitStack()
+        op = "connect"
         try:
             session = self._session or get_session()
-            self._client = await stack.enter_async_context(session.create_client(
+            client = await stack.enter_async_context(session.create_client(
                 "s3", region_name=p.region, endpoint_url=p.endpoint_url, config=config,
                 **keys))
+            op = "check bucket"
+            await client.head_bucket(Bucket=p.bucket_name)
         except (*_FAILURES, ValueError) as exc:  # ValueError: e.g. a malformed endpoint_url
             await stack.aclose()
-            raise self._error("connect", None, exc) from None
-        self._stack = stack
-        try:
-            await self._client.head_bucket(Bucket=p.bucket_name)
-        except _FAILURES as exc:
-            await self.close()
-            raise self._error("check bucket", None, exc) from None
+            raise self._error(op, None, exc) from None
+        except BaseException:  # cancelled: still release the connection pool
+            await stack.aclose()
+            raise
+        self._stack, self._client = stack, client
         self._log.info("s3 destination open", bucket=p.bucket_name, key_prefix=p.key_prefix,
                        endpoint=p.endpoint_url or "aws", region=p.region,
                        credentials="config" if keys else "default chain")

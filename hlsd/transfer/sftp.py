@@ -129,7 +129,7 @@ class SftpTransfer:
     async def _call(self, action: str, path: PurePosixPath,
                     op: Callable[[asyncssh.SFTPClient], Awaitable[T]]) -> T:
         """Run `op` on the shared client; reconnect once if the connection turns out dead."""
-        for attempt in (2,):
+        for attempt in (1, 2):
             sftp, reused = await self._client(action, path)
             try:
                 return await op(sftp)

@@ -9,6 +9,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from structlog.testing import capture_logs
@@ -21,7 +22,7 @@ from tests.fixtures.ftp_server import FtpServer
 pytestmark = pytest.mark.timeout(30)
 
 
-def profile_for(server: FtpServer, directory: str = "/live/ch1", **changes: object) -> FtpProfile:
+def profile_for(server: FtpServer, directory: str = "/live/ch1", **changes: Any) -> FtpProfile:
     profile = FtpProfile(name="ftp-test", remote_host=server.host, user_name=server.user,
                          password=Secret(server.password), directory=directory,
                          port=server.port)

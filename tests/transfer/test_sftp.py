@@ -8,7 +8,7 @@ import threading
 import traceback
 from dataclasses import replace
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import asyncssh
 import pytest
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.timeout(30)
 
 
 def key_profile(server: SshdServer, sub: str = "live/ch1",
-                kind: Literal["scp", "sftp"] = "sftp", **changes: object) -> SshProfile:
+                kind: Literal["scp", "sftp"] = "sftp", **changes: Any) -> SshProfile:
     """Key auth as the test runner's user, host key checked against the server's known_hosts."""
     profile = SshProfile(name="sftp-test", transfer_type=kind, remote_host=server.host,
                          user_name=server.user, directory=str(server.root / sub),
@@ -32,7 +32,7 @@ def key_profile(server: SshdServer, sub: str = "live/ch1",
     return replace(profile, **changes)
 
 
-def password_profile(server: SshdServer, password: str, **changes: object) -> SshProfile:
+def password_profile(server: SshdServer, password: str, **changes: Any) -> SshProfile:
     if server.password_user is None:
         pytest.skip("password auth needs root (to create the test account)")
     profile = SshProfile(name="sftp-test", transfer_type="sftp", remote_host=server.host,

@@ -1,0 +1,20 @@
+/* The JSON event lines of design.md ("stream", "segment", "end"), formatted into a
+ * caller's buffer. Each returns the line length (no newline). */
+#ifndef HLSD_EVENTS_H
+#define HLSD_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "codec.h"
+
+/* video/audio NULL when the program has no such stream; the have_* flags say whether
+ * the parameters were read from the stream (else a generic codec name is used). */
+size_t event_stream(char *buf, size_t cap, const video_params *video, int hevc, int have_video,
+                    int64_t frame_ticks, const audio_params *audio, unsigned audio_stream_type,
+                    int have_audio);
+size_t event_segment(char *buf, size_t cap, uint64_t seq, const char *file, int64_t dur_ticks,
+                     int64_t pts, uint64_t bytes, int keyframe, int discontinuity);
+size_t event_end(char *buf, size_t cap, uint64_t segments, int64_t dur_ticks);
+
+#endif

@@ -1,0 +1,195 @@
+/* hlsd-segmenter: MPEG-TS on stdin -> DIR/NAME-<seq>.ts segments + JSON event lines.
+ * Only arguments, the stdin loop and where lines go live here; see segmenter.c. */
+#define _XOPEN_SOURCE 700
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "segmenter.h"
+
+#define READ_BUFFER (1u << 20)
+
+static const char usage[] =
+    "usage: hlsd-segmenter --duration S --dir DIR --prefix NAME [--start-seq N] "
+    "[--max-duration M]\n"
+    "  Reads MPEG-TS on stdin, writes DIR/NAME-<seq>.ts, prints one JSON event per line.\n";
+
+static void on_event(void *ctx, const char *line, size_t len)
+{
+    (void)ctx;
+    /* One write per line: the daemon reads whole lines, and a pipe write this small
+     * is atomic. */
+    char buf[8300];
+    if (len + 1 > sizeof buf)
+        len = sizeof buf - 1;
+    memcpy(buf, line, len);
+    buf[len] = '\n';
+    size_t off = 0;
+    while (off < len + 1) {
+        ssize_t n = write(STDOUT_FILENO, buf + off, len + 1 - off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return;
+        }
+        off += (size_t)n;
+    }
+}
+
+static void on_log(void *ctx, const char *msg)
+{
+    (void)ctx;
+    fprintf(stderr, "hlsd-segmenter: %s\n", msg);
+}
+
+static int bad_args(const char *msg, const char *arg)
+{
+    fprintf(stderr, "hlsd-segmenter: %s%s%s\n%s", msg, arg ? ": " : "", arg ? arg : "", usage);
+    return 2;
+}
+
+static int parse_seconds(const char *text, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (errno || end == text || *end || !isfinite(v) || v <= 0 || v > 86400)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* mkdir -p */
+static int make_dirs(const char *path)
+{
+    char tmp[PATH_MAX];
+    size_t n = strlen(path);
+    if (n == 0 || n >= sizeof tmp)
+        return -1;
+    memcpy(tmp, path, n + 1);
+    for (size_t i = 1; i <= n; i++) {
+        if (tmp[i] == '/' || tmp[i] == '\0') {
+            char c = tmp[i];
+            tmp[i] = '\0';
+            if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+                return -1;
+            tmp[i] = c;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = NULL, *prefix = NULL;
+    double duration = 0, max_duration = 0;
+    unsigned long long start_seq = 0;
+    for (int i = 1; i < argc; i++) {
+        const char *opt = argv[i];
+        if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
+            fputs(usage, stdout);
+            return 0;
+        }
+        /* --name VALUE and --name=VALUE */
+        const char *value = NULL;
+        char name[32];
+        const char *eq = strchr(opt, '=');
+        size_t nlen = eq ? (size_t)(eq - opt) : strlen(opt);
+        if (nlen >= sizeof name)
+            return bad_args("unknown option", opt);
+        memcpy(name, opt, nlen);
+        name[nlen] = '\0';
+        if (eq)
+            value = eq + 1;
+        else if (i + 1 < argc)
+            value = argv[++i];
+        else
+            return bad_args("missing value for", opt);
+        if (!strcmp(name, "--duration")) {
+            if (parse_seconds(value, &duration) < 0)
+                return bad_args("--duration needs seconds > 0", value);
+        } else if (!strcmp(name, "--max-duration")) {
+            if (parse_seconds(value, &max_duration) < 0)
+                return bad_args("--max-duration needs seconds > 0", value);
+        } else if (!strcmp(name, "--dir")) {
+            dir = value;
+        } else if (!strcmp(name, "--prefix")) {
+            prefix = value;
+        } else if (!strcmp(name, "--start-seq")) {
+            char *end;
+            errno = 0;
+            start_seq = strtoull(value, &end, 10);
+            if (errno || end == value || *end || value[0] == '-' || start_seq > 999999999999ULL)
+                return bad_args("--start-seq needs an integer >= 0", value);
+        } else {
+            return bad_args("unknown option", opt);
+        }
+    }
+    if (duration <= 0)
+        return bad_args("--duration is required", NULL);
+    if (!dir || !*dir)
+        return bad_args("--dir is required", NULL);
+    if (!prefix || !*prefix || strchr(prefix, '/') || strlen(prefix) > 200)
+        return bad_args("--prefix is required: a file name part without '/'", prefix);
+    if (max_duration > 0 && max_duration < duration)
+        return bad_args("--max-duration must not be less than --duration", NULL);
+    if (strlen(dir) > 3800)
+        return bad_args("--dir is too long", NULL);
+
+    char absdir[PATH_MAX];
+    if (make_dirs(dir) < 0 || !realpath(dir, absdir)) {
+        fprintf(stderr, "hlsd-segmenter: cannot use directory %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    if (strlen(absdir) > 3800)
+        return bad_args("--dir is too long", NULL);
+
+    hs_config cfg = {
+        .duration = duration,
+        .max_duration = max_duration,
+        .dir = absdir,
+        .prefix = prefix,
+        .start_seq = start_seq,
+        .on_event = on_event,
+        .on_log = on_log,
+        .ctx = NULL,
+    };
+    hs_segmenter *s = hs_create(&cfg);
+    uint8_t *buf = malloc(READ_BUFFER);
+    if (!s || !buf) {
+        fprintf(stderr, "hlsd-segmenter: out of memory\n");
+        return 1;
+    }
+    size_t have = 0;
+    int eof = 0, rc = 0;
+    while (!eof) {
+        ssize_t n = read(STDIN_FILENO, buf + have, READ_BUFFER - have);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            fprintf(stderr, "hlsd-segmenter: reading stdin: %s\n", strerror(errno));
+            rc = 1;
+            break;
+        }
+        if (n == 0)
+            eof = 1;
+        have += (size_t)n;
+        size_t used = hs_feed(s, buf, have, eof);
+        if (hs_failed(s))
+            break;
+        memmove(buf, buf + used, have - used);
+        have -= used;
+    }
+    if (!hs_failed(s) && hs_finish(s) < 0)
+        rc = 1;
+    if (hs_failed(s))
+        rc = 1;
+    hs_destroy(s);
+    free(buf);
+    return rc;
+}
