@@ -411,6 +411,12 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
         check.problem("log_file", "is required with log_type FILE", "a file path")
     level = check.choice(raw, "log_level", "", ("DEBUG", "INFO", "WARN", "ERROR"), upper=True)
     mode = check.choice(raw, "encoder_mode", "", ("per_rung", "shared"))
+    if mode == "shared":
+        from hlsd.ffmpeg import shared_problems
+
+        for problem in shared_problems({e.name: e.ffmpeg_command for e in encodings}):
+            check.problem("encoder_mode", f"shared decoding impossible: {problem}",
+                          "per_rung, or profiles whose options up to the last -i are the same")
     http = _http(raw.get("http"), check)
     if http and http.serve and http.serve not in {t.name for t in transfers
                                                   if isinstance(t, CopyProfile)}:

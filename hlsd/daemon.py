@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
+import os
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,8 @@ import structlog
 from hlsd import config as cfg
 from hlsd import logs, transfer
 from hlsd.events import Event, SegmentReady, StreamInfo
-from hlsd.ffmpeg import FfmpegBinary, encoder_argv, find_ffmpeg
+from hlsd.fanout import Fanout
+from hlsd.ffmpeg import FfmpegBinary, encoder_argv, find_ffmpeg, shared_encoder_argv
 from hlsd.health import HealthReport, evaluate
 from hlsd.ladder import Ladder
 from hlsd.metrics import Metrics
@@ -30,7 +33,7 @@ from hlsd.publisher import Destination, PublishSettings
 from hlsd.segment import SegmentFile
 from hlsd.segmenter_bin import resolve as resolve_segmenter
 from hlsd.state import StateStore
-from hlsd.supervisor import RungFailed, RungSpec, RungSupervisor
+from hlsd.supervisor import GroupSpec, GroupSupervisor, RungFailed, RungSpec
 from hlsd.timeline import Timeline
 
 log = structlog.get_logger()
@@ -71,8 +74,10 @@ class Daemon:
         self.ladder = Ladder(config.index_prefix, config.index_segment_count)
         self.timeline = Timeline()
         self.destinations: dict[str, Destination] = {}
-        self.rungs: dict[str, RungSupervisor] = {}
-        self._rung_tasks: dict[str, asyncio.Task[None]] = {}
+        self.rungs: dict[str, GroupSupervisor] = {}  # rung -> its (maybe shared) encoder
+        self._rung_tasks: dict[str, asyncio.Task[None]] = {}  # group name -> task
+        self.fanout: Fanout | None = None
+        self._fanout_task: asyncio.Task[None] | None = None
         self._finished: set[str] = set()
         self._next_seq = 0
         self._dirty = False
@@ -136,8 +141,7 @@ class Daemon:
         assert self._tg is not None
         for dest in self.destinations.values():
             self._tg.create_task(dest.run(), name=f"destination {dest.name}")
-        for profile in self.config.encoding_profiles:
-            self._start_rung(profile)
+        self._start_rungs(list(self.config.encoding_profiles))
         self._tg.create_task(self._persist_loop())
         self._tg.create_task(self._reload_loop())
         self._tg.create_task(self._watchdog_loop())
@@ -167,7 +171,7 @@ class Daemon:
     async def _graceful_stop(self) -> None:
         log.info("stopping: finishing the segments in flight")
         self.notifier.stopping()
-        for sup in self.rungs.values():
+        for sup in set(self.rungs.values()):
             sup.stop()
         tasks = list(self._rung_tasks.values())
         if tasks:
@@ -186,53 +190,112 @@ class Daemon:
     # -- rungs -----------------------------------------------------------------------------
     def _rung_spec(self, profile: cfg.EncodingProfile) -> RungSpec:
         config = self.config
-        assert self.ffmpeg is not None
-        argv = encoder_argv(profile.ffmpeg_command, config.input_location,
-                            config.segment_length, self.ffmpeg.path,
-                            from_source_command=config.source_command is not None)
-        if argv.added:
-            log.info("keyframe grid added to encoder", rung=profile.name,
-                     added=" ".join(argv.added))
-        stdin: Callable[[], Any] | None = None
-        if argv.reads_stdin:
-            stdin = sys.stdin.fileno
         return RungSpec(
-            name=profile.name, encoder_argv=argv.argv,
-            segmenter=resolve_segmenter(config.segmenter_binary),
+            name=profile.name, segmenter=resolve_segmenter(config.segmenter_binary),
             workdir=config.temp_dir / profile.name,
             prefix=f"{config.segment_prefix}_{profile.name}",
-            segment_length=config.segment_length,
-            max_duration=self.target_duration + 0.49,
-            live=config.is_live, stdin=stdin)
+            segment_length=config.segment_length, max_duration=self.target_duration + 0.49)
+
+    def _group_specs(self, profiles: list[cfg.EncodingProfile]) -> list[GroupSpec]:
+        """Per-rung mode: one encoder per rung. Shared mode: one encoder for them all."""
+        config = self.config
+        assert self.ffmpeg is not None
+        argvs = {}
+        for profile in profiles:
+            argvs[profile.name] = encoder_argv(
+                profile.ffmpeg_command, config.input_location, config.segment_length,
+                self.ffmpeg.path, from_source_command=config.source_command is not None)
+            if argvs[profile.name].added:
+                log.info("keyframe grid added to encoder", rung=profile.name,
+                         added=" ".join(argvs[profile.name].added))
+        shared = config.encoder_mode == "shared" and len(profiles) > 1
+        groups = [[p.name for p in profiles]] if shared else [[p.name] for p in profiles]
+        specs = []
+        for names in groups:
+            group = "ladder" if shared else names[0]
+            parts = [argvs[n] for n in names]
+            stdin: Callable[[], Any] | None = None
+            if any(a.reads_stdin for a in parts):
+                stdin = self._stdin_for(group)
+            specs.append(GroupSpec(
+                name=group,
+                rungs=tuple(self._rung_spec(self.config.profile(n)) for n in names),
+                argv=partial(shared_encoder_argv, parts) if shared
+                else partial(_fixed_argv, parts[0].argv),
+                live=config.is_live, stdin=stdin))
+        return specs
+
+    def _stdin_for(self, group: str) -> Callable[[], int]:
+        """Encoder stdin: the fan-out of source_command (or of our own stdin, when several
+        encoders read '-'), else our stdin itself."""
+        if self.fanout is not None:
+            fanout = self.fanout
+            return lambda: fanout.subscribe(group)
+        return lambda: os.dup(0)
+
+    def _make_fanout(self) -> None:
+        config = self.config
+        per_rung_stdin = (config.input_location == "-" and config.encoder_mode == "per_rung"
+                          and len(config.encoding_profiles) > 1)
+        if config.source_command is None and not per_rung_stdin:
+            self.fanout = None
+            return
+        argv = (["cat"] if config.source_command is None else
+                [a.replace("%s", config.input_location)
+                 for a in shlex.split(config.source_command)])
+        self.fanout = Fanout(argv, config.is_live, on_lagging=self._restart_group,
+                             inherit_stdin=config.source_command is None)
+
+    def _restart_group(self, group: str) -> None:
+        for sup in set(self.rungs.values()):
+            if sup.spec.name == group:
+                sup.restart("it fell behind its source")
+
+    def _start_rungs(self, profiles: list[cfg.EncodingProfile]) -> None:
+        assert self._tg is not None
+        if self.fanout is None and self._fanout_task is None:
+            self._make_fanout()
+        specs = self._group_specs(profiles)
+        for spec in specs:
+            for rung in spec.rungs:
+                for leftover in rung.workdir.glob(f"{rung.prefix}-*"):
+                    leftover.unlink(missing_ok=True)  # from a previous run; never announced
+            sup = GroupSupervisor(spec, self._on_event, lambda: self._next_seq,
+                                  on_restart=self.metrics.encoder_restart)
+            for rung in spec.rungs:
+                self.rungs[rung.name] = sup
+                for dest in self.destinations.values():
+                    dest.add_rung(rung.name)
+            self._rung_tasks[spec.name] = self._tg.create_task(
+                self._run_group(sup), name=f"encoder {spec.name}")
+        if self.fanout is not None and self._fanout_task is None:
+            self.fanout.expect({s.name for s in specs})
+            self._fanout_task = self._tg.create_task(self.fanout.run(), name="source")
 
     def _start_rung(self, profile: cfg.EncodingProfile) -> None:
-        assert self._tg is not None
-        spec = self._rung_spec(profile)
-        for leftover in spec.workdir.glob(f"{spec.prefix}-*"):
-            leftover.unlink(missing_ok=True)  # from a previous run; never announced
-        sup = RungSupervisor(spec, self._on_event, lambda: self._next_seq,
-                             on_restart=self.metrics.encoder_restart)
-        self.rungs[profile.name] = sup
-        for dest in self.destinations.values():
-            dest.add_rung(profile.name)
-        self._rung_tasks[profile.name] = self._tg.create_task(
-            self._run_rung(sup), name=f"rung {profile.name}")
+        self._start_rungs([profile])
 
-    async def _run_rung(self, sup: RungSupervisor) -> None:
+    async def _run_group(self, sup: GroupSupervisor) -> None:
         await sup.run()
         if not self.config.is_live and not self.controls.stop.is_set():
-            self._finished.add(sup.spec.name)
-            for dest in self.destinations.values():
-                dest.finish_rung(sup.spec.name)
+            for rung in sup.spec.rungs:
+                self._finished.add(rung.name)
+                for dest in self.destinations.values():
+                    dest.finish_rung(rung.name)
 
     async def _stop_rung(self, name: str) -> None:
-        sup = self.rungs.pop(name)
+        """Stop the encoder of rung `name` (in shared mode: of the whole ladder)."""
+        sup = self.rungs.get(name)
+        if sup is None:
+            return
+        for rung in sup.spec.rungs:
+            self.rungs.pop(rung.name, None)
         sup.stop()
-        task = self._rung_tasks.pop(name)
+        task = self._rung_tasks.pop(sup.spec.name)
         try:
             await asyncio.wait_for(task, STOP_GRACE)
         except TimeoutError:
-            log.warning("rung did not stop in time", rung=name)
+            log.warning("encoder did not stop in time", group=sup.spec.name)
 
     async def _on_event(self, rung: str, event: Event) -> None:
         if isinstance(event, StreamInfo):
@@ -302,12 +365,12 @@ class Daemon:
                 await asyncio.to_thread(self._save_state)
 
     def health(self) -> HealthReport:
-        last = {name: sup.last_segment_at for name, sup in self.rungs.items()}
+        last = {name: sup.last_segment_at.get(name) for name, sup in self.rungs.items()}
         return evaluate(last, time.monotonic(), 3 * self.config.segment_length, self._started)
 
     def _status(self) -> str:
-        ages = [time.monotonic() - s.last_segment_at for s in self.rungs.values()
-                if s.last_segment_at is not None]
+        ages = [time.monotonic() - t for name, sup in self.rungs.items()
+                if (t := sup.last_segment_at.get(name)) is not None]
         newest = f"{min(ages):.1f}s ago" if ages else "none yet"
         return f"{len(self.rungs)} rungs up; newest segment {newest}"
 
@@ -405,9 +468,7 @@ class Daemon:
         for dest in self.destinations.values():
             if old.index_segment_count != new.index_segment_count:
                 dest.set_window(new.index_segment_count)
-        for name in new_p:
-            if name not in self.rungs:
-                self._start_rung(new_p[name])
+        self._start_rungs([p for n, p in new_p.items() if n not in self.rungs])
         log.info("config reloaded", restarted_rungs=changed,
                  destinations=list(self.destinations))
 
@@ -420,3 +481,8 @@ class Daemon:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         del dest
+
+
+def _fixed_argv(argv: list[str], _write_fds: list[int]) -> list[str]:
+    """A per-rung encoder writes to stdout, which already is its pipe."""
+    return argv

@@ -91,7 +91,50 @@ def encoder_argv(command: str, input_location: str, segment_length: float,
     if "-nostdin" not in argv and not (stdin_input and uses_input):
         argv.insert(1, "-nostdin")  # else ffmpeg reads keystrokes from our stdin
     if not sets_keyframes(argv) and not copies_or_drops_video(argv):
-        grid = ["-force_key_frames", f"expr:gte(t,n_forced*{segment_length:g})"]
+        grid = keyframe_grid(segment_length)
         argv[-1:-1] = grid
         added.extend(grid)
     return EncoderArgv(argv, tuple(added), reads_stdin=stdin_input and uses_input)
+
+
+def keyframe_grid(segment_length: float) -> list[str]:
+    """Keyframes where t crosses a multiple of L. Unlike n_forced*L this stays on the
+    grid when timestamps do not start at zero (-copyts, a rung rejoining a live source)."""
+    length = f"{segment_length:g}"
+    return ["-force_key_frames",
+            f"expr:if(isnan(prev_forced_t),1,gt(floor((t+0.001)/{length}),"
+            f"floor((prev_forced_t+0.001)/{length})))"]
+
+
+def split_input(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(program + input options up to the last -i X, output options + output)."""
+    last_i = max((i for i, a in enumerate(argv) if a == "-i"), default=-1)
+    if last_i < 0 or last_i + 1 >= len(argv):
+        raise ValueError("no -i input")
+    return argv[:last_i + 2], argv[last_i + 2:]
+
+
+def shared_problems(commands: dict[str, str]) -> list[str]:
+    """Why these encoders cannot share one decoding ffmpeg (empty: they can)."""
+    inputs = {}
+    for name, command in commands.items():
+        try:
+            inputs[name] = split_input(shlex.split(command))[0]
+        except ValueError:
+            return [f"{name}: has no -i input"]
+    first = next(iter(inputs.values()), [])
+    return [f"{name}: its input options differ from the first profile's "
+            f"({' '.join(part[1:])!r} vs {' '.join(first[1:])!r})"
+            for name, part in inputs.items() if part != first]
+
+
+def shared_encoder_argv(rungs: list[EncoderArgv], write_fds: list[int]) -> list[str]:
+    """One ffmpeg that decodes once and encodes every rung, rung i to inherited `pipe:fd_i`.
+
+    `rungs` are the per-rung argvs (inputs identical, checked at config load)."""
+    head, _ = split_input(rungs[0].argv)
+    argv = list(head)
+    for rung, fd in zip(rungs, write_fds, strict=True):
+        _, tail = split_input(rung.argv)
+        argv += [*tail[:-1], f"pipe:{fd}"]
+    return argv

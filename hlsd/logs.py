@@ -7,8 +7,8 @@ import os
 import re
 import sys
 import time
-from pathlib import Path
 from collections.abc import MutableMapping
+from pathlib import Path
 from typing import Any, TextIO
 
 import structlog

@@ -30,12 +30,13 @@ class Child:
 
     @classmethod
     async def spawn(cls, argv: list[str], label: str, *, stdin: Any = None, stdout: Any = None,
+                    pass_fds: tuple[int, ...] = (),
                     log_stderr: Callable[[str], None] | None = None) -> Child:
         # A new session keeps a terminal's Ctrl-C away from the children: hlsd stops them
         # in order (encoder first, so the segmenter can write the last segment).
         proc = await asyncio.create_subprocess_exec(
             *argv, stdin=stdin, stdout=stdout, stderr=asyncio.subprocess.PIPE,
-            start_new_session=True)
+            start_new_session=True, pass_fds=pass_fds)
         return cls(proc, label, log_stderr=log_stderr)
 
     async def _drain_stderr(self) -> None:

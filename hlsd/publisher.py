@@ -59,9 +59,12 @@ class Destination:
         self.ladder = ladder
         self.metrics = metrics
         self.log = log.bind(destination=self.name)
+        # A dead destination is probed at least every two target durations, so one that
+        # returns is caught up before the window has moved on much further.
         self.retry = Retrier(self.name, concurrency,
                              on_failure=lambda: metrics.upload_failure(self.name)
-                             if metrics else None)
+                             if metrics else None,
+                             cap=min(10.0, max(2.0, 2.0 * settings.target_duration)))
         self.lanes: dict[str, Lane] = {}
         self.playlists: dict[str, MediaPlaylist] = {}
         self.published_variants: set[str] = set()
@@ -72,6 +75,9 @@ class Destination:
         self._master_lock = asyncio.Lock()
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._done: dict[str, asyncio.Event] = {}
+        # Lanes start with their rung, possibly before the destination is open; they wait
+        # for it, so a backend that needs open() never sees an upload first.
+        self._opened = asyncio.Event()
         self._restore(state or {})
 
     # -- state ---------------------------------------------------------------------------
@@ -165,6 +171,7 @@ class Destination:
     async def run(self) -> None:
         """Connect (retrying), then serve lanes and retention until cancelled."""
         await self.retry(self.transfer.open, "connect")
+        self._opened.set()
         for rung in self.ladder.rungs:
             self.add_rung(rung)
         try:
@@ -184,6 +191,7 @@ class Destination:
         playlist = self.playlists[rung]
         last_publish = 0.0
         loop = asyncio.get_running_loop()
+        await self._opened.wait()
         while True:
             if not lane.items:
                 if lane.finishing and not playlist.ended:

@@ -1,13 +1,21 @@
-"""One rung's ffmpeg → OS pipe → hlsd-segmenter pipeline, restarted with backoff when it dies."""
+"""Encoder pipelines: one ffmpeg → OS pipe(s) → one hlsd-segmenter per rung, restarted
+with backoff when anything in them dies.
+
+Per-rung mode runs one group per rung (a crashing rung disturbs no other); shared-decode
+mode runs one group for the whole ladder (ffmpeg decodes once, writes each rung to its
+own inherited pipe `pipe:N`), supervised as one unit.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import os
+import signal
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,20 +36,14 @@ class RungFailed(Exception):
 
 @dataclass(frozen=True)
 class RungSpec:
+    """One rung's segmenter side."""
+
     name: str
-    encoder_argv: list[str]
     segmenter: str
     workdir: Path
     prefix: str  # segment file prefix: <segment_prefix>_<rung>
     segment_length: float
     max_duration: float
-    live: bool
-    stdin: Callable[[], Any] | None = None  # encoder stdin for '-' / source_command inputs
-    first_segment_grace: float = 15.0  # inputs (rtmp, srt) may take a while to open
-
-    @property
-    def stall_after(self) -> float:
-        return 3 * self.segment_length
 
     def segmenter_argv(self, start_seq: int) -> list[str]:
         return [self.segmenter, "--duration", f"{self.segment_length:g}",
@@ -49,10 +51,32 @@ class RungSpec:
                 "--prefix", self.prefix, "--start-seq", str(start_seq)]
 
 
-class RungSupervisor:
-    """Keeps one rung producing segments; `run()` returns when a finite input is done."""
+@dataclass(frozen=True)
+class GroupSpec:
+    """One encoder process and the rungs it writes (one, or all in shared-decode mode)."""
 
-    def __init__(self, spec: RungSpec, sink: EventSink, next_seq: Callable[[], int],
+    name: str
+    rungs: tuple[RungSpec, ...]
+    argv: Callable[[list[int]], list[str]]  # write fds (one per rung) -> encoder argv
+    live: bool
+    stdin: Callable[[], Any] | None = None  # encoder stdin for '-' / source_command inputs
+    first_segment_grace: float = 15.0  # inputs (rtmp, srt) may take a while to open
+
+    @property
+    def stall_after(self) -> float:
+        return 3 * max(r.segment_length for r in self.rungs)
+
+
+@dataclass
+class _Attempt:
+    first: set[str] = field(default_factory=set)  # rungs whose first segment is pending
+    ended: set[str] = field(default_factory=set)
+
+
+class GroupSupervisor:
+    """Keeps one encoder group producing segments; `run()` returns when a finite input ends."""
+
+    def __init__(self, spec: GroupSpec, sink: EventSink, next_seq: Callable[[], int],
                  on_restart: Callable[[str], None] | None = None) -> None:
         self.spec = spec
         self._sink = sink
@@ -61,7 +85,7 @@ class RungSupervisor:
         self._backoff = Backoff()
         self._stopping = False
         self._encoder: Child | None = None
-        self.last_segment_at: float | None = None  # monotonic
+        self.last_segment_at: dict[str, float | None] = {r.name: None for r in spec.rungs}
         self.attempts = 0
         self.log = log.bind(rung=spec.name)
 
@@ -70,112 +94,148 @@ class RungSupervisor:
         return self._encoder.pid if self._encoder else None
 
     def stop(self) -> None:
-        """Graceful: the encoder gets SIGTERM, the segmenter then writes the last segment."""
+        """Graceful: the encoder gets SIGTERM, the segmenters then write their last segment."""
         self._stopping = True
         if self._encoder is not None:
-            self._encoder.send(15)
+            self._encoder.send(signal.SIGTERM)
+
+    def restart(self, reason: str) -> None:
+        """Kill the encoder now (e.g. it fell behind its source); the loop restarts it."""
+        if self._encoder is not None and not self._stopping:
+            self.log.warning("restarting encoder", reason=reason)
+            self._encoder.kill()
 
     async def run(self) -> None:
-        self.spec.workdir.mkdir(parents=True, exist_ok=True)
+        for rung in self.spec.rungs:
+            rung.workdir.mkdir(parents=True, exist_ok=True)
         while not self._stopping:
             started = time.monotonic()
             ended = await self._attempt()
             if self._stopping or (ended and not self.spec.live):
                 return
             if not self.spec.live:
-                raise RungFailed(f"rung {self.spec.name}: encoder failed on a finite input")
+                raise RungFailed(f"{self.spec.name}: encoder failed on a finite input")
             delay = self._backoff.next_delay(time.monotonic() - started)
             self.log.warning("encoder pipeline ended; restarting", delay=round(delay, 2),
                              attempt=self.attempts + 1)
             if self._on_restart is not None:
-                self._on_restart(self.spec.name)
+                for rung in self.spec.rungs:
+                    self._on_restart(rung.name)
             await asyncio.sleep(delay)
 
     async def _attempt(self) -> bool:
-        """One pipeline run; True when the input ended cleanly (encoder exit 0, `end` seen)."""
+        """One pipeline run; True when the input ended cleanly (exit 0, `end` from all)."""
         self.attempts += 1
         spec = self.spec
-        for stale in spec.workdir.glob(f"{spec.prefix}-*.tmp"):
-            stale.unlink(missing_ok=True)
-        read_fd, write_fd = os.pipe()
+        for rung in spec.rungs:
+            for stale in rung.workdir.glob(f"{rung.prefix}-*.tmp"):
+                stale.unlink(missing_ok=True)
+        pipes = [os.pipe() for _ in spec.rungs]
+        write_fds = [w for _, w in pipes]
         stdin = spec.stdin() if spec.stdin is not None else asyncio.subprocess.DEVNULL
+        encoder: Child | None = None
+        segmenters: list[Child] = []
         try:
-            encoder = await Child.spawn(spec.encoder_argv, f"ffmpeg[{spec.name}]", stdin=stdin,
-                                        stdout=write_fd,
-                                        log_stderr=lambda line: self.log.debug("ffmpeg",
-                                                                               line=line))
-            try:
-                segmenter = await Child.spawn(
-                    spec.segmenter_argv(self._next_seq()), f"segmenter[{spec.name}]",
-                    stdin=read_fd, stdout=asyncio.subprocess.PIPE,
-                    log_stderr=lambda line: self.log.info("segmenter", line=line))
-            except BaseException:
-                encoder.kill()
-                raise
+            single = len(spec.rungs) == 1
+            encoder = await Child.spawn(
+                spec.argv(write_fds), f"ffmpeg[{spec.name}]", stdin=stdin,
+                stdout=write_fds[0] if single else asyncio.subprocess.DEVNULL,
+                pass_fds=() if single else tuple(write_fds),
+                log_stderr=lambda line: self.log.debug("ffmpeg", line=line))
+            seq = self._next_seq()
+            for rung, (read_fd, _) in zip(spec.rungs, pipes, strict=True):
+                segmenters.append(await Child.spawn(
+                    rung.segmenter_argv(seq), f"segmenter[{rung.name}]", stdin=read_fd,
+                    stdout=asyncio.subprocess.PIPE,
+                    log_stderr=partial(self._segmenter_stderr, rung.name)))
+        except BaseException:
+            for child in [encoder, *segmenters]:
+                if child is not None:
+                    child.kill()
+            raise
         finally:
-            os.close(read_fd)  # the children hold their own copies
-            os.close(write_fd)
+            for read_fd, write_fd in pipes:  # the children hold their own copies
+                os.close(read_fd)
+                os.close(write_fd)
+            if isinstance(stdin, int) and stdin >= 0 and spec.stdin is not None:
+                with contextlib.suppress(OSError):
+                    os.close(stdin)
         self._encoder = encoder
-        self.log.info("rung started", encoder_pid=encoder.pid, segmenter_pid=segmenter.pid,
-                      attempt=self.attempts)
-        state = _AttemptState(first=True, ended=False)
+        self.log.info("encoder started", encoder_pid=encoder.pid,
+                      segmenter_pids=[s.pid for s in segmenters], attempt=self.attempts)
+        state = _Attempt(first={r.name for r in spec.rungs})
         watchdog = asyncio.create_task(self._watch_stall(encoder, state))
         try:
-            assert segmenter.proc.stdout is not None
-            await read_lines(segmenter.proc.stdout, lambda raw: self._line(raw, state))
-            seg_code = await segmenter.wait()
+            codes = await asyncio.gather(*(self._read_segmenter(rung.name, seg, encoder, state)
+                                           for rung, seg in zip(spec.rungs, segmenters,
+                                                                strict=True)))
             enc_code = await encoder.stop(grace=5.0)
         except BaseException:
-            encoder.kill()
-            segmenter.kill()
+            for child in [encoder, *segmenters]:
+                child.kill()
             with contextlib.suppress(BaseException):
-                await asyncio.shield(asyncio.gather(encoder.wait(), segmenter.wait()))
+                await asyncio.shield(asyncio.gather(*(c.wait() for c in [encoder,
+                                                                          *segmenters])))
             raise
         finally:
             watchdog.cancel()
             self._encoder = None
-        clean = enc_code == 0 and seg_code == 0 and state.ended
+        clean = enc_code == 0 and all(c == 0 for c in codes) and \
+            state.ended == {r.name for r in spec.rungs}
         if not clean and not self._stopping:
             self.log.warning("encoder pipeline exited", encoder_code=enc_code,
-                             segmenter_code=seg_code, stderr_tail="\n".join(encoder.tail))
+                             segmenter_codes=codes, stderr_tail="\n".join(encoder.tail))
         return clean
 
-    async def _line(self, raw: bytes, state: _AttemptState) -> None:
+    def _segmenter_stderr(self, rung: str, line: str) -> None:
+        self.log.info("segmenter", rung=rung, line=line)
+
+    async def _read_segmenter(self, rung: str, segmenter: Child, encoder: Child,
+                              state: _Attempt) -> int:
+        assert segmenter.proc.stdout is not None
+        await read_lines(segmenter.proc.stdout, lambda raw: self._line(rung, raw, state))
+        code = await segmenter.wait()
+        if len(self.spec.rungs) > 1 and encoder.returncode is None and not self._stopping:
+            # One output of a shared encoder is gone: the unit restarts as a whole.
+            self.log.warning("segmenter exited; restarting the shared encoder", rung=rung,
+                             code=code)
+            encoder.kill()
+        return code
+
+    async def _line(self, rung: str, raw: bytes, state: _Attempt) -> None:
         try:
             event = parse_line(raw)
         except EventError as exc:
-            self.log.warning("unreadable segmenter line", error=str(exc))
+            self.log.warning("unreadable segmenter line", rung=rung, error=str(exc))
             return
         if event is None:
             return
         if isinstance(event, SegmentReady):
-            self.last_segment_at = time.monotonic()
+            self.last_segment_at[rung] = time.monotonic()
             # Every new pipeline run breaks the timeline: the player must reset its decoder.
-            if state.first:
+            if rung in state.first:
                 event = replace(event, discontinuity=True)
-                state.first = False
+                state.first.discard(rung)
         elif isinstance(event, StreamEnd):
-            state.ended = True
-        await self._sink(self.spec.name, event)
+            state.ended.add(rung)
+        await self._sink(rung, event)
 
-    async def _watch_stall(self, encoder: Child, state: _AttemptState) -> None:
-        """No segment for 3× segment_length (plus a grace for the first): kill the encoder."""
+    async def _watch_stall(self, encoder: Child, state: _Attempt) -> None:
+        """A rung without a segment for 3× segment_length (plus a grace for the first one)
+        means the encoder is stuck: kill it so the loop restarts it."""
         started = time.monotonic()
         while encoder.returncode is None:
             await asyncio.sleep(min(1.0, self.spec.stall_after / 3))
-            since = self.last_segment_at if not state.first and self.last_segment_at else None
             now = time.monotonic()
-            limit = self.spec.stall_after
-            if since is None:
-                since, limit = started, limit + self.spec.first_segment_grace
-            if now - since > limit and not self._stopping:
-                self.log.warning("encoder stalled; killing it", seconds=round(now - since, 1),
-                                 stderr_tail="\n".join(encoder.tail))
-                encoder.kill()
-                return
-
-
-@dataclass
-class _AttemptState:
-    first: bool
-    ended: bool
+            for rung, last in self.last_segment_at.items():
+                limit = self.spec.stall_after
+                if rung in state.first or last is None:
+                    since, limit = started, limit + self.spec.first_segment_grace
+                else:
+                    since = last
+                if now - since > limit and not self._stopping:
+                    self.log.warning("encoder stalled; killing it", stalled_rung=rung,
+                                     seconds=round(now - since, 1),
+                                     stderr_tail="\n".join(encoder.tail))
+                    encoder.kill()
+                    return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections import deque
 from collections.abc import Awaitable, Callable
 
@@ -13,6 +14,10 @@ from hlsd.segment import SegmentFile
 from hlsd.transfer.base import TransferError
 
 log = structlog.get_logger()
+
+# How often a caller waiting for another's probe of a dead destination looks up to
+# check whether its own work (a segment that may have left the window) is still wanted.
+WAITER_RECHECK = 0.5
 
 
 class Lane:
@@ -45,42 +50,83 @@ class Lane:
 
 
 class Retrier:
-    """Runs destination operations under a concurrency limit, retrying with backoff forever
-    (or until `abort()` says the work is no longer wanted)."""
+    """Runs one destination's operations under a concurrency limit, retrying forever (or
+    until `abort()` says the work is no longer wanted).
+
+    The backoff belongs to the destination, not to each call: while it is down, one
+    caller at a time probes it after an exponentially growing, jittered delay and every
+    other caller waits for that probe's verdict. Per-call backoff would restart at the
+    first delay for every new segment and have each lane hammer a dead server.
+    """
 
     def __init__(self, destination: str, concurrency: int,
-                 on_failure: Callable[[], None] | None = None) -> None:
+                 on_failure: Callable[[], None] | None = None, *,
+                 first: float = 0.25, cap: float = 10.0) -> None:
         self.destination = destination
         self._sem = asyncio.Semaphore(concurrency)
         self._on_failure = on_failure
+        self._backoff = Backoff(first=first, cap=cap, healthy_after=float("inf"))
+        self._probe = asyncio.Lock()
+        self._recovered: asyncio.Event | None = None  # set while the destination is down
         self.down_since: float | None = None
         self.log = log.bind(destination=destination)
 
+    @property
+    def down(self) -> bool:
+        return self._recovered is not None
+
     async def __call__(self, op: Callable[[], Awaitable[None]], what: str,
                        abort: Callable[[], bool] | None = None) -> bool:
-        backoff = Backoff(first=0.25, cap=10.0, healthy_after=float("inf"))
-        loop = asyncio.get_running_loop()
         while True:
             if abort is not None and abort():
                 return False
-            try:
-                async with self._sem:
-                    await op()
-                if self.down_since is not None:
-                    self.log.info("destination recovered",
-                                  down_for=round(loop.time() - self.down_since, 1))
-                    self.down_since = None
-                return True
-            except TransferError as exc:
-                error = str(exc)
-            except Exception as exc:  # a backend bug must not stop the stream elsewhere
-                self.log.exception("unexpected transfer error", what=what)
-                error = repr(exc)
-            if self._on_failure is not None:
-                self._on_failure()
-            if self.down_since is None:
-                self.down_since = loop.time()
-                self.log.warning("destination failing; retrying", what=what, error=error)
-            else:
-                self.log.debug("retry failed", what=what, error=error)
-            await asyncio.sleep(backoff.next_delay())
+            recovered = self._recovered
+            if recovered is None:
+                if await self._attempt(op, what):
+                    return True
+                continue
+            if self._probe.locked():
+                # Another caller is probing: wait for its verdict, looking up now and
+                # then to see whether this work is still wanted.
+                await _wait(recovered, WAITER_RECHECK)
+                continue
+            async with self._probe:
+                await _wait(recovered, self._backoff.next_delay())
+                if abort is not None and abort():
+                    return False
+                if await self._attempt(op, what):
+                    return True
+
+    async def _attempt(self, op: Callable[[], Awaitable[None]], what: str) -> bool:
+        loop = asyncio.get_running_loop()
+        try:
+            async with self._sem:
+                await op()
+        except TransferError as exc:
+            error = str(exc)
+        except Exception as exc:  # a backend bug must not stop the stream elsewhere
+            self.log.exception("unexpected transfer error", what=what)
+            error = repr(exc)
+        else:
+            if self._recovered is not None:
+                self.log.info("destination recovered",
+                              down_for=round(loop.time() - (self.down_since or loop.time()), 1))
+                self._recovered.set()
+                self._recovered, self.down_since = None, None
+                self._backoff.reset()
+            return True
+        if self._on_failure is not None:
+            self._on_failure()
+        if self._recovered is None:
+            self._recovered = asyncio.Event()
+            self.down_since = loop.time()
+            self.log.warning("destination failing; retrying", what=what, error=error)
+        else:
+            self.log.debug("retry failed", what=what, error=error)
+        return False
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from hlsd.ffmpeg import command_problems, encoder_argv, find_ffmpeg
+from hlsd.ffmpeg import (command_problems, encoder_argv, find_ffmpeg, keyframe_grid,
+                         shared_encoder_argv, shared_problems)
 
 
 def test_input_substituted_and_keyframe_grid_added_before_output() -> None:
     a = encoder_argv("ffmpeg -i %s -c:v libx264 -f mpegts -", "in.mp4", 4, "/usr/bin/ffmpeg",
                      False)
     assert a.argv[0] == "/usr/bin/ffmpeg" and "in.mp4" in a.argv
-    assert a.argv[-3:] == ["-force_key_frames", "expr:gte(t,n_forced*4)", "-"]
+    assert a.argv[-3:] == [*keyframe_grid(4), "-"]
     assert a.added and not a.reads_stdin
     assert "-nostdin" in a.argv
 
@@ -43,3 +44,23 @@ def test_command_problems() -> None:
 def test_an_ffmpeg_is_found() -> None:
     found = find_ffmpeg()
     assert found is not None and found.origin in ("PATH", "imageio-ffmpeg")
+
+
+def test_shared_decode_merges_outputs_onto_inherited_pipes() -> None:
+    inp = "ffmpeg -re -f lavfi -i testsrc2 -i %s"
+    rungs = [encoder_argv(f"{inp} -s 640x360 -c:v libx264 -f mpegts -", "a.wav", 2, "ff",
+                          False),
+             encoder_argv(f"{inp} -vn -c:a aac -f mpegts -", "a.wav", 2, "ff", False)]
+    argv = shared_encoder_argv(rungs, [7, 9])
+    assert argv[:8] == ["ff", "-nostdin", "-re", "-f", "lavfi", "-i", "testsrc2", "-i"]
+    assert argv.count("-i") == 2 and argv.count("-f") == 3
+    assert argv.index("pipe:7") < argv.index("-vn") < argv.index("pipe:9") == len(argv) - 1
+    assert "-force_key_frames" in argv[:argv.index("pipe:7")]
+
+
+def test_shared_decode_needs_identical_inputs() -> None:
+    same = {"a": "ffmpeg -i %s -s 1280x720 -f mpegts -", "b": "ffmpeg -i %s -vn -f mpegts -"}
+    assert shared_problems(same) == []
+    differ = {**same, "c": "ffmpeg -re -i %s -f mpegts -"}
+    (problem,) = shared_problems(differ)
+    assert problem.startswith("c:")

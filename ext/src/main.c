@@ -1,7 +1,11 @@
 /* hlsd-segmenter: MPEG-TS on stdin -> DIR/NAME-<seq>.ts segments + JSON event lines.
  * Only arguments, the stdin loop and where lines go live here; see segmenter.c. */
 #define _XOPEN_SOURCE 700
+#if defined(__linux__)
+#define _GNU_SOURCE /* F_SETPIPE_SZ */
+#endif
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -165,6 +169,11 @@ int main(int argc, char **argv)
         fprintf(stderr, "hlsd-segmenter: out of memory\n");
         return 1;
     }
+#ifdef F_SETPIPE_SZ
+    /* A deeper pipe lets the encoder run ahead and halves our read calls; best effort
+     * (fails harmlessly on non-pipes or above /proc/sys/fs/pipe-max-size). */
+    (void)fcntl(STDIN_FILENO, F_SETPIPE_SZ, (int)READ_BUFFER);
+#endif
     size_t have = 0;
     int eof = 0, rc = 0;
     while (!eof) {

@@ -64,6 +64,8 @@ struct hs_segmenter {
     uint8_t last_sps[NAL_SPS_MAX];
     int64_t frame_ticks;        /* video: smallest DTS step; audio: last PES duration */
     int64_t audio_step;         /* audio PES PTS step, when frames cannot be walked */
+    int have_offset;
+    int64_t min_offset, max_offset; /* video PTS - DTS range: how far B-frames reorder */
     char announced[512];
 
     int pending;                /* holding packets from a timing-stream unit start */
@@ -228,7 +230,10 @@ static void decide(hs_segmenter *s, es_state *es)
         cut = 1;
     } else if (e > 0 && rap && (double)e >= s->dur_ticks - (double)s->frame_ticks / 2.0) {
         cut = 1;
-    } else if (e > 0 && s->max_ticks > 0 && (double)(e + s->frame_ticks) > s->max_ticks) {
+    } else if (e > 0 && s->max_ticks > 0 &&
+               (double)(e + s->frame_ticks + (s->max_offset - s->min_offset)) > s->max_ticks) {
+        /* Cutting here gives a segment of e. The next access unit in decode order may
+         * present up to the reorder distance later, so stop while e is still in range. */
         cut = 1;
         forced = !rap;
     }
@@ -241,7 +246,7 @@ static void decide(hs_segmenter *s, es_state *es)
         }
         if (es->jump)
             log_msg(s, "timestamp break (%.3f s -> %.3f s): segment %llu starts a discontinuity",
-                    (double)((s->seg_first + s->seg_max_rel) & PTS_MASK) / TICKS,
+                    (double)((uint64_t)(s->seg_first + s->seg_max_rel) & PTS_MASK) / TICKS,
                     (double)pts / TICKS, (unsigned long long)s->seq);
         open_segment(s);
         start_timing(s, pts, rap);
@@ -316,6 +321,16 @@ static void es_header_done(hs_segmenter *s, es_state *es)
     }
     if (es != s->timing || !es->has_pts)
         return;
+    if (is_video(es)) {
+        int64_t off = ts_diff(es->pts, es->dts);
+        if (off >= 0 && off < TICKS) {
+            if (!s->have_offset || off < s->min_offset)
+                s->min_offset = off;
+            if (!s->have_offset || off > s->max_offset)
+                s->max_offset = off;
+            s->have_offset = 1;
+        }
+    }
     if (es->has_prev) {
         int64_t d = ts_diff(es->dts, es->prev_t);
         if (d < 0 || d > JUMP_LIMIT) {

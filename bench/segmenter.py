@@ -1,0 +1,150 @@
+"""Throughput of hlsd-segmenter against ffmpeg's copy segmenter, both fed from a pipe.
+
+    python bench/segmenter.py [--seconds 60] [--runs 5] [--duration 4]
+
+The input is a ~6 Mbit/s 1080p H.264 + AAC MPEG-TS made once with a temporal noise
+filter (so the bitrate is real, not a compressed-away test pattern) and cached under
+/tmp/hlsd-bench. Each run is `cat INPUT | <segmenter>` writing segments into a
+temporary directory; the contenders alternate so that page-cache and CPU-frequency
+effects hit them alike. `cat INPUT | cat > FILE` is the physical limit of the pipe
+and the file system. Reported: median MB/s per contender, ratios, peak RSS of the
+segmenter on the whole input and on its first half (memory must not grow with length).
+This is a measurement, not a test: it asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from hlsd.segmenter_bin import resolve
+
+CACHE = Path("/tmp/hlsd-bench")
+MB = 1e6
+HLSD, FFMPEG, PIPE = "hlsd-segmenter", "ffmpeg -c copy -f segment", "cat | cat"
+
+
+def make_input(seconds: int) -> Path:
+    """The cached benchmark input: 1080p30 testsrc2 + temporal noise, x264 6 Mbit/s."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    path = CACHE / f"h264_1080p_{seconds}s.ts"
+    if path.exists():
+        return path
+    print(f"encoding {seconds} s of 1080p noise into {path} (once; takes a while)...",
+          file=sys.stderr)
+    part = path.with_suffix(".ts.part")
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y",
+         "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
+         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
+         "-t", str(seconds), "-vf", "noise=alls=30:allf=t+u",
+         "-c:v", "libx264", "-preset", "veryfast", "-b:v", "6M", "-maxrate", "6M",
+         "-bufsize", "12M", "-g", "60", "-c:a", "aac", "-b:a", "128k",
+         "-f", "mpegts", str(part)],
+        check=True)
+    part.rename(path)
+    return path
+
+
+def piped(source: Path, consumer: list[str], stdout_path: Path | None = None) -> float:
+    """Seconds for `cat source | consumer` until both have exited."""
+    with open(stdout_path or os.devnull, "wb") as out:
+        start = time.perf_counter()
+        cat = subprocess.Popen(["cat", str(source)], stdout=subprocess.PIPE)
+        assert cat.stdout is not None
+        proc = subprocess.Popen(consumer, stdin=cat.stdout, stdout=out,
+                                stderr=subprocess.DEVNULL)
+        cat.stdout.close()  # the consumer holds the only read end now
+        proc.wait()
+        cat.wait()
+        elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{consumer[0]} exited {proc.returncode}")
+    return elapsed
+
+
+def peak_rss_mb(source: Path, consumer: list[str]) -> float | None:
+    """Peak RSS of the consumer, via GNU time (a child forked from this Python process
+    would report Python's own high-water mark); None without /usr/bin/time."""
+    gnu_time = shutil.which("time") or ("/usr/bin/time" if Path("/usr/bin/time").exists() else None)
+    if gnu_time is None:
+        return None
+    with tempfile.NamedTemporaryFile("r") as report, source.open("rb") as src:
+        subprocess.run([gnu_time, "-f", "%M", "-o", report.name, *consumer], stdin=src,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+        return int(report.read().split()[-1]) / 1024
+
+
+def fresh_dir(parent: Path, name: str) -> Path:
+    path = parent / name
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir()
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=60, help="input length (60-120)")
+    parser.add_argument("--runs", type=int, default=5, help="runs per contender")
+    parser.add_argument("--duration", type=float, default=4.0, help="segment length")
+    args = parser.parse_args()
+
+    source = make_input(args.seconds)
+    size = source.stat().st_size
+    binary = resolve("hlsd-segmenter")  # the native binary, as the daemon runs it
+    bitrate = size * 8 / args.seconds / 1e6
+    print(f"input: {source} ({size / MB:.1f} MB, {bitrate:.1f} Mbit/s)")
+    print(f"segmenter: {binary}")
+
+    with tempfile.TemporaryDirectory(prefix="hlsd-bench-") as tmp:
+        work = Path(tmp)
+        half = work / "half.ts"
+        with source.open("rb") as src, half.open("wb") as dst:
+            dst.write(src.read((size // 2 // 188) * 188))
+
+        def hlsd_argv(out: Path) -> list[str]:
+            return [binary, "--duration", str(args.duration), "--dir", str(out),
+                    "--prefix", "seg"]
+
+        def ffmpeg_argv(out: Path) -> list[str]:
+            return ["ffmpeg", "-v", "error", "-f", "mpegts", "-i", "pipe:0", "-map", "0",
+                    "-c", "copy", "-f", "segment", "-segment_time", str(args.duration),
+                    "-segment_format", "mpegts", str(out / "seg-%05d.ts")]
+
+        contenders: dict[str, Callable[[], float]] = {
+            HLSD: lambda: piped(source, hlsd_argv(fresh_dir(work, "hlsd"))),
+            FFMPEG: lambda: piped(source, ffmpeg_argv(fresh_dir(work, "ffmpeg"))),
+            PIPE: lambda: piped(source, ["cat"], fresh_dir(work, "cat") / "copy.ts"),
+        }
+        samples: dict[str, list[float]] = {name: [] for name in contenders}
+        subprocess.run(["cat", str(source)], stdout=subprocess.DEVNULL, check=True)  # warm
+        for _ in range(args.runs):
+            for name, run in contenders.items():
+                samples[name].append(run())
+        rss_full = peak_rss_mb(source, hlsd_argv(fresh_dir(work, "hlsd")))
+        rss_half = peak_rss_mb(half, hlsd_argv(fresh_dir(work, "hlsd")))
+        rss_ffmpeg = peak_rss_mb(source, ffmpeg_argv(fresh_dir(work, "ffmpeg")))
+
+    rate = {name: size / MB / statistics.median(runs) for name, runs in samples.items()}
+    for name in contenders:
+        print(f"{name:28s} {rate[name]:8.1f} MB/s  (median of {args.runs})")
+    print(f"hlsd-segmenter / ffmpeg:     {rate[HLSD] / rate[FFMPEG]:5.2f}x")
+    print(f"hlsd-segmenter / pipe limit: {100 * rate[HLSD] / rate[PIPE]:5.1f} %")
+    if rss_full is None or rss_half is None or rss_ffmpeg is None:
+        print("peak RSS: n/a (needs GNU time at /usr/bin/time)")
+    else:
+        print(f"peak RSS: hlsd-segmenter {rss_full:.1f} MB on {args.seconds} s, "
+              f"{rss_half:.1f} MB on the first half; ffmpeg {rss_ffmpeg:.1f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,60 @@
+/* libFuzzer entry point: the first input byte picks the options and the chunk size
+ * the rest is fed in, so the packet-sync carry between reads is exercised too.
+ * Segments are "written" with dir == NULL: same code path, no file system. */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "segmenter.h"
+
+static void check_line(void *ctx, const char *line, size_t len)
+{
+    (void)ctx;
+    if (len < 2 || line[0] != '{' || line[len - 1] != '}' || memchr(line, '\n', len))
+        abort();  /* every event must be one JSON object on one line */
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (size < 1)
+        return 0;
+    unsigned mode = data[0];
+    data++;
+    size--;
+    hs_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.duration = 0.1 + 0.4 * (mode & 7);
+    cfg.max_duration = (mode & 8) ? cfg.duration * 1.5 : 0;
+    cfg.dir = NULL;
+    cfg.prefix = "fuzz";
+    cfg.start_seq = 99998;
+    cfg.on_event = check_line;
+    hs_segmenter *s = hs_create(&cfg);
+    if (!s)
+        return 0;
+    uint8_t buf[4096];
+    size_t have = 0, pos = 0;
+    size_t chunk = 1 + (size_t)(mode >> 4) * 97;
+    while (pos < size) {
+        size_t n = size - pos;
+        if (n > chunk)
+            n = chunk;
+        if (n > sizeof buf - have)
+            n = sizeof buf - have;
+        memcpy(buf + have, data + pos, n);
+        have += n;
+        pos += n;
+        size_t used = hs_feed(s, buf, have, 0);
+        if (used > have)
+            abort();
+        memmove(buf, buf + used, have - used);
+        have -= used;
+    }
+    if (hs_feed(s, buf, have, 1) != have)
+        abort();
+    hs_finish(s);
+    hs_destroy(s);
+    return 0;
+}

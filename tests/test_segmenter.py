@@ -1,0 +1,335 @@
+"""hlsd-segmenter, the real binary, on inputs made by the real ffmpeg.
+
+Expectations come from ffprobe of the source (never from ffmpeg's own cut points):
+durations add up to the source's presentation span, every segment stands alone
+(PAT first, keyframe first, decodes without errors), and bad input never crashes it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import random
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hlsd.segmenter_bin import packaged_path
+from tests.fixtures.media import (
+    FPS,
+    MakeTs,
+    decode_errors,
+    first_frame_is_key,
+    probe_packets,
+    source_duration,
+    stream_info,
+)
+
+BINARY = shutil.which("hlsd-segmenter") or str(packaged_path())
+FRAME = 1 / FPS
+TS = 188
+WRAP_SECONDS = 2**33 / 90000
+
+
+@dataclass
+class Run:
+    """One finished segmenter process: its exit code, event lines and stderr."""
+
+    returncode: int
+    events: list[dict[str, Any]]
+    stderr: str
+    out_dir: Path
+    segments: list[dict[str, Any]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.segments = [e for e in self.events if e["event"] == "segment"]
+
+    @property
+    def stream(self) -> dict[str, Any]:
+        streams = [e for e in self.events if e["event"] == "stream"]
+        assert len(streams) == 1, self.events
+        return streams[0]
+
+    @property
+    def total(self) -> float:
+        return float(sum(s["duration"] for s in self.segments))
+
+
+def segment(data: bytes, out_dir: Path, *args: str, duration: float = 2.0) -> Run:
+    """Pipes `data` through hlsd-segmenter into out_dir (prefix "seg")."""
+    proc = subprocess.run(
+        [BINARY, "--duration", str(duration), "--dir", str(out_dir), "--prefix", "seg", *args],
+        input=data, capture_output=True, timeout=60, check=False)
+    lines = proc.stdout.decode().splitlines()
+    return Run(proc.returncode, [json.loads(line) for line in lines], proc.stderr.decode(),
+               out_dir)
+
+
+def check_contract(run: Run, *, start_seq: int = 0) -> None:
+    """Exit code, event order, names, sizes and the end event."""
+    assert run.returncode == 0, run.stderr
+    kinds = [e["event"] for e in run.events]
+    assert kinds[-1] == "end" and kinds.count("end") == 1
+    if run.segments:
+        assert kinds[0] == "stream", kinds
+    end = run.events[-1]
+    assert end["segments"] == len(run.segments)
+    assert end["duration"] == pytest.approx(run.total, abs=1e-5)
+    for i, seg in enumerate(run.segments):
+        seq = start_seq + i
+        assert seg["seq"] == seq
+        path = Path(seg["file"])
+        assert path.is_absolute()
+        assert path == run.out_dir.resolve() / f"seg-{seq:05d}.ts"
+        assert path.stat().st_size == seg["bytes"]
+        assert seg["bytes"] % TS == 0
+        assert seg["duration"] > 0
+        assert 0 <= seg["pts"] < 2**33
+    assert not list(run.out_dir.glob("*.tmp"))
+
+
+def check_standalone(path: Path, *, video: bool) -> None:
+    """PAT is the first packet, PMT the second; decodes alone; video starts on a keyframe."""
+    data = path.read_bytes()
+    assert data[0] == 0x47 and ((data[1] & 0x1F) << 8 | data[2]) == 0, "PAT first"
+    assert data[1] & 0x40, "PAT packet starts its section"
+    assert data[TS] == 0x47 and data[TS + 5] == 0x02, "PMT second"
+    assert decode_errors(path) == ""
+    if video:
+        assert first_frame_is_key(path)
+
+
+MEDIA = {
+    # fixture: (ffprobe stream of the timing stream, has video)
+    "ts_h264_aac": ("v:0", True),
+    "ts_h264_only": ("v:0", True),
+    "ts_aac_only": ("a:0", False),
+    "ts_mp3_only": ("a:0", False),
+    "ts_hevc_aac": ("v:0", True),
+}
+
+
+def pes_start_pts(data: bytes, pid: int) -> list[int]:
+    """The PTS (90 kHz) of every PES that starts on `pid`, read straight from the TS."""
+    found = []
+    for off in range(0, len(data) - TS + 1, TS):
+        pkt = data[off:off + TS]
+        if ((pkt[1] & 0x1F) << 8 | pkt[2]) != pid or not pkt[1] & 0x40:
+            continue
+        start = 4 + (1 + pkt[4] if pkt[3] & 0x20 else 0)
+        pes = pkt[start:]
+        if pes[:3] == b"\0\0\1" and pes[7] & 0x80:
+            t = pes[9:14]
+            found.append((t[0] >> 1 & 7) << 30 | t[1] << 22 | (t[2] >> 1) << 15
+                         | t[3] << 7 | t[4] >> 1)
+    return found
+
+
+@pytest.mark.parametrize("fixture", list(MEDIA))
+def test_segments_cover_source(fixture: str, request: pytest.FixtureRequest,
+                               tmp_path: Path) -> None:
+    """For each codec mix:
+    1. pipe the 6 s source through the segmenter with --duration 2;
+    2. the durations add up to the source span (ffprobe packet PTS) within one frame;
+    3. each segment starts where a cut is allowed: a keyframe (video), a PES (audio),
+       and every segment but the last has reached --duration (less half a frame);
+    4. every segment stands alone: PAT first, keyframe first, decodes without errors.
+    """
+    source: Path = request.getfixturevalue(fixture)
+    stream, video = MEDIA[fixture]
+    run = segment(source.read_bytes(), tmp_path)
+    check_contract(run)
+
+    packets = probe_packets(source, stream)
+    frame = FRAME if video else packets[0].duration
+    span = source_duration(source, stream)
+    assert run.total == pytest.approx(span, abs=frame)
+
+    if video:
+        cut_points = sorted(round(p.pts * 90000) for p in packets if p.key)
+    else:
+        pid = int(str(stream_info(source)[0]["id"]), 16)
+        cut_points = pes_start_pts(source.read_bytes(), pid)
+    step = max(b - a for a, b in itertools.pairwise(cut_points)) / 90000
+    assert [s["pts"] for s in run.segments] == sorted(s["pts"] for s in run.segments)
+    for seg in run.segments:
+        assert seg["pts"] in cut_points
+    for seg in run.segments[:-1]:
+        assert 2.0 - frame / 2 <= seg["duration"] < 2.0 + step - frame / 2
+    assert math.floor(span / (2.0 + step)) <= len(run.segments) <= math.ceil(span / 2.0)
+    for seg in run.segments:
+        assert seg["keyframe"] is True
+        assert "discontinuity" not in seg
+        check_standalone(Path(seg["file"]), video=video)
+
+
+@pytest.mark.parametrize(
+    ("fixture", "kind"),
+    [("ts_h264_aac", "h264"), ("ts_hevc_aac", "hevc"), ("ts_aac_only", "aac"),
+     ("ts_mp3_only", "mp3")])
+def test_stream_event_codecs(fixture: str, kind: str, request: pytest.FixtureRequest,
+                             tmp_path: Path) -> None:
+    """The stream event's RFC 6381 strings, size and rate agree with ffprobe."""
+    source: Path = request.getfixturevalue(fixture)
+    run = segment(source.read_bytes(), tmp_path)
+    check_contract(run)
+    info = {s["codec_type"]: s for s in stream_info(source)}
+    event = run.stream
+    if kind in ("h264", "hevc"):
+        v, probed = event["video"], info["video"]
+        assert (v["width"], v["height"]) == (probed["width"], probed["height"]) == (320, 180)
+        assert v["fps"] == pytest.approx(FPS)
+        level = int(str(probed["level"]))
+        if kind == "h264":
+            profile = {"High": 0x64, "Main": 0x4D, "Baseline": 0x42,
+                       "Constrained Baseline": 0x42}[str(probed["profile"])]
+            assert re.fullmatch(rf"avc1\.{profile:02x}[0-9a-f]{{2}}{level:02x}", v["codec"])
+        else:
+            assert re.fullmatch(rf"hvc1\.1\.6\.L{level}(\.[0-9A-F]{{1,2}})*", v["codec"])
+        assert event["audio"]["codec"] == "mp4a.40.2"
+    else:
+        assert event["video"] is None
+        assert event["audio"]["codec"] == {"aac": "mp4a.40.2", "mp3": "mp4a.40.34"}[kind]
+        assert event["audio"]["sample_rate"] == int(str(info["audio"]["sample_rate"]))
+
+
+def test_pts_wraparound(make_ts: MakeTs, tmp_path: Path) -> None:
+    """Timestamps crossing 2^33 mid-stream: no break, durations still add up.
+    1. encode 6 s starting 2.5 s before the 33-bit wrap;
+    2. segment it; the segments' pts go past the wrap without a discontinuity.
+    """
+    source = make_ts(6, ts_offset=WRAP_SECONDS - 2.5)
+    run = segment(source.read_bytes(), tmp_path)
+    check_contract(run)
+    pts = [s["pts"] for s in run.segments]
+    assert pts[0] > 2**33 - 3 * 90000 and pts[-1] < 4 * 90000, pts
+    assert all("discontinuity" not in s for s in run.segments)
+    assert run.total == pytest.approx(source_duration(source), abs=FRAME)
+    for seg in run.segments:
+        check_standalone(Path(seg["file"]), video=True)
+
+
+def garbage(n: int, seed: int) -> bytes:
+    """Random bytes without a sync byte (0x47), so the amount skipped is exact."""
+    return random.Random(seed).randbytes(n).replace(b"\x47", b"\x48")
+
+
+def test_garbage_prefix_and_middle(ts_h264_aac: Path, tmp_path: Path) -> None:
+    """Junk before the stream and between two packets is skipped and counted.
+    1. 5000 bytes of junk, the first half of the stream, 777 bytes of junk, the rest;
+    2. the same segments as from the clean stream; stderr reports 5777 skipped bytes.
+    """
+    data = ts_h264_aac.read_bytes()
+    half = (len(data) // TS // 2) * TS
+    clean = segment(data, tmp_path / "clean")
+    dirty = segment(garbage(5000, 1) + data[:half] + garbage(777, 2) + data[half:],
+                    tmp_path / "dirty")
+    check_contract(dirty)
+    assert [s["duration"] for s in dirty.segments] == [s["duration"] for s in clean.segments]
+    assert [s["bytes"] for s in dirty.segments] == [s["bytes"] for s in clean.segments]
+    assert "skipped 5777 bytes" in dirty.stderr
+    for seg in dirty.segments:
+        check_standalone(Path(seg["file"]), video=True)
+
+
+def test_truncated_last_packet(ts_h264_aac: Path, tmp_path: Path) -> None:
+    """A stream cut 100 bytes into its last packet: the partial packet is dropped and
+    counted, the last segment is still written and reported."""
+    data = ts_h264_aac.read_bytes()[:-100]
+    run = segment(data, tmp_path)
+    check_contract(run)
+    assert f"{TS - 100} truncated bytes" in run.stderr
+    assert run.total == pytest.approx(source_duration(ts_h264_aac), abs=FRAME)
+    for seg in run.segments[:-1]:
+        check_standalone(Path(seg["file"]), video=True)
+
+
+def test_empty_input(tmp_path: Path) -> None:
+    """No bytes at all: exit 0, just the end event, no files."""
+    run = segment(b"", tmp_path)
+    assert run.returncode == 0
+    assert run.events == [{"event": "end", "segments": 0, "duration": 0.0}]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_max_duration_with_long_gop(make_ts: MakeTs, tmp_path: Path) -> None:
+    """Keyframes 10 s apart, --duration 2 --max-duration 3:
+    1. no segment exceeds 3 s; the ones cut between keyframes say keyframe false;
+    2. stderr says why; durations still add up to the source.
+    """
+    source = make_ts(8, gop=10 * FPS)
+    run = segment(source.read_bytes(), tmp_path, "--max-duration", "3")
+    check_contract(run)
+    assert all(s["duration"] <= 3.0 + 1e-6 for s in run.segments)
+    assert len(run.segments) == math.ceil(source_duration(source) / 3.0)
+    assert run.segments[0]["keyframe"] is True
+    assert all(s["keyframe"] is False for s in run.segments[1:])
+    assert "without a keyframe" in run.stderr
+    assert run.total == pytest.approx(source_duration(source), abs=FRAME)
+
+
+def test_keyframe_cut_tolerates_rounding(make_ts: MakeTs, tmp_path: Path) -> None:
+    """A keyframe half a frame early still cuts: --duration 2.015 with keyframes at
+    exactly 2 s gives 2 s segments, not 3 s ones."""
+    source = make_ts(6)
+    run = segment(source.read_bytes(), tmp_path, duration=2.0 + FRAME * 0.4)
+    check_contract(run)
+    assert [round(s["duration"], 3) for s in run.segments] == [2.0, 2.0, 2.0]
+
+
+def test_timestamp_jump_marks_discontinuity(make_ts: MakeTs, tmp_path: Path) -> None:
+    """Two streams back to back whose clocks differ by 1000 s:
+    1. the segment before the jump ends there, the next one is marked discontinuity;
+    2. nothing else is marked, and the durations add up to both sources.
+    """
+    first, second = make_ts(3), make_ts(4, ts_offset=1000)
+    run = segment(first.read_bytes() + second.read_bytes(), tmp_path)
+    check_contract(run)
+    marked = [i for i, s in enumerate(run.segments) if s.get("discontinuity")]
+    assert len(marked) == 1
+    jump = run.segments[marked[0]]
+    assert jump["keyframe"] is True
+    assert sum(s["duration"] for s in run.segments[:marked[0]]) == pytest.approx(
+        source_duration(first), abs=FRAME)
+    assert sum(s["duration"] for s in run.segments[marked[0]:]) == pytest.approx(
+        source_duration(second), abs=FRAME)
+    for seg in run.segments:
+        check_standalone(Path(seg["file"]), video=True)
+
+
+def test_start_seq_grows_past_five_digits(ts_h264_aac: Path, tmp_path: Path) -> None:
+    """--start-seq 99999: names seg-99999.ts, seg-100000.ts, ..."""
+    run = segment(ts_h264_aac.read_bytes(), tmp_path, "--start-seq", "99999")
+    check_contract(run, start_seq=99999)
+    assert Path(run.segments[1]["file"]).name == "seg-100000.ts"
+
+
+@pytest.mark.parametrize("args", [
+    [],
+    ["--duration", "0", "--dir", "x", "--prefix", "p"],
+    ["--duration", "2", "--dir", "x"],
+    ["--duration", "2", "--dir", "x", "--prefix", "a/b"],
+    ["--duration", "4", "--max-duration", "3", "--dir", "x", "--prefix", "p"],
+    ["--duration", "2", "--dir", "x", "--prefix", "p", "--start-seq", "-1"],
+    ["--duration", "2", "--dir", "x", "--prefix", "p", "--bogus", "1"],
+])
+def test_bad_arguments_exit_2(args: list[str], tmp_path: Path) -> None:
+    proc = subprocess.run([BINARY, *args], input=b"", capture_output=True, cwd=tmp_path,
+                          timeout=10, check=False)
+    assert proc.returncode == 2
+    assert proc.stdout == b""
+    assert b"usage" in proc.stderr
+
+
+def test_unusable_directory_exits_1(ts_h264_aac: Path, tmp_path: Path) -> None:
+    """--dir below a regular file cannot be created: I/O error, exit 1."""
+    (tmp_path / "file").write_bytes(b"")
+    run = segment(ts_h264_aac.read_bytes(), tmp_path / "file" / "sub")
+    assert run.returncode == 1
+    assert run.segments == []
