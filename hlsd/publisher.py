@@ -79,6 +79,8 @@ class Destination:
         # for it, so a backend that needs open() never sees an upload first.
         self._opened = asyncio.Event()
         self._restore(state or {})
+        for rung in ladder.rungs:  # segments offered while connecting wait in their lane
+            self.add_rung(rung)
 
     # -- state ---------------------------------------------------------------------------
     def _restore(self, state: dict[str, Any]) -> None:

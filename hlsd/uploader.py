@@ -54,9 +54,11 @@ class Retrier:
     until `abort()` says the work is no longer wanted).
 
     The backoff belongs to the destination, not to each call: while it is down, one
-    caller at a time probes it after an exponentially growing, jittered delay and every
-    other caller waits for that probe's verdict. Per-call backoff would restart at the
-    first delay for every new segment and have each lane hammer a dead server.
+    caller at a time probes it, when an exponentially growing, jittered delay has passed,
+    and every other caller waits for that probe's verdict. Per-call backoff would restart
+    at the first delay for every new segment and have every lane hammer a dead server.
+    The probe time is kept here rather than slept by one caller, because a caller whose
+    segment leaves the window stops waiting, and the next one must not start over.
     """
 
     def __init__(self, destination: str, concurrency: int,
@@ -66,8 +68,9 @@ class Retrier:
         self._sem = asyncio.Semaphore(concurrency)
         self._on_failure = on_failure
         self._backoff = Backoff(first=first, cap=cap, healthy_after=float("inf"))
-        self._probe = asyncio.Lock()
-        self._recovered: asyncio.Event | None = None  # set while the destination is down
+        self._recovered: asyncio.Event | None = None  # not None while the destination is down
+        self._probe_at = 0.0  # loop time of the next probe while down
+        self._probing = False
         self.down_since: float | None = None
         self.log = log.bind(destination=destination)
 
@@ -77,27 +80,29 @@ class Retrier:
 
     async def __call__(self, op: Callable[[], Awaitable[None]], what: str,
                        abort: Callable[[], bool] | None = None) -> bool:
+        loop = asyncio.get_running_loop()
         while True:
             if abort is not None and abort():
                 return False
             recovered = self._recovered
             if recovered is None:
-                if await self._attempt(op, what):
+                if await self._attempt(op, what, probe=False):
                     return True
                 continue
-            if self._probe.locked():
-                # Another caller is probing: wait for its verdict, looking up now and
-                # then to see whether this work is still wanted.
-                await _wait(recovered, WAITER_RECHECK)
+            wait = self._probe_at - loop.time()
+            if self._probing or wait > 0:
+                # Not this caller's turn: wait for the probe, looking up now and then to
+                # see whether this work is still wanted.
+                await _wait(recovered, min(wait, WAITER_RECHECK) if wait > 0 else WAITER_RECHECK)
                 continue
-            async with self._probe:
-                await _wait(recovered, self._backoff.next_delay())
-                if abort is not None and abort():
-                    return False
-                if await self._attempt(op, what):
+            self._probing = True
+            try:
+                if await self._attempt(op, what, probe=True):
                     return True
+            finally:
+                self._probing = False
 
-    async def _attempt(self, op: Callable[[], Awaitable[None]], what: str) -> bool:
+    async def _attempt(self, op: Callable[[], Awaitable[None]], what: str, probe: bool) -> bool:
         loop = asyncio.get_running_loop()
         try:
             async with self._sem:
@@ -120,8 +125,11 @@ class Retrier:
         if self._recovered is None:
             self._recovered = asyncio.Event()
             self.down_since = loop.time()
+            self._probe_at = loop.time() + self._backoff.next_delay()
             self.log.warning("destination failing; retrying", what=what, error=error)
         else:
+            if probe:  # calls already in flight when it went down do not count
+                self._probe_at = loop.time() + self._backoff.next_delay()
             self.log.debug("retry failed", what=what, error=error)
         return False
 

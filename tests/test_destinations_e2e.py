@@ -13,7 +13,7 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from tests.daemon_util import lavfi_command, read, running, wait_for, write_config
+from tests.daemon_util import lavfi_command, read, running, write_config
 from tests.fixtures.ftp_server import FtpServer
 from tests.fixtures.s3_server import S3Server
 from tests.fixtures.ssh_server import SshdServer

@@ -13,6 +13,7 @@ import math
 import random
 import re
 import shutil
+import signal
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -199,6 +200,54 @@ def test_stream_event_codecs(fixture: str, kind: str, request: pytest.FixtureReq
         assert event["audio"]["sample_rate"] == int(str(info["audio"]["sample_rate"]))
 
 
+def mpeg_crc32(data: bytes) -> int:
+    """CRC-32/MPEG-2, the checksum of PSI sections."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7 if crc & 0x80000000 else crc << 1) & 0xFFFFFFFF
+    return crc
+
+
+def with_audio_descriptor(data: bytes, descriptor: bytes) -> bytes:
+    """The stream with `descriptor` added to the first ES of every PMT (single-packet
+    sections, as ffmpeg writes them), CRC recomputed."""
+    out = bytearray(data)
+    pmt_pid = None
+    for off in range(0, len(out) - TS + 1, TS):
+        pkt = out[off:off + TS]
+        pid = (pkt[1] & 0x1F) << 8 | pkt[2]
+        if pid == 0 and pmt_pid is None:
+            pmt_pid = (pkt[15] & 0x1F) << 8 | pkt[16]  # first program of the PAT
+        if pid != pmt_pid or not pkt[1] & 0x40:
+            continue
+        sec = pkt[5:]
+        length = (sec[1] & 0x0F) << 8 | sec[2]
+        body = bytearray(sec[:3 + length - 4])
+        es = 12 + ((body[10] & 0x0F) << 8 | body[11])
+        info = (body[es + 3] & 0x0F) << 8 | body[es + 4]
+        info += len(descriptor)
+        body[es + 3:es + 5] = bytes([0xF0 | info >> 8, info & 0xFF])
+        body[es + 5:es + 5] = descriptor
+        length += len(descriptor)
+        body[1:3] = bytes([(body[1] & 0xF0) | length >> 8, length & 0xFF])
+        body += mpeg_crc32(bytes(body)).to_bytes(4, "big")
+        out[off + 5:off + TS] = body + b"\xff" * (TS - 5 - len(body))
+    return bytes(out)
+
+
+@pytest.mark.parametrize(("level", "codec"), [(0x29, "mp4a.40.2"), (0x2C, "mp4a.40.5"),
+                                              (0x31, "mp4a.40.29")])
+def test_he_aac_from_pmt_descriptor(level: int, codec: str, ts_aac_only: Path,
+                                    tmp_path: Path) -> None:
+    """ADTS cannot say SBR/PS; an MPEG-4 audio descriptor in the PMT can."""
+    data = with_audio_descriptor(ts_aac_only.read_bytes(), bytes([0x1C, 1, level]))
+    run = segment(data, tmp_path)
+    check_contract(run)
+    assert run.stream["audio"]["codec"] == codec
+
+
 def test_pts_wraparound(make_ts: MakeTs, tmp_path: Path) -> None:
     """Timestamps crossing 2^33 mid-stream: no break, durations still add up.
     1. encode 6 s starting 2.5 s before the 33-bit wrap;
@@ -301,6 +350,53 @@ def test_timestamp_jump_marks_discontinuity(make_ts: MakeTs, tmp_path: Path) -> 
         source_duration(second), abs=FRAME)
     for seg in run.segments:
         check_standalone(Path(seg["file"]), video=True)
+
+
+def test_new_parameters_announce_stream_again(make_ts: MakeTs, tmp_path: Path) -> None:
+    """An encoder restarted at another size:
+    1. a 320x180 stream, then a 160x96 one (its clock restarting);
+    2. a second stream event with the new size comes right before the first segment
+       of the new part, which is marked discontinuity.
+    """
+    first, second = make_ts(3), make_ts(3, size="160x96")
+    run = segment(first.read_bytes() + second.read_bytes(), tmp_path)
+    check_contract(run)
+    kinds = [e["event"] for e in run.events]
+    assert kinds.count("stream") == 2
+    again = kinds.index("stream", 1)
+    assert run.events[again]["video"]["width"] == 160
+    assert run.events[again]["video"]["height"] == 96
+    after = run.events[again + 1]
+    assert after["event"] == "segment" and after["discontinuity"] is True
+    assert all(not s.get("discontinuity") for s in run.segments if s is not after)
+
+
+def test_sigterm_finishes_the_segment_in_flight(ts_h264_aac: Path, tmp_path: Path) -> None:
+    """A stop request while the input is still open:
+    1. write the whole stream but keep stdin open; wait for the second segment event;
+    2. SIGTERM: the segment in flight is written and reported, then the end event;
+       exit 0, no temporary file left.
+    """
+    proc = subprocess.Popen(
+        [BINARY, "--duration", "2", "--dir", str(tmp_path), "--prefix", "seg"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        proc.stdin.write(ts_h264_aac.read_bytes())
+        proc.stdin.flush()
+        events = []
+        while sum(e["event"] == "segment" for e in events) < 2:
+            events.append(json.loads(proc.stdout.readline()))
+        proc.send_signal(signal.SIGTERM)
+        events += [json.loads(line) for line in proc.stdout]
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.stdin.close()
+        proc.wait()
+    run = Run(0, events, "", tmp_path)
+    check_contract(run)
+    assert len(run.segments) == 3
 
 
 def test_start_seq_grows_past_five_digits(ts_h264_aac: Path, tmp_path: Path) -> None:

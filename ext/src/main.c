@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,18 @@ static const char usage[] =
     "usage: hlsd-segmenter --duration S --dir DIR --prefix NAME [--start-seq N] "
     "[--max-duration M]\n"
     "  Reads MPEG-TS on stdin, writes DIR/NAME-<seq>.ts, prints one JSON event per line.\n";
+
+static volatile sig_atomic_t stop_requested;
+
+/* SIGTERM/SIGINT end the input: the segment in flight is finished and reported like
+ * at end of input. Closing stdin (async-signal-safe) makes a read() that has not
+ * started yet fail at once instead of waiting for more data. */
+static void on_stop(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+    close(STDIN_FILENO);
+}
 
 static void on_event(void *ctx, const char *line, size_t len)
 {
@@ -174,10 +187,19 @@ int main(int argc, char **argv)
      * (fails harmlessly on non-pipes or above /proc/sys/fs/pipe-max-size). */
     (void)fcntl(STDIN_FILENO, F_SETPIPE_SZ, (int)READ_BUFFER);
 #endif
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop;  /* no SA_RESTART: a blocked read() returns EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+
     size_t have = 0;
     int eof = 0, rc = 0;
     while (!eof) {
-        ssize_t n = read(STDIN_FILENO, buf + have, READ_BUFFER - have);
+        ssize_t n = stop_requested ? 0 : read(STDIN_FILENO, buf + have, READ_BUFFER - have);
+        if (n < 0 && stop_requested)
+            n = 0;
         if (n < 0) {
             if (errno == EINTR)
                 continue;
@@ -185,8 +207,11 @@ int main(int argc, char **argv)
             rc = 1;
             break;
         }
-        if (n == 0)
+        if (n == 0) {
             eof = 1;
+            if (stop_requested)
+                fprintf(stderr, "hlsd-segmenter: stopping on signal; finishing the last segment\n");
+        }
         have += (size_t)n;
         size_t used = hs_feed(s, buf, have, eof);
         if (hs_failed(s))

@@ -64,6 +64,7 @@ struct hs_segmenter {
     uint8_t last_sps[NAL_SPS_MAX];
     int64_t frame_ticks;        /* video: smallest DTS step; audio: last PES duration */
     int64_t audio_step;         /* audio PES PTS step, when frames cannot be walked */
+    unsigned aac_hint;          /* object type signalled in the PMT (5: SBR, 29: PS), or 0 */
     int have_offset;
     int64_t min_offset, max_offset; /* video PTS - DTS range: how far B-frames reorder */
     char announced[512];
@@ -125,7 +126,7 @@ static void put_table(hs_segmenter *s, const uint8_t *sec, size_t len, unsigned 
 {
     uint8_t pk[PSI_PACKETS_MAX * TS_PACKET];
     size_t n = psi_packetize(sec, len, pid, cc, pk);
-    memcpy(writer_reserve(&s->w, n * TS_PACKET), pk, n * TS_PACKET);
+    memcpy(writer_reserve(&s->w, n * TS_PACKET), pk, n * TS_PACKET);  /* n <= 12: fits */
 }
 
 static void open_segment(hs_segmenter *s)
@@ -195,18 +196,24 @@ static void start_timing(hs_segmenter *s, int64_t pts, int rap)
     s->seg_end_rel = 0;
 }
 
-static void out_packet(hs_segmenter *s, const uint8_t *pkt)
+/* stable: pkt lies in the caller's input buffer, valid until hs_feed returns, so the
+ * writer may reference it instead of copying it. */
+static void out_packet(hs_segmenter *s, const uint8_t *pkt, int stable)
 {
     if (!s->seg_open)
         open_segment(s);
-    uint8_t *d = writer_reserve(&s->w, TS_PACKET);
-    memcpy(d, pkt, TS_PACKET);
     unsigned pid = ts_pid(pkt);
     if ((pid == PID_PAT || pid == s->pmt_pid) && (pkt[3] & 0x10)) {
         /* Our inserted tables took counter values: renumber the stream's own ones. */
+        uint8_t *d = writer_reserve(&s->w, TS_PACKET);
+        memcpy(d, pkt, TS_PACKET);
         uint8_t *cc = (pid == PID_PAT) ? &s->cc_pat : &s->cc_pmt;
         d[3] = (uint8_t)((d[3] & 0xF0) | *cc);
         *cc = (uint8_t)((*cc + 1) & 0x0F);
+    } else if (stable) {
+        writer_put_ref(&s->w, pkt, TS_PACKET);
+    } else {
+        memcpy(writer_reserve(&s->w, TS_PACKET), pkt, TS_PACKET);
     }
 }
 
@@ -283,7 +290,7 @@ static void resolve_pending(hs_segmenter *s)
     if (es && is_video(es))
         apply_sps(s, es);  /* after the cut: new parameters belong to the new segment */
     for (size_t off = 0; off < s->pend_len; off += TS_PACKET)
-        out_packet(s, s->pend + off);
+        out_packet(s, s->pend + off, 0);
     s->pend_len = 0;
 }
 
@@ -413,6 +420,10 @@ static void es_end(hs_segmenter *s, es_state *es)
     else if (es->kind == K_MPA)
         d = mpa_walk(es->abuf, es->alen, &p);
     if (p.codec[0]) {
+        /* ADTS can only say "LC" for HE-AAC (SBR/PS are signalled implicitly); trust
+         * the PMT's profile-and-level descriptor when it says more. */
+        if (es->kind == K_ADTS && s->aac_hint)
+            snprintf(p.codec, sizeof p.codec, "mp4a.40.%u", s->aac_hint);
         s->aparams = p;
         s->have_aparams = 1;
     }
@@ -477,6 +488,27 @@ static enum es_kind kind_of(unsigned stream_type)
     }
 }
 
+/* MPEG-4 audio profile-and-level (ISO/IEC 14496-3) from an MPEG-4_audio_descriptor
+ * (0x1C) or a DVB AAC_descriptor (0x7C): 5 for HE-AAC, 29 for HE-AAC v2, else 0. */
+static unsigned aac_hint_from(const uint8_t *desc, size_t len)
+{
+    size_t pos = 0;
+    while (pos + 2 <= len) {
+        unsigned tag = desc[pos], dlen = desc[pos + 1];
+        if (pos + 2 + dlen > len)
+            break;
+        if ((tag == 0x1C || tag == 0x7C) && dlen >= 1) {
+            unsigned pl = desc[pos + 2];
+            if (pl >= 0x2C && pl <= 0x2F)
+                return 5;
+            if (pl >= 0x30 && pl <= 0x33)
+                return 29;
+        }
+        pos += 2 + dlen;
+    }
+    return 0;
+}
+
 static void es_setup(es_state *es, unsigned pid, unsigned stream_type)
 {
     enum es_kind kind = kind_of(stream_type);
@@ -499,7 +531,7 @@ static void on_pmt(void *ctx, const uint8_t *sec, size_t len)
         return;
     if (s->have_pmt && len == s->pmt_len && memcmp(sec, s->pmt, len) == 0)
         return;  /* the usual repetition */
-    unsigned vpid = 0, vtype = 0, apid = 0, atype = 0;
+    unsigned vpid = 0, vtype = 0, apid = 0, atype = 0, hint = 0;
     size_t pos = 12 + (((size_t)(sec[10] & 0x0F) << 8) | sec[11]);
     while (pos + 5 <= len - 4) {
         unsigned type = sec[pos];
@@ -514,6 +546,8 @@ static void on_pmt(void *ctx, const uint8_t *sec, size_t len)
                        pid != vpid) {
                 apid = pid;
                 atype = type;
+                if (pos + 5 + info <= len - 4)
+                    hint = aac_hint_from(sec + pos + 5, info);
             }
         }
         pos += 5 + info;
@@ -524,6 +558,7 @@ static void on_pmt(void *ctx, const uint8_t *sec, size_t len)
     s->pmt_len = len;
     es_setup(&s->video, vpid, vtype);
     es_setup(&s->audio, apid, atype);
+    s->aac_hint = hint;  /* applied from the next audio PES on */
     s->timing = s->video.pid ? &s->video : (s->audio.pid ? &s->audio : NULL);
     if (!s->have_pmt)
         log_msg(s, "program: video pid %u (type 0x%02x), audio pid %u (type 0x%02x)", vpid,
@@ -566,7 +601,8 @@ static void process_packet(hs_segmenter *s, const uint8_t *pkt)
     else if (s->have_pat && pid == s->pmt_pid)
         psi_feed(&s->pmt_asm, pl, pl_len, pusi, on_pmt, s);
     if (!was_ready) {
-        s->before_pmt++;
+        if (pid != PID_PAT && pid != s->pmt_pid)
+            s->before_pmt++;  /* dropped: no segment can carry it without its tables */
         return;
     }
 
@@ -596,12 +632,12 @@ static void process_packet(hs_segmenter *s, const uint8_t *pkt)
                 s->pending = 0;
                 s->pend_len = 0;
                 resolve_pending(s);
-                out_packet(s, pkt);
+                out_packet(s, pkt, 1);
             } else {
                 s->pending = 1;
                 s->pend_len = 0;
                 if (pend_push(s, pkt) < 0)
-                    resolve_pending(s), out_packet(s, pkt);
+                    resolve_pending(s), out_packet(s, pkt, 1);
             }
             return;
         }
@@ -613,13 +649,13 @@ static void process_packet(hs_segmenter *s, const uint8_t *pkt)
     if (s->pending) {
         if (pend_push(s, pkt) < 0) {
             resolve_pending(s);
-            out_packet(s, pkt);
+            out_packet(s, pkt, 1);
         } else if ((es && es == s->timing && es_ready(es)) || s->pend_len >= PENDING_MAX) {
             resolve_pending(s);
         }
         return;
     }
-    out_packet(s, pkt);
+    out_packet(s, pkt, 1);
 }
 
 /* ---- public ------------------------------------------------------------- */
@@ -659,7 +695,7 @@ int hs_failed(const hs_segmenter *s) { return s->failed; }
 size_t hs_feed(hs_segmenter *s, const uint8_t *buf, size_t len, int eof)
 {
     size_t pos = 0;
-    while (len - pos >= TS_PACKET && !s->failed) {
+    while (len - pos >= TS_PACKET && !s->failed && !s->w.failed) {
         if (buf[pos] == TS_SYNC) {
             if (s->synced) {
                 process_packet(s, buf + pos);
@@ -667,16 +703,16 @@ size_t hs_feed(hs_segmenter *s, const uint8_t *buf, size_t len, int eof)
                 continue;
             }
             /* Out of sync: believe a sync byte only when the next two packets agree. */
-            int ok = 1;
-            for (size_t k = 1; k <= 2 && ok; k++) {
+            int ok = 1, wait = 0;
+            for (size_t k = 1; k <= 2 && ok && !wait; k++) {
                 size_t at = pos + k * TS_PACKET;
                 if (at < len)
                     ok = (buf[at] == TS_SYNC);
-                else if (!eof) {
-                    s->offset += pos;
-                    return pos;  /* need more data to judge */
-                }
+                else if (!eof)
+                    wait = 1;  /* need more data to judge */
             }
+            if (wait)
+                break;
             if (ok) {
                 if (s->offset + pos > 0 && s->resyncs < 20)
                     log_msg(s, "packet sync found at input byte %llu",
@@ -699,6 +735,11 @@ size_t hs_feed(hs_segmenter *s, const uint8_t *buf, size_t len, int eof)
         s->skipped_bytes += np - pos;
         pos = np;
     }
+    /* The writer references packets in buf: they must be out before buf changes. */
+    if (s->seg_open && !s->failed && writer_flush(&s->w) < 0)
+        io_fail(s);
+    if (s->w.failed)
+        io_fail(s);
     if (eof && pos < len) {
         s->truncated += len - pos;
         pos = len;

@@ -1,7 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
-
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,22 +9,23 @@
 
 #include "writer.h"
 
-
 int writer_init(seg_writer *w, const char *dir, const char *prefix)
 {
     memset(w, 0, sizeof *w);
     w->dir = dir;
     w->prefix = prefix;
     w->fd = -1;
-    w->buf = malloc(WRITER_BUFFER);
-    return w->buf ? 0 : -1;
+    long iov_max = sysconf(_SC_IOV_MAX);
+    w->iov_max = (iov_max < 16) ? 16 : (iov_max > WRITER_IOV_MAX ? WRITER_IOV_MAX : (int)iov_max);
+    w->arena = malloc(WRITER_ARENA);
+    return w->arena ? 0 : -1;
 }
 
 void writer_free(seg_writer *w)
 {
     writer_abort(w);
-    free(w->buf);
-    w->buf = NULL;
+    free(w->arena);
+    w->arena = NULL;
 }
 
 static int fail(seg_writer *w, const char *what, const char *path)
@@ -35,27 +36,41 @@ static int fail(seg_writer *w, const char *what, const char *path)
     return -1;
 }
 
-static int flush(seg_writer *w)
+int writer_flush(seg_writer *w)
 {
-    size_t off = 0;
-    while (w->fd >= 0 && off < w->len) {
-        ssize_t n = write(w->fd, w->buf + off, w->len - off);
-        if (n < 0) {
+    struct iovec *iov = w->iov;
+    int n = w->niov;
+    w->niov = 0;
+    w->arena_len = 0;
+    while (w->fd >= 0 && n > 0) {
+        ssize_t done = writev(w->fd, iov, n);
+        if (done < 0) {
             if (errno == EINTR)
                 continue;
-            w->len = 0;
-            return fail(w, "write", w->tmp_path);
+            fail(w, "write", w->tmp_path);
+            writer_abort(w);
+            return -1;
         }
-        off += (size_t)n;
+        /* A short write: skip what went out and go on with the rest. */
+        size_t left = (size_t)done;
+        while (n > 0 && left >= iov->iov_len) {
+            left -= iov->iov_len;
+            iov++;
+            n--;
+        }
+        if (n > 0) {
+            iov->iov_base = (uint8_t *)iov->iov_base + left;
+            iov->iov_len -= left;
+        }
     }
-    w->len = 0;
-    return 0;
+    return w->failed ? -1 : 0;
 }
 
 int writer_open(seg_writer *w, uint64_t seq)
 {
     w->bytes = 0;
-    w->len = 0;
+    w->niov = 0;
+    w->arena_len = 0;
     w->open = 1;
     if (!w->dir) {
         snprintf(w->final_path, sizeof w->final_path, "%s-%05llu.ts", w->prefix,
@@ -71,12 +86,35 @@ int writer_open(seg_writer *w, uint64_t seq)
     return 0;
 }
 
+static void add_piece(seg_writer *w, const uint8_t *p, size_t n)
+{
+    if (w->niov > 0) {
+        struct iovec *last = &w->iov[w->niov - 1];
+        if ((const uint8_t *)last->iov_base + last->iov_len == p) {
+            last->iov_len += n;
+            return;
+        }
+    }
+    w->iov[w->niov].iov_base = (void *)(uintptr_t)p;
+    w->iov[w->niov].iov_len = n;
+    w->niov++;
+}
+
+void writer_put_ref(seg_writer *w, const uint8_t *p, size_t n)
+{
+    if (w->niov >= w->iov_max)
+        writer_flush(w);
+    add_piece(w, p, n);
+    w->bytes += n;
+}
+
 uint8_t *writer_reserve(seg_writer *w, size_t n)
 {
-    if (w->len + n > WRITER_BUFFER && flush(w) < 0)
-        writer_abort(w);
-    uint8_t *p = w->buf + w->len;
-    w->len += n;
+    if (w->niov >= w->iov_max || w->arena_len + n > WRITER_ARENA)
+        writer_flush(w);
+    uint8_t *p = w->arena + w->arena_len;
+    w->arena_len += n;
+    add_piece(w, p, n);
     w->bytes += n;
     return p;
 }
@@ -85,15 +123,13 @@ int writer_close(seg_writer *w)
 {
     if (!w->open)
         return 0;
+    int rc = writer_flush(w);
     w->open = 0;
-    if (!w->dir) {
-        w->len = 0;
+    if (!w->dir)
         return 0;
-    }
-    if (w->failed || w->fd < 0)
+    if (rc < 0 || w->fd < 0)
         return -1;  /* an earlier write failed; error already set */
-    int rc = flush(w);
-    if (close(w->fd) < 0 && rc == 0)
+    if (close(w->fd) < 0)
         rc = fail(w, "close", w->tmp_path);
     w->fd = -1;
     if (rc == 0 && rename(w->tmp_path, w->final_path) < 0)
@@ -111,5 +147,6 @@ void writer_abort(seg_writer *w)
         unlink(w->tmp_path);
     }
     w->open = 0;
-    w->len = 0;
+    w->niov = 0;
+    w->arena_len = 0;
 }

@@ -1,22 +1,30 @@
-/* One segment file: buffered writes under a temporary name, renamed when complete.
- * With dir == NULL nothing touches the file system (the fuzz harness uses that). */
+/* One segment file: written under a temporary name and renamed when complete.
+ * Bytes are gathered as a list of pieces and written with one writev(): pieces of
+ * the caller's input buffer by reference (no copy), and modified or held packets
+ * copied into a small arena. With dir == NULL nothing touches the file system (the
+ * fuzz harness uses that), but the same bookkeeping runs. */
 #ifndef HLSD_WRITER_H
 #define HLSD_WRITER_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
-#define WRITER_BUFFER (1u << 20)
+#define WRITER_ARENA (256u << 10)
+#define WRITER_IOV_MAX 512
 
 typedef struct {
     const char *dir;    /* absolute directory, or NULL to discard */
     const char *prefix;
     int fd;
     int open;
-    uint64_t bytes;     /* size of the segment so far */
-    size_t len;
-    uint8_t *buf;
     int failed;         /* an I/O call failed: see error */
+    uint64_t bytes;     /* size of the segment so far */
+    int iov_max;
+    int niov;
+    struct iovec iov[WRITER_IOV_MAX];
+    size_t arena_len;
+    uint8_t *arena;
     char final_path[4200];
     char tmp_path[4208];
     char error[4400];
@@ -25,8 +33,12 @@ typedef struct {
 int writer_init(seg_writer *w, const char *dir, const char *prefix);
 void writer_free(seg_writer *w);
 int writer_open(seg_writer *w, uint64_t seq);
-/* Room for n (<= WRITER_BUFFER) more bytes; returns where to put them. */
+/* Appends n bytes that stay valid and unchanged until the next writer_flush(). */
+void writer_put_ref(seg_writer *w, const uint8_t *p, size_t n);
+/* Room for n (<= WRITER_ARENA) bytes in the arena; returns where to put them. */
 uint8_t *writer_reserve(seg_writer *w, size_t n);
+/* Writes out everything gathered so far (call before referenced bytes change). */
+int writer_flush(seg_writer *w);
 /* Flushes, closes and renames to final_path. */
 int writer_close(seg_writer *w);
 /* Closes and removes the temporary file (used on error paths). */
