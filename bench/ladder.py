@@ -112,8 +112,9 @@ def run_hlsd(work: Path, source: Path, mode: str, segment_length: float,
     wall = time.perf_counter() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
-        raise RuntimeError(f"hlsd run ({mode}) exited {done.returncode}; see {log}:\n"
-                           + log.read_text()[-3000:])
+        kept = CACHE / f"failed-{mode}-{int(time.time())}.log"
+        shutil.copyfile(log, kept)
+        raise RuntimeError(f"hlsd run ({mode}) exited {done.returncode}; its log: {kept}")
     counts = {name: len(list((work / "www").glob(f"live_{name}-*.ts"))) for name in profiles}
     if len(set(counts.values())) != 1:
         print(f"  warning: {mode}: rungs have different segment counts {counts}",

@@ -31,6 +31,9 @@ def _parser() -> argparse.ArgumentParser:
                       help="output folder (default ./hlsd-demo)")
     demo.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
     demo.add_argument("--listen", default="127.0.0.1", help="HTTP address")
+    demo.add_argument("--hls-js-url", metavar="URL",
+                      help="where the player page loads hls.js from (default: the jsDelivr "
+                           "CDN); point it at a local copy on a machine without internet")
     return p
 
 
@@ -52,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from hlsd.demo import demo_config
 
-        return run_config(demo_config(args.dir, args.listen, args.port), announce_demo=True)
+        return run_config(demo_config(args.dir, args.listen, args.port, args.hls_js_url),
+                          announce_demo=True)
     config = _load(args.config)
     return EXIT_CONFIG if config is None else run_config(config)
 

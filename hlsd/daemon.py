@@ -28,7 +28,7 @@ from hlsd.ffmpeg import FfmpegBinary, encoder_argv, find_ffmpeg, shared_encoder_
 from hlsd.health import HealthReport, evaluate
 from hlsd.ladder import Ladder
 from hlsd.metrics import Metrics
-from hlsd.notify import Notifier
+from hlsd.notify import Notifier, format_status, watchdog_loop
 from hlsd.publisher import Destination, PublishSettings
 from hlsd.segment import SegmentFile
 from hlsd.segmenter_bin import resolve as resolve_segmenter
@@ -39,6 +39,8 @@ from hlsd.timeline import Timeline
 log = structlog.get_logger()
 
 STOP_GRACE = 10.0  # seconds for encoders to finish their segment on SIGTERM
+STATUS_EVERY = 5.0  # seconds between STATUS= updates
+SPAWN_GRACE = 10.0  # seconds for the rungs' first processes to exist before READY=1 anyway
 DRAIN_GRACE = 15.0  # seconds for destinations to publish what is left on SIGTERM
 
 
@@ -74,6 +76,9 @@ class Daemon:
         self.ladder = Ladder(config.index_prefix, config.index_segment_count)
         self.timeline = Timeline()
         self.destinations: dict[str, Destination] = {}
+        self._dest_tasks: dict[str, asyncio.Task[None]] = {}
+        # rungs a reload (re)started: health gives them their own startup grace
+        self._rung_started: dict[str, float] = {}
         self.rungs: dict[str, GroupSupervisor] = {}  # rung -> its (maybe shared) encoder
         self._rung_tasks: dict[str, asyncio.Task[None]] = {}  # group name -> task
         self.fanout: Fanout | None = None
@@ -102,6 +107,10 @@ class Daemon:
                 tg.create_task(self._main())
         except* _Stop:
             pass
+        except* FatalError as fatal:
+            for problem in fatal.exceptions:
+                log.error("cannot start", reason=str(problem))
+            code = 1
         except* RungFailed as group:
             for failure in group.exceptions:
                 log.error("stream failed", reason=str(failure))
@@ -140,14 +149,15 @@ class Daemon:
     async def _main(self) -> None:
         assert self._tg is not None
         for dest in self.destinations.values():
-            self._tg.create_task(dest.run(), name=f"destination {dest.name}")
+            self._run_destination(dest)
         self._start_rungs(list(self.config.encoding_profiles))
         self._tg.create_task(self._persist_loop())
         self._tg.create_task(self._reload_loop())
-        self._tg.create_task(self._watchdog_loop())
         if self.config.http is not None:
             await self._start_http(self.config.http)
+        await self._rungs_spawned()
         self.notifier.ready(self._status())
+        self._tg.create_task(self._watchdog_loop())  # systemd counts pings after READY=1
         stop = asyncio.create_task(self.controls.stop.wait())
         done = asyncio.create_task(self._all_finished())
         await asyncio.wait({stop, done}, return_when=asyncio.FIRST_COMPLETED)
@@ -156,8 +166,20 @@ class Daemon:
         if self.controls.stop.is_set():
             await self._graceful_stop()
         else:
+            self.notifier.stopping()
             log.info("input finished; everything published")
         raise _Stop
+
+    async def _rungs_spawned(self) -> None:
+        """Until every encoder runs (or its task ended): READY=1 means streaming."""
+        deadline = time.monotonic() + SPAWN_GRACE
+
+        def spawned(sup: GroupSupervisor) -> bool:
+            task = self._rung_tasks.get(sup.spec.name)
+            return sup.encoder_pid is not None or task is None or task.done()
+
+        while time.monotonic() < deadline and not all(map(spawned, set(self.rungs.values()))):
+            await asyncio.sleep(0.05)
 
     async def _all_finished(self) -> None:
         """Finite input: every rung ended and every destination published ENDLIST."""
@@ -347,6 +369,11 @@ class Daemon:
         self.destinations[profile.name] = dest
         return dest
 
+    def _run_destination(self, dest: Destination) -> None:
+        assert self._tg is not None
+        self._dest_tasks[dest.name] = self._tg.create_task(dest.run(),
+                                                           name=f"destination {dest.name}")
+
     # -- state, health, notify -------------------------------------------------------------
     def _save_state(self) -> None:
         try:
@@ -366,22 +393,26 @@ class Daemon:
 
     def health(self) -> HealthReport:
         last = {name: sup.last_segment_at.get(name) for name, sup in self.rungs.items()}
-        return evaluate(last, time.monotonic(), 3 * self.config.segment_length, self._started)
+        return evaluate(last, time.monotonic(), 3 * self.config.segment_length, self._started,
+                        self._rung_started)
 
     def _status(self) -> str:
-        ages = [time.monotonic() - t for name, sup in self.rungs.items()
-                if (t := sup.last_segment_at.get(name)) is not None]
-        newest = f"{min(ages):.1f}s ago" if ages else "none yet"
-        return f"{len(self.rungs)} rungs up; newest segment {newest}"
+        """STATUS=: rungs producing segments in time, and the newest segment's age."""
+        report = self.health()
+        up = sum(1 for r in report.rungs if r.ok and r.age is not None)
+        ages = [r.age for r in report.rungs if r.age is not None]
+        return format_status(up, len(report.rungs), min(ages) if ages else None)
 
     async def _watchdog_loop(self) -> None:
-        """WATCHDOG=1 only while segments keep coming, so systemd restarts a stuck daemon."""
-        interval = self.notifier.watchdog_interval or 5.0
-        while True:
-            await asyncio.sleep(min(interval, 5.0))
-            if self.health().ok:
-                self.notifier.watchdog()
-            self.notifier.status(self._status())
+        """WATCHDOG=1 only while every rung keeps producing (systemd restarts a stuck
+        daemon), and a fresh STATUS= line every few seconds for `systemctl status`."""
+        if not self.notifier.enabled:
+            return
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(watchdog_loop(self.notifier, lambda: self.health().ok))
+            while True:
+                await asyncio.sleep(STATUS_EVERY)
+                self.notifier.status(self._status())
 
     def info(self) -> dict[str, Any]:
         """Live figures for the player page (/info.json)."""
@@ -400,25 +431,53 @@ class Daemon:
                              for n, d in self.destinations.items()},
         }
 
+    def _served_directory(self, config: cfg.Config) -> Path | None:
+        """The copy destination the origin serves: `http.serve`, else the first copy one."""
+        copies = [p for p in config.transfer_profiles if isinstance(p, cfg.CopyProfile)]
+        serve = config.http.serve if config.http else None
+        served = next((p for p in copies if p.name == serve), copies[0] if copies else None)
+        return served.directory if served else None
+
     async def _start_http(self, settings: cfg.HttpSettings) -> None:
         from hlsd.httpd import HttpOrigin
 
-        copies = [p for p in self.config.transfer_profiles if isinstance(p, cfg.CopyProfile)]
-        served = next((p for p in copies if p.name == settings.serve),
-                      copies[0] if copies else None)
-        self.http = HttpOrigin(settings, served.directory if served else None, self.metrics,
-                               self.health, self.info)
-        await self.http.start()
-        log.info("http origin listening", url=self.http.url)
+        http = HttpOrigin(settings, self._served_directory(self.config), self.metrics,
+                          self.health, self.info)
+        try:
+            await http.start()
+        except OSError as exc:  # port taken, address not local: the operator must fix it
+            raise FatalError(f"http {settings.listen}:{settings.port}: "
+                             f"{exc.strerror or exc}") from None
+        self.http = http
+        log.info("http origin listening", url=http.url, directory=str(http.directory))
+
+    async def _apply_http(self, old: cfg.Config, new: cfg.Config) -> None:
+        """Rebind only when the HTTP settings changed; a new served folder is swapped in."""
+        if old.http == new.http:
+            if self.http is not None:
+                self.http.directory = self._served_directory(new)
+            return
+        if self.http is not None:
+            await self.http.stop()
+            self.http = None
+        if new.http is not None:
+            try:
+                await self._start_http(new.http)
+            except FatalError as exc:  # the stream goes on; only the origin is missing
+                log.error("http origin not restarted", reason=str(exc))
 
     # -- reload ----------------------------------------------------------------------------
     async def _reload_loop(self) -> None:
         while True:
             await self.controls.reload.wait()
             self.controls.reload.clear()
+            if self.controls.stop.is_set():
+                continue  # stopping anyway: a reload now would only restart children
             self.notifier.reloading()
             try:
                 await self._reload()
+            except Exception:  # a half-applied reload must not end the stream
+                log.exception("reload failed; the stream continues with what was applied")
             finally:
                 self.notifier.ready(self._status())
 
@@ -440,7 +499,15 @@ class Daemon:
         """Apply a changed config without stopping the stream: only what changed restarts."""
         old = self.config
         self.config = new
-        logs.configure(new.log_level, new.log_type, new.log_file)
+        for warning in new.warnings:
+            log.warning("config", problem=warning)
+        if (old.log_level, old.log_type, old.log_file) != (new.log_level, new.log_type,
+                                                           new.log_file):
+            logs.configure(new.log_level, new.log_type, new.log_file)
+        if new.effective_target_duration != self.target_duration:
+            # EXT-X-TARGETDURATION is fixed for a playlist's life (RFC 8216 §6.2.1).
+            log.warning("target duration stays until a restart", running=self.target_duration,
+                        configured=new.effective_target_duration)
         encoder_keys = ("input_location", "source_command", "segment_length", "segment_prefix",
                         "segmenter_binary", "live", "temp_dir", "encoder_mode")
         restart_all = any(getattr(old, k) != getattr(new, k) for k in encoder_keys)
@@ -450,37 +517,71 @@ class Daemon:
                    or old_p[n].ffmpeg_command != new_p[n].ffmpeg_command]
         for name in changed:
             await self._stop_rung(name)
-        for dest in self.destinations.values():
-            for name in old_p:
-                if name not in new_p:
-                    await dest.remove_rung(name)
+        for name in old_p.keys() - new_p.keys():
+            for dest in self.destinations.values():
+                await dest.remove_rung(name)
+            self.metrics.forget_rung(name)
+            self._rung_started.pop(name, None)
         self.ladder.set_rungs({p.name: p.bandwidth for p in new.encoding_profiles})
-        old_t = {p.name: p for p in old.transfer_profiles}
-        new_t = {p.name: p for p in new.transfer_profiles}
-        for name, profile in old_t.items():
-            if new_t.get(name) != profile:
-                await self._remove_destination(name)
-        for name, profile in new_t.items():
-            if old_t.get(name) != profile:
-                dest = self._add_destination(profile, None)
-                assert self._tg is not None
-                self._tg.create_task(dest.run(), name=f"destination {name}")
-        for dest in self.destinations.values():
-            if old.index_segment_count != new.index_segment_count:
-                dest.set_window(new.index_segment_count)
-        self._start_rungs([p for n, p in new_p.items() if n not in self.rungs])
-        log.info("config reloaded", restarted_rungs=changed,
+        await self._apply_destinations(old, new)
+        # In shared mode stopping one rung stopped its whole group: restart what is missing.
+        starting = [name for name in new_p if name not in self.rungs]
+        for name in starting:
+            self._rung_started[name] = time.monotonic()
+        self._start_rungs([new_p[name] for name in starting])
+        await self._apply_http(old, new)
+        log.info("config reloaded", restarted_rungs=[n for n in starting if n in old_p],
+                 removed_rungs=sorted(old_p.keys() - new_p.keys()),
+                 added_rungs=sorted(new_p.keys() - old_p.keys()),
                  destinations=list(self.destinations))
 
+    async def _apply_destinations(self, old: cfg.Config, new: cfg.Config) -> None:
+        """Start added destinations, stop removed ones, re-create changed ones where they
+        were; the others are not touched (a new window is set in place)."""
+        old_t = {p.name: p for p in old.transfer_profiles}
+        new_t = {p.name: p for p in new.transfer_profiles}
+        # url_prefix lives in every playlist: each destination takes it up on re-creation.
+        recreate_all = old.url_prefix != new.url_prefix
+        for name in old_t.keys() - new_t.keys():
+            await self._remove_destination(name)
+            log.info("destination removed", destination=name)
+        for name, profile in new_t.items():
+            if name not in old_t:
+                self._run_destination(self._add_destination(profile, None))
+                log.info("destination added", destination=name)
+            elif recreate_all or old_t[name] != profile:
+                await self._replace_destination(profile)
+                log.info("destination restarted with new settings", destination=name)
+        if old.index_segment_count != new.index_segment_count:
+            for dest in self.destinations.values():
+                dest.set_window(new.index_segment_count)
+
+    async def _replace_destination(self, profile: cfg.TransferProfile) -> None:
+        """New settings for a destination: its playlists continue (same media sequence,
+        retention schedule), and what was queued for the old one is handed over."""
+        old = self.destinations[profile.name]
+        # Taken out of the lanes before cancelling, so the old one does not release them.
+        queued = {rung: list(lane.items) for rung, lane in old.lanes.items()}
+        for lane in old.lanes.values():
+            lane.items.clear()
+        await self._remove_destination(profile.name)
+        dest = self._add_destination(profile, old.snapshot())
+        self._run_destination(dest)
+        for rung, items in queued.items():
+            dest.add_rung(rung)
+            for seg in items:
+                dest.offer(seg)
+            if rung in self._finished:  # a finite input's end: ENDLIST once drained
+                dest.finish_rung(rung)
+
     async def _remove_destination(self, name: str) -> None:
-        dest = self.destinations.pop(name)
+        self.destinations.pop(name)
         self.metrics.forget_destination(name)
-        for task in asyncio.all_tasks():
-            if task.get_name() == f"destination {name}":
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-        del dest
+        task = self._dest_tasks.pop(name, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
 
 
 def _fixed_argv(argv: list[str], _write_fds: list[int]) -> list[str]:

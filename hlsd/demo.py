@@ -26,8 +26,12 @@ LADDER = {
 }
 
 
-def demo_config(directory: Path, listen: str = "127.0.0.1", port: int = 8080) -> cfg.Config:
+def demo_config(directory: Path, listen: str = "127.0.0.1", port: int = 8080,
+                hls_js_url: str | None = None) -> cfg.Config:
     directory = directory.resolve()
+    http: dict[str, object] = {"listen": listen, "port": port}
+    if hls_js_url:
+        http["hls_js_url"] = hls_js_url
     raw = {
         "temp_dir": str(directory / ".work"),
         "input_location": "lavfi",
@@ -37,7 +41,7 @@ def demo_config(directory: Path, listen: str = "127.0.0.1", port: int = 8080) ->
         "encoding_profile": list(LADDER),
         "transfer_profile": "demo_www",
         "demo_www": {"transfer_type": "copy", "directory": str(directory / "www")},
-        "http": {"listen": listen, "port": port},
+        "http": http,
         **{name: {"ffmpeg_command": command} for name, command in LADDER.items()},
     }
     return cfg.parse(raw)

@@ -47,18 +47,20 @@ class HealthReport:
 
 
 def evaluate(last_segment: Mapping[str, float | None], now: float, max_age: float,
-             started: float) -> HealthReport:
+             started: float, restarted: Mapping[str, float] | None = None) -> HealthReport:
     """Judge each rung by the time of its newest segment.
 
     `last_segment` maps rung → monotonic time of its newest segment (None: none yet);
-    `max_age` is 3 x segment_length; `started` is when the rungs were (re)started.
+    `max_age` is 3 x segment_length; `started` is when the rungs were started, and
+    `restarted` overrides it for rungs a reload (re)started later.
     A rung is healthy when its newest segment is at most `max_age` old, or, before its
     first segment, while `now - started < max_age + STARTUP_GRACE`. No rungs: healthy.
     """
     rungs: list[RungHealth] = []
     for rung, last in last_segment.items():
         if last is None:
-            rungs.append(RungHealth(rung, None, now - started < max_age + STARTUP_GRACE))
+            since = (restarted or {}).get(rung, started)
+            rungs.append(RungHealth(rung, None, now - since < max_age + STARTUP_GRACE))
         else:
             age = max(0.0, now - last)
             rungs.append(RungHealth(rung, age, age <= max_age))

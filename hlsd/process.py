@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections import deque
 from collections.abc import Awaitable, Callable
@@ -72,8 +73,11 @@ class Child:
 
     def send(self, sig: int) -> None:
         if self.proc.returncode is None:
+            # os.kill, not proc.send_signal: on Python < 3.13 that polls (waitpid) first and
+            # can reap a child that just exited before asyncio's child watcher does; the
+            # watcher then reports exit code 255 for a clean exit (CPython gh-87744).
             with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(sig)
+                os.kill(self.pid, sig)
 
     async def stop(self, grace: float = 5.0) -> int:
         """SIGTERM, then SIGKILL after `grace` seconds; returns the exit code."""

@@ -96,8 +96,14 @@ class Destination:
             self.retention = Retention.from_dict(state["retention"])
 
     def snapshot(self) -> dict[str, Any]:
+        # Entries that left a playlist not yet republished still need deleting later.
+        retention = Retention.from_dict(self.retention.to_dict())
+        now = time.time()
+        for removed in self._removed.values():
+            for entry, window in removed:
+                retention.schedule([entry], window, now)
         return {"playlists": {r: p.to_dict() for r, p in self.playlists.items()},
-                "retention": self.retention.to_dict()}
+                "retention": retention.to_dict()}
 
     def last_seq(self) -> int:
         return max((p.entries[-1].seq for p in self.playlists.values() if p.entries),

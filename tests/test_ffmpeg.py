@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from hlsd.ffmpeg import (command_problems, encoder_argv, find_ffmpeg, keyframe_grid,
-                         shared_encoder_argv, shared_problems)
+from hlsd.ffmpeg import (
+    command_problems,
+    encoder_argv,
+    find_ffmpeg,
+    keyframe_grid,
+    shared_encoder_argv,
+    shared_problems,
+)
 
 
 def test_input_substituted_and_keyframe_grid_added_before_output() -> None:

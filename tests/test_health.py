@@ -57,3 +57,14 @@ def test_no_rungs_is_healthy() -> None:
 def test_clock_skew_never_gives_a_negative_age() -> None:
     r = evaluate({"a": 201.0}, 200.0, MAX_AGE, STARTED)
     assert r.ok and r.rungs[0].age == 0.0
+
+
+def test_a_rung_restarted_by_a_reload_gets_its_own_startup_grace() -> None:
+    """The daemon started long ago; rung b was restarted 2 s ago and has no segment yet."""
+    now = STARTED + 1000.0
+    r = evaluate({"a": now - 1.0, "b": None}, now, MAX_AGE, STARTED, restarted={"b": now - 2.0})
+    assert r.ok
+    late = evaluate({"a": now - 1.0, "b": None}, now, MAX_AGE, STARTED,
+                    restarted={"b": now - MAX_AGE - STARTUP_GRACE - 1.0})
+    assert late.stale == ["b"]
+    assert evaluate({"b": None}, now, MAX_AGE, STARTED).stale == ["b"]

@@ -21,11 +21,13 @@ from typing import Any
 
 import pytest
 
+from hlsd.events import SegmentReady, StreamEnd, StreamInfo, parse_line
 from hlsd.segmenter_bin import packaged_path
 from tests.fixtures.media import (
     FPS,
     MakeTs,
     decode_errors,
+    encode_ts,
     first_frame_is_key,
     probe_packets,
     source_duration,
@@ -68,6 +70,8 @@ def segment(data: bytes, out_dir: Path, *args: str, duration: float = 2.0) -> Ru
         [BINARY, "--duration", str(duration), "--dir", str(out_dir), "--prefix", "seg", *args],
         input=data, capture_output=True, timeout=60, check=False)
     lines = proc.stdout.decode().splitlines()
+    for line in lines:  # every line is one the daemon understands
+        assert isinstance(parse_line(line), StreamInfo | SegmentReady | StreamEnd), line
     return Run(proc.returncode, [json.loads(line) for line in lines], proc.stderr.decode(),
                out_dir)
 
@@ -104,6 +108,22 @@ def check_standalone(path: Path, *, video: bool) -> None:
     assert decode_errors(path) == ""
     if video:
         assert first_frame_is_key(path)
+
+
+def continuity_errors(data: bytes) -> list[tuple[int, int]]:
+    """(offset, pid) of every payload packet whose continuity counter does not follow
+    the previous one of its PID (duplicates allowed)."""
+    last: dict[int, int] = {}
+    errors = []
+    for off in range(0, len(data) - TS + 1, TS):
+        pid = (data[off + 1] & 0x1F) << 8 | data[off + 2]
+        if not data[off + 3] & 0x10:
+            continue
+        cc = data[off + 3] & 0x0F
+        if pid in last and cc not in ((last[pid] + 1) & 0x0F, last[pid]):
+            errors.append((off, pid))
+        last[pid] = cc
+    return errors
 
 
 MEDIA = {
@@ -168,6 +188,10 @@ def test_segments_cover_source(fixture: str, request: pytest.FixtureRequest,
         assert seg["keyframe"] is True
         assert "discontinuity" not in seg
         check_standalone(Path(seg["file"]), video=video)
+    # Played back to back, the segments form one stream with valid continuity
+    # counters, the inserted tables included.
+    joined = b"".join(Path(s["file"]).read_bytes() for s in run.segments)
+    assert continuity_errors(joined) == []
 
 
 @pytest.mark.parametrize(
@@ -198,6 +222,16 @@ def test_stream_event_codecs(fixture: str, kind: str, request: pytest.FixtureReq
         assert event["video"] is None
         assert event["audio"]["codec"] == {"aac": "mp4a.40.2", "mp3": "mp4a.40.34"}[kind]
         assert event["audio"]["sample_rate"] == int(str(info["audio"]["sample_rate"]))
+
+
+@pytest.mark.parametrize(("rate", "fps"), [("30000/1001", 29.97), ("60000/1001", 59.94),
+                                           ("24", 24.0)])
+def test_stream_event_frame_rate(rate: str, fps: float, tmp_path: Path) -> None:
+    """NTSC rates come out as 29.97 and 59.94 although single frame steps are whole ticks."""
+    source = encode_ts(tmp_path / "in.ts", 2, audio=None, fps=rate, gop=12)
+    run = segment(source.read_bytes(), tmp_path / "out")
+    check_contract(run)
+    assert run.stream["video"]["fps"] == fps
 
 
 def mpeg_crc32(data: bytes) -> int:
@@ -384,7 +418,7 @@ def test_sigterm_finishes_the_segment_in_flight(ts_h264_aac: Path, tmp_path: Pat
     try:
         proc.stdin.write(ts_h264_aac.read_bytes())
         proc.stdin.flush()
-        events = []
+        events: list[dict[str, Any]] = []
         while sum(e["event"] == "segment" for e in events) < 2:
             events.append(json.loads(proc.stdout.readline()))
         proc.send_signal(signal.SIGTERM)

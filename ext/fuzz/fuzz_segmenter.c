@@ -51,6 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         memmove(buf, buf + used, have - used);
         have -= used;
+        memset(buf + have, 0xAA, sizeof buf - have);  /* stale references must not survive */
     }
     if (hs_feed(s, buf, have, 1) != have)
         abort();

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Builds the libFuzzer harness (clang, ASan+UBSan) and fuzzes for SECONDS (default 60).
 # Seeds are tiny MPEG-TS files made by ffmpeg in a temporary directory; crash inputs
-# land in $FUZZ_ARTIFACTS (default: the current directory).
+# land in $FUZZ_ARTIFACTS (default: ext/fuzz/build/, which git ignores). Exit status:
+# 0 when nothing was found, nonzero on a crash, leak, timeout or sanitizer report.
 set -eu
 secs=${1:-60}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,6 +33,7 @@ if command -v ffmpeg >/dev/null 2>&1; then
 fi
 printf '\001G' > "$work/corpus/tiny"
 
-cd "${FUZZ_ARTIFACTS:-.}"
-"$here/fuzz_segmenter" -max_total_time="$secs" -max_len=65536 -timeout=10 \
-    -rss_limit_mb=2048 -print_final_stats=1 "$work/corpus"
+artifacts=${FUZZ_ARTIFACTS:-$here/build}
+mkdir -p "$artifacts"
+"$here/build/fuzz_segmenter" -artifact_prefix="$artifacts/" -max_total_time="$secs" \
+    -max_len=65536 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 "$work/corpus"

@@ -51,7 +51,7 @@ static const char *audio_fallback(unsigned stream_type)
 }
 
 size_t event_stream(char *buf, size_t cap, const video_params *video, int hevc, int have_video,
-                    int64_t frame_ticks, const audio_params *audio, unsigned audio_stream_type,
+                    double fps, const audio_params *audio, unsigned audio_stream_type,
                     int have_audio)
 {
     size_t pos = put(buf, cap, 0, "{\"event\":\"stream\",\"video\":");
@@ -61,14 +61,14 @@ size_t event_stream(char *buf, size_t cap, const video_params *video, int hevc, 
         pos = put_string(buf, cap, pos, codec);
         pos = put(buf, cap, pos, ",\"width\":%d,\"height\":%d,\"fps\":",
                   have_video ? video->width : 0, have_video ? video->height : 0);
-        if (frame_ticks > 0) {
+        if (fps > 0 && fps < 1000) {
             /* Three decimals, trailing zeros dropped: 25.0, 29.97, 59.94 */
-            char fps[32];
-            snprintf(fps, sizeof fps, "%.3f", 90000.0 / (double)frame_ticks);
-            size_t n = strlen(fps);
-            while (n > 0 && fps[n - 1] == '0' && fps[n - 2] != '.')
-                fps[--n] = '\0';
-            pos = put(buf, cap, pos, "%s}", fps);
+            char text[32];
+            snprintf(text, sizeof text, "%.3f", fps);
+            size_t n = strlen(text);
+            while (n > 2 && text[n - 1] == '0' && text[n - 2] != '.')
+                text[--n] = '\0';
+            pos = put(buf, cap, pos, "%s}", text);
         } else {
             pos = put(buf, cap, pos, "null}");
         }

@@ -11,7 +11,7 @@
 /* video/audio NULL when the program has no such stream; the have_* flags say whether
  * the parameters were read from the stream (else a generic codec name is used). */
 size_t event_stream(char *buf, size_t cap, const video_params *video, int hevc, int have_video,
-                    int64_t frame_ticks, const audio_params *audio, unsigned audio_stream_type,
+                    double fps, const audio_params *audio, unsigned audio_stream_type,
                     int have_audio);
 size_t event_segment(char *buf, size_t cap, uint64_t seq, const char *file, int64_t dur_ticks,
                      int64_t pts, uint64_t bytes, int keyframe, int discontinuity);

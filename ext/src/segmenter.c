@@ -1,3 +1,12 @@
+/* How a cut is made. Packets are passed to the current segment as they come, except
+ * from the start of a timing-stream PES (video if the program has video, else audio)
+ * until we know enough about that access unit: its PTS and, for video, the type of
+ * its first slice NAL unit (IDR/IRAP or not). Those few packets, of every PID, are
+ * held; then decide() cuts before them or not, and they follow in order. ffmpeg's
+ * muxer writes each PES contiguously, so a cut there splits no other stream's PES.
+ * A segment's duration is the PTS distance to the next segment's first access unit;
+ * the last one (and one ended by a timestamp break) runs to its last PTS plus one
+ * frame (video) or the length of its last PES (audio). */
 #define _POSIX_C_SOURCE 200809L
 #include "segmenter.h"
 
@@ -65,6 +74,9 @@ struct hs_segmenter {
     int64_t frame_ticks;        /* video: smallest DTS step; audio: last PES duration */
     int64_t audio_step;         /* audio PES PTS step, when frames cannot be walked */
     unsigned aac_hint;          /* object type signalled in the PMT (5: SBR, 29: PS), or 0 */
+    uint64_t rate_frames;       /* video access units since rate_first_dts */
+    int64_t rate_first_dts, rate_span; /* for the average frame rate */
+    double last_fps;
     int have_offset;
     int64_t min_offset, max_offset; /* video PTS - DTS range: how far B-frames reorder */
     char announced[512];
@@ -151,12 +163,31 @@ static int64_t segment_end(const hs_segmenter *s)
     return s->seg_end_rel > s->seg_max_rel ? s->seg_end_rel : s->seg_max_rel;
 }
 
+/* Average video frame rate so far, snapped to the usual rates (59.94 has steps of
+ * 1501 and 1502 ticks, so a single step cannot tell it); 0 when unknown. */
+static double frame_rate(hs_segmenter *s)
+{
+    static const double usual[] = {24000.0 / 1001, 24, 25, 30000.0 / 1001, 30, 48, 50,
+                                   60000.0 / 1001, 60, 100, 120000.0 / 1001, 120};
+    if (s->rate_frames < 2 || s->rate_span <= 0)
+        return s->last_fps;  /* just after a timestamp break: keep what we knew */
+    double fps = 90000.0 * (double)(s->rate_frames - 1) / (double)s->rate_span;
+    for (size_t i = 0; i < sizeof usual / sizeof usual[0]; i++) {
+        if (fps > usual[i] * 0.9998 && fps < usual[i] * 1.0002) {  /* 29.97 vs 30: 0.1% */
+            fps = usual[i];
+            break;
+        }
+    }
+    s->last_fps = fps;
+    return fps;
+}
+
 static void announce_stream(hs_segmenter *s)
 {
     char line[512];
     size_t len = event_stream(line, sizeof line,
                               s->video.pid ? &s->vparams : NULL, s->video.kind == K_HEVC,
-                              s->have_vparams, s->frame_ticks,
+                              s->have_vparams, frame_rate(s),
                               s->audio.pid ? &s->aparams : NULL, s->audio.stream_type,
                               s->have_aparams);
     if (strcmp(line, s->announced) != 0) {
@@ -170,6 +201,14 @@ static void finish_segment(hs_segmenter *s, int64_t dur)
     if (!s->seg_open)
         return;
     s->seg_open = 0;
+    if (!s->seg_has_first) {
+        /* Not one timestamp of the timing stream: nothing a playlist could time. */
+        log_msg(s, "dropping %llu bytes without a %s timestamp",
+                (unsigned long long)s->w.bytes,
+                s->timing ? (is_video(s->timing) ? "video" : "audio") : "video or audio");
+        writer_abort(&s->w);
+        return;
+    }
     if (writer_close(&s->w) < 0) {
         io_fail(s);
         return;
@@ -343,6 +382,7 @@ static void es_header_done(hs_segmenter *s, es_state *es)
         if (d < 0 || d > JUMP_LIMIT) {
             es->jump = 1;
             s->jumps++;
+            s->rate_frames = 0;
         } else if (d > 0 && d < TICKS) {
             if (is_video(es)) {
                 if (s->frame_ticks == 0 || d < s->frame_ticks)
@@ -351,6 +391,12 @@ static void es_header_done(hs_segmenter *s, es_state *es)
                 s->audio_step = d;
             }
         }
+    }
+    if (is_video(es)) {
+        if (s->rate_frames == 0)
+            s->rate_first_dts = es->dts;
+        s->rate_frames++;
+        s->rate_span = ts_diff(es->dts, s->rate_first_dts);
     }
     es->prev_t = es->dts;
     es->has_prev = 1;

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 from hlsd.config import CopyProfile
 from hlsd.transfer.base import TransferError
@@ -23,10 +25,20 @@ class CopyTransfer:
     def __init__(self, profile: CopyProfile) -> None:
         self.name = profile.name
         self.directory = profile.directory
+        self._threads = profile.concurrency
+        # Its own threads, not the loop's shared default pool: a directory that hangs
+        # (a dead network mount) then blocks only this destination's uploads, never
+        # another destination's work or the daemon's state saving.
+        self._pool: ThreadPoolExecutor | None = None
+
+    async def _run(self, fn: Callable[..., None], *args: Any) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix=f"copy-{self.name}")
+        await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
 
     async def open(self) -> None:
         try:
-            await asyncio.to_thread(self.directory.mkdir, parents=True, exist_ok=True)
+            await self._run(lambda: self.directory.mkdir(parents=True, exist_ok=True))
         except OSError as exc:
             raise TransferError(f"cannot create {self.directory}: {exc.strerror}") from None
 
@@ -71,16 +83,18 @@ class CopyTransfer:
 
     async def put_segment(self, local: Path, name: str) -> None:
         _check_name(name)
-        await asyncio.to_thread(self._put_file, local, name)
+        await self._run(self._put_file, local, name)
 
     async def put_playlist(self, data: bytes, name: str) -> None:
         _check_name(name)
-        await asyncio.to_thread(self._put_bytes, data, name)
+        await self._run(self._put_bytes, data, name)
 
     async def delete(self, names: Sequence[str]) -> None:
         for name in names:
             _check_name(name)
-        await asyncio.to_thread(self._delete, names)
+        await self._run(self._delete, names)
 
     async def close(self) -> None:
-        return None
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)  # a hung call keeps its thread; we stop waiting on it
