@@ -201,13 +201,15 @@ class Daemon:
             for task in pending:
                 log.warning("encoder did not stop in time; cancelling", task=task.get_name())
                 task.cancel()
+        # Destinations that are down cannot drain: don't hold the shutdown for them.
         deadline = time.monotonic() + DRAIN_GRACE
         while time.monotonic() < deadline and not all(
-                d.idle() for d in self.destinations.values()):
+                d.idle() or d.retry.down for d in self.destinations.values()):
             await asyncio.sleep(0.1)
         for dest in self.destinations.values():
             if not dest.idle():
-                log.warning("destination still busy at shutdown", destination=dest.name)
+                log.warning("destination still busy at shutdown; its queue is dropped",
+                            destination=dest.name, down=dest.retry.down)
 
     # -- rungs -----------------------------------------------------------------------------
     def _rung_spec(self, profile: cfg.EncodingProfile) -> RungSpec:

@@ -17,7 +17,9 @@
 
 #include "segmenter.h"
 
-#define READ_BUFFER (1u << 20)
+/* Reads stay cache-sized: each chunk is parsed and written out while still hot. */
+#define READ_BUFFER (256u << 10)
+#define PIPE_SIZE (1u << 20)
 
 static const char usage[] =
     "usage: hlsd-segmenter --duration S --dir DIR --prefix NAME [--start-seq N] "
@@ -185,7 +187,7 @@ int main(int argc, char **argv)
 #ifdef F_SETPIPE_SZ
     /* A deeper pipe lets the encoder run ahead and halves our read calls; best effort
      * (fails harmlessly on non-pipes or above /proc/sys/fs/pipe-max-size). */
-    (void)fcntl(STDIN_FILENO, F_SETPIPE_SZ, (int)READ_BUFFER);
+    (void)fcntl(STDIN_FILENO, F_SETPIPE_SZ, (int)PIPE_SIZE);
 #endif
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);

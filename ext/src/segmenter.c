@@ -690,7 +690,8 @@ static void process_packet(hs_segmenter *s, const uint8_t *pkt)
         es_end(s, es);
         es_start(es);
     }
-    if (es && pl_len)
+    /* Most video packets come after the first slice NAL unit: nothing left to parse. */
+    if (es && pl_len && !(es->hdr_state == HDR_DONE && is_video(es) && es->nal.done))
         es_payload(s, es, pl, pl_len);
     if (s->pending) {
         if (pend_push(s, pkt) < 0) {

@@ -116,7 +116,7 @@ static void add_piece(seg_writer *w, const uint8_t *p, size_t n)
     w->niov++;
 }
 
-void writer_put_ref(seg_writer *w, const uint8_t *p, size_t n)
+void writer_add_ref(seg_writer *w, const uint8_t *p, size_t n)
 {
     if (w->niov >= w->iov_max)
         writer_flush(w);

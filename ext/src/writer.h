@@ -33,8 +33,22 @@ typedef struct {
 int writer_init(seg_writer *w, const char *dir, const char *prefix);
 void writer_free(seg_writer *w);
 int writer_open(seg_writer *w, uint64_t seq);
-/* Appends n bytes that stay valid and unchanged until the next writer_flush(). */
-void writer_put_ref(seg_writer *w, const uint8_t *p, size_t n);
+void writer_add_ref(seg_writer *w, const uint8_t *p, size_t n);
+
+/* Appends n bytes that stay valid and unchanged until the next writer_flush().
+ * Inline: once per packet, and nearly always it just extends the last piece. */
+static inline void writer_put_ref(seg_writer *w, const uint8_t *p, size_t n)
+{
+    if (w->niov > 0) {
+        struct iovec *last = &w->iov[w->niov - 1];
+        if ((const uint8_t *)last->iov_base + last->iov_len == p) {
+            last->iov_len += n;
+            w->bytes += n;
+            return;
+        }
+    }
+    writer_add_ref(w, p, n);
+}
 /* Room for n (<= WRITER_ARENA) bytes in the arena; returns where to put them. */
 uint8_t *writer_reserve(seg_writer *w, size_t n);
 /* Writes out everything gathered so far (call before referenced bytes change). */
