@@ -33,6 +33,7 @@ def effective_settings(config: Config) -> dict[str, Any]:
     settings["input_location"] = redact_text(config.input_location)
     settings["live"] = config.is_live
     settings["target_duration"] = config.effective_target_duration
+    settings["encoder_mode"] = config.effective_encoder_mode
     ffmpeg = find_ffmpeg()
     settings["hlsd_version"] = __version__
     settings["ffmpeg"] = ({"path": ffmpeg.path, "from": ffmpeg.origin,

@@ -232,7 +232,7 @@ class Daemon:
             if argvs[profile.name].added:
                 log.info("keyframe grid added to encoder", rung=profile.name,
                          added=" ".join(argvs[profile.name].added))
-        shared = config.encoder_mode == "shared" and len(profiles) > 1
+        shared = config.effective_encoder_mode == "shared" and len(profiles) > 1
         groups = [[p.name for p in profiles]] if shared else [[p.name] for p in profiles]
         specs = []
         for names in groups:
@@ -259,8 +259,8 @@ class Daemon:
 
     def _make_fanout(self) -> None:
         config = self.config
-        per_rung_stdin = (config.input_location == "-" and config.encoder_mode == "per_rung"
-                          and len(config.encoding_profiles) > 1)
+        per_rung_stdin = (config.input_location == "-" and len(config.encoding_profiles) > 1
+                          and config.effective_encoder_mode == "per_rung")
         if config.source_command is None and not per_rung_stdin:
             self.fanout = None
             return
@@ -515,6 +515,12 @@ class Daemon:
         restart_all = any(getattr(old, k) != getattr(new, k) for k in encoder_keys)
         old_p = {p.name: p for p in old.encoding_profiles}
         new_p = {p.name: p for p in new.encoding_profiles}
+        # One shared encoder serves the whole ladder: any change to it restarts it whole.
+        shared = "shared" in (old.effective_encoder_mode, new.effective_encoder_mode)
+        restart_all = restart_all or (shared and (
+            old_p.keys() != new_p.keys() or old.effective_encoder_mode !=
+            new.effective_encoder_mode or any(old_p[n].ffmpeg_command !=
+                                              new_p[n].ffmpeg_command for n in old_p)))
         changed = [n for n in old_p if n not in new_p or restart_all
                    or old_p[n].ffmpeg_command != new_p[n].ffmpeg_command]
         for name in changed:

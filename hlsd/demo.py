@@ -12,17 +12,16 @@ from hlsd import config as cfg
 if TYPE_CHECKING:
     from hlsd.daemon import Daemon
 
-# Every rung renders the same synthetic source, so timestamps and the keyframe grid agree.
-SOURCE = ("ffmpeg -re -f lavfi -i testsrc2=size={size}:rate=25 "
+# One synthetic source; the rungs differ only after its inputs, so `encoder_mode: auto`
+# decodes it once for the whole ladder (shared decode).
+SOURCE = ("ffmpeg -re -f lavfi -i testsrc2=size=640x360:rate=25 "
           "-re -f lavfi -i sine=frequency=440:sample_rate=48000")
 VIDEO = ("-c:v libx264 -preset veryfast -tune zerolatency -pix_fmt yuv420p "
          "-b:v {rate} -maxrate {rate} -bufsize {rate}")
 LADDER = {
-    "360p": f"{SOURCE.format(size='640x360')} {VIDEO.format(rate='800k')} "
-            "-c:a aac -b:a 96k -f mpegts -",
-    "180p": f"{SOURCE.format(size='320x180')} {VIDEO.format(rate='250k')} "
-            "-c:a aac -b:a 64k -f mpegts -",
-    "audio": f"{SOURCE.format(size='320x180')} -vn -c:a aac -b:a 64k -f mpegts -",
+    "360p": f"{SOURCE} {VIDEO.format(rate='800k')} -c:a aac -b:a 96k -f mpegts -",
+    "180p": f"{SOURCE} -s 320x180 {VIDEO.format(rate='250k')} -c:a aac -b:a 64k -f mpegts -",
+    "audio": f"{SOURCE} -vn -c:a aac -b:a 64k -f mpegts -",
 }
 
 

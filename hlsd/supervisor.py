@@ -28,6 +28,7 @@ from hlsd.process import Child, read_lines
 log = structlog.get_logger()
 
 EventSink = Callable[[str, Event], Awaitable[None]]
+FINITE_STALL = 120.0  # seconds without a segment before a file encode counts as stuck
 
 
 class RungFailed(Exception):
@@ -64,7 +65,10 @@ class GroupSpec:
 
     @property
     def stall_after(self) -> float:
-        return 3 * max(r.segment_length for r in self.rungs)
+        # A file may encode slower than real time on a busy machine; only a live
+        # encoder must keep pace with the clock.
+        longest = max(r.segment_length for r in self.rungs)
+        return 3 * longest if self.live else max(3 * longest, FINITE_STALL)
 
 
 @dataclass

@@ -79,7 +79,16 @@ def test_rungs_are_aligned_and_the_master_is_measured(source: Path, tmp_path: Pa
                  for r in ("ep_360p", "ep_180p", "ep_audio")}
     uris = {r: segment_uris(t) for r, t in playlists.items()}
     seqs = {r: [seq_of(u) for u in us] for r, us in uris.items()}
-    assert seqs["ep_360p"] == seqs["ep_180p"] == seqs["ep_audio"]
+    assert seqs["ep_360p"] == seqs["ep_180p"]
+    # AAC's priming and padding may outlast the last video frame: at the end of a file
+    # the audio-only rung may carry one extra, tiny segment, and nothing else may differ.
+    extra = seqs["ep_audio"][len(seqs["ep_360p"]):]
+    assert seqs["ep_audio"][:len(seqs["ep_360p"])] == seqs["ep_360p"]
+    assert len(extra) <= 1
+    if extra:
+        last = playlists["ep_audio"].split("#EXTINF:")[-1]
+        assert float(last.split(",")[0]) < 0.5, last
+    uris["ep_audio"] = uris["ep_audio"][:len(seqs["ep_360p"])]
     assert len(seqs["ep_360p"]) >= 10
     for hi, lo, audio in zip(uris["ep_360p"], uris["ep_180p"], uris["ep_audio"], strict=True):
         a, b = first_pts(www / hi, "v:0"), first_pts(www / lo, "v:0")

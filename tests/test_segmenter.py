@@ -152,14 +152,23 @@ def pes_start_pts(data: bytes, pid: int) -> list[int]:
     return found
 
 
+def check_on_grid(starts: list[int], step: float, duration: float) -> None:
+    """Segment k starts within one cut step (a GOP, or an audio PES) of origin + k x
+    duration: cut points stay on the grid and never drift away from it."""
+    origin, cell = starts[0], duration * 90000
+    for k, pts in enumerate(starts):
+        assert abs(pts - origin - k * cell) <= step * 90000, (k, pts, starts)
+
+
 @pytest.mark.parametrize("fixture", list(MEDIA))
 def test_segments_cover_source(fixture: str, request: pytest.FixtureRequest,
                                tmp_path: Path) -> None:
     """For each codec mix:
     1. pipe the 6 s source through the segmenter with --duration 2;
     2. the durations add up to the source span (ffprobe packet PTS) within one frame;
-    3. each segment starts where a cut is allowed: a keyframe (video), a PES (audio),
-       and every segment but the last has reached --duration (less half a frame);
+    3. cuts follow a fixed grid: segment k starts at the first allowed cut point (a
+       keyframe for video, a PES for audio) at or after first PTS + k x 2 s (less half a
+       frame), so cut points never drift away from the grid;
     4. every segment stands alone: PAT first, keyframe first, decodes without errors.
     """
     source: Path = request.getfixturevalue(fixture)
@@ -181,9 +190,10 @@ def test_segments_cover_source(fixture: str, request: pytest.FixtureRequest,
     assert [s["pts"] for s in run.segments] == sorted(s["pts"] for s in run.segments)
     for seg in run.segments:
         assert seg["pts"] in cut_points
+    check_on_grid([s["pts"] for s in run.segments], step, 2.0)
     for seg in run.segments[:-1]:
-        assert 2.0 - frame / 2 <= seg["duration"] < 2.0 + step - frame / 2
-    assert math.floor(span / (2.0 + step)) <= len(run.segments) <= math.ceil(span / 2.0)
+        assert seg["duration"] < 2.0 + step
+    assert math.floor(span / (2.0 + step)) <= len(run.segments) <= math.ceil(span / 2.0) + 1
     for seg in run.segments:
         assert seg["keyframe"] is True
         assert "discontinuity" not in seg
@@ -358,12 +368,29 @@ def test_max_duration_with_long_gop(make_ts: MakeTs, tmp_path: Path) -> None:
 
 
 def test_keyframe_cut_tolerates_rounding(make_ts: MakeTs, tmp_path: Path) -> None:
-    """A keyframe half a frame early still cuts: --duration 2.015 with keyframes at
-    exactly 2 s gives 2 s segments, not 3 s ones."""
+    """A keyframe less than half a frame before a boundary still cuts: --duration
+    2 s + 0.4 frame with keyframes at exactly 2 s cuts at 2 s, not a GOP later."""
     source = make_ts(6)
     run = segment(source.read_bytes(), tmp_path, duration=2.0 + FRAME * 0.4)
     check_contract(run)
-    assert [round(s["duration"], 3) for s in run.segments] == [2.0, 2.0, 2.0]
+    assert round(run.segments[0]["duration"], 3) == 2.0
+
+
+def test_grid_origin_aligns_a_late_starter(make_ts: MakeTs, tmp_path: Path) -> None:
+    """1. segment a stream from its start, and the same stream from its middle with
+       --grid-origin = the first run's first PTS
+    2. the late starter's cuts (after its first, partial segment) fall on the same PTS
+    """
+    source = make_ts(8)
+    data = source.read_bytes()
+    full = segment(data, tmp_path / "full")
+    half = (len(data) // TS // 2) * TS
+    late = segment(data[half:], tmp_path / "late", "--grid-origin",
+                   str(full.segments[0]["pts"]))
+    full_starts = {s["pts"] for s in full.segments}
+    assert late.segments[0]["pts"] not in full_starts  # joined mid-segment
+    assert all(s["pts"] in full_starts for s in late.segments[1:])
+    assert len(late.segments) >= 2
 
 
 def test_timestamp_jump_marks_discontinuity(make_ts: MakeTs, tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.dir = NULL;
     cfg.prefix = "fuzz";
     cfg.start_seq = 99998;
+    cfg.grid_origin = (mode & 0x80) ? 0x1FFFFFF00LL : -1; /* near the 33-bit wrap */
     cfg.on_event = check_line;
     hs_segmenter *s = hs_create(&cfg);
     if (!s)

@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "segmenter.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,11 @@ typedef struct {
 struct hs_segmenter {
     hs_config cfg;
     double dur_ticks, max_ticks;
+    /* Cuts follow a fixed grid (origin + k x duration), not "duration after the last
+     * cut": late keyframes or audio PES boundaries then never accumulate into drift. */
+    int grid_set;
+    int64_t grid_origin;
+    double next_boundary;  /* ticks after grid_origin */
     int synced;
     uint64_t offset;            /* input bytes consumed */
 
@@ -258,6 +264,15 @@ static void out_packet(hs_segmenter *s, const uint8_t *pkt, int stable)
 
 /* ---- cutting ------------------------------------------------------------ */
 
+/* The first grid boundary after pts (half a frame early counts as on it). */
+static void set_grid(hs_segmenter *s, int64_t origin, int64_t pts)
+{
+    s->grid_set = 1;
+    s->grid_origin = (int64_t)((uint64_t)origin & PTS_MASK);
+    double g = (double)ts_diff(pts, s->grid_origin) + (double)s->frame_ticks / 2.0;
+    s->next_boundary = (floor(g / s->dur_ticks) + 1.0) * s->dur_ticks;
+}
+
 /* The timing stream's access unit at the head of the pending packets is known:
  * cut before it or not. */
 static void decide(hs_segmenter *s, es_state *es)
@@ -268,13 +283,16 @@ static void decide(hs_segmenter *s, es_state *es)
         open_segment(s);
     if (!s->seg_has_first) {
         start_timing(s, pts, rap);
+        if (!s->grid_set)
+            set_grid(s, s->cfg.grid_origin >= 0 ? s->cfg.grid_origin : pts, pts);
         return;
     }
     int64_t e = ts_diff(pts, s->seg_first);
+    int64_t g = ts_diff(pts, s->grid_origin);
     int cut = 0, forced = 0;
     if (es->jump) {
         cut = 1;
-    } else if (e > 0 && rap && (double)e >= s->dur_ticks - (double)s->frame_ticks / 2.0) {
+    } else if (e > 0 && rap && (double)g >= s->next_boundary - (double)s->frame_ticks / 2.0) {
         cut = 1;
     } else if (e > 0 && s->max_ticks > 0 &&
                (double)(e + s->frame_ticks + (s->max_offset - s->min_offset)) > s->max_ticks) {
@@ -296,6 +314,8 @@ static void decide(hs_segmenter *s, es_state *es)
                     (double)pts / TICKS, (unsigned long long)s->seq);
         open_segment(s);
         start_timing(s, pts, rap);
+        /* After a timestamp break the old grid means nothing: start one at the break. */
+        set_grid(s, es->jump ? pts : s->grid_origin, pts);
         s->seg_disc = es->jump;
         return;
     }

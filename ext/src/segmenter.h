@@ -13,6 +13,10 @@ typedef struct {
     const char *dir;        /* absolute directory; NULL: write nothing (fuzzing) */
     const char *prefix;
     uint64_t start_seq;
+    /* A PTS (90 kHz) that a segment boundary falls on; boundaries follow every
+     * `duration` after it. -1: the first timestamp of the input. Rungs given the same
+     * origin cut at the same instants, even when one of them starts later. */
+    int64_t grid_origin;
     /* One JSON event line (no newline). */
     void (*on_event)(void *ctx, const char *line, size_t len);
     /* One diagnostic message (no newline); NULL: silent. */
