@@ -33,7 +33,7 @@ from hlsd.publisher import Destination, PublishSettings
 from hlsd.segment import SegmentFile
 from hlsd.segmenter_bin import resolve as resolve_segmenter
 from hlsd.state import StateStore
-from hlsd.supervisor import GroupSpec, GroupSupervisor, RungFailed, RungSpec
+from hlsd.supervisor import Grid, GroupSpec, GroupSupervisor, RungFailed, RungSpec
 from hlsd.timeline import Timeline
 
 log = structlog.get_logger()
@@ -82,6 +82,7 @@ class Daemon:
         self.rungs: dict[str, GroupSupervisor] = {}  # rung -> its (maybe shared) encoder
         self._rung_tasks: dict[str, asyncio.Task[None]] = {}  # group name -> task
         self.fanout: Fanout | None = None
+        self.grid: Grid | None = None  # the ladder's segment grid, from its first segment
         self._fanout_task: asyncio.Task[None] | None = None
         self._finished: set[str] = set()
         self._next_seq = 0
@@ -285,7 +286,8 @@ class Daemon:
                 for leftover in rung.workdir.glob(f"{rung.prefix}-*"):
                     leftover.unlink(missing_ok=True)  # from a previous run; never announced
             sup = GroupSupervisor(spec, self._on_event, lambda: self._next_seq,
-                                  on_restart=self.metrics.encoder_restart)
+                                  on_restart=self.metrics.encoder_restart,
+                                  grid=self._rejoin_grid)
             for rung in spec.rungs:
                 self.rungs[rung.name] = sup
                 for dest in self.destinations.values():
@@ -295,6 +297,10 @@ class Daemon:
         if self.fanout is not None and self._fanout_task is None:
             self.fanout.expect({s.name for s in specs})
             self._fanout_task = self._tg.create_task(self.fanout.run(), name="source")
+
+    def _rejoin_grid(self) -> Grid | None:
+        """The grid a restarted per-rung encoder rejoins while other rungs keep running."""
+        return self.grid if len(set(self.rungs.values())) > 1 else None
 
     def _start_rung(self, profile: cfg.EncodingProfile) -> None:
         self._start_rungs([profile])
@@ -336,6 +342,8 @@ class Daemon:
             log.error("segment outside its rung's directory ignored", rung=rung, file=event.file)
             return
         self._next_seq = max(self._next_seq, event.seq + 1)
+        if self.grid is None:
+            self.grid = Grid(event.pts, event.seq)
         pdt = self.timeline.program_date_time(rung, event.seq, event.duration,
                                               event.discontinuity, datetime.now(UTC))
         seg = SegmentFile(rung=rung, seq=event.seq, path=path, duration=event.duration,
@@ -350,7 +358,7 @@ class Daemon:
         self.metrics.segment(rung, event.duration, event.bytes)
         self.segments_total += 1
         log.debug("segment", rung=rung, seq=event.seq, duration=event.duration,
-                  bytes=event.bytes)
+                  bytes=event.bytes, pts=event.pts, discontinuity=event.discontinuity)
         seg.hold(len(self.destinations))
         if not self.destinations:
             seg.release()

@@ -90,6 +90,8 @@ def encoder_argv(command: str, input_location: str, segment_length: float,
     argv = [a.replace("%s", source) for a in argv]
     if "-nostdin" not in argv and not (stdin_input and uses_input):
         argv.insert(1, "-nostdin")  # else ffmpeg reads keystrokes from our stdin
+    if "-stats" not in argv and "-nostats" not in argv:
+        argv.insert(1, "-nostats")  # progress lines are noise in logs, errors are not
     if not sets_keyframes(argv) and not copies_or_drops_video(argv):
         grid = keyframe_grid(segment_length)
         argv[-1:-1] = grid

@@ -46,10 +46,21 @@ class RungSpec:
     segment_length: float
     max_duration: float
 
-    def segmenter_argv(self, start_seq: int) -> list[str]:
-        return [self.segmenter, "--duration", f"{self.segment_length:g}",
+    def segmenter_argv(self, start_seq: int, grid: Grid | None = None) -> list[str]:
+        argv = [self.segmenter, "--duration", f"{self.segment_length:g}",
                 "--max-duration", f"{self.max_duration:g}", "--dir", str(self.workdir),
                 "--prefix", self.prefix, "--start-seq", str(start_seq)]
+        if grid is not None:
+            argv += ["--grid-origin", str(grid.pts), "--grid-seq", str(grid.seq)]
+        return argv
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Where the ladder's segment grid is: segment `seq` started at `pts` (90 kHz)."""
+
+    pts: int
+    seq: int
 
 
 @dataclass(frozen=True)
@@ -81,10 +92,12 @@ class GroupSupervisor:
     """Keeps one encoder group producing segments; `run()` returns when a finite input ends."""
 
     def __init__(self, spec: GroupSpec, sink: EventSink, next_seq: Callable[[], int],
-                 on_restart: Callable[[str], None] | None = None) -> None:
+                 on_restart: Callable[[str], None] | None = None,
+                 grid: Callable[[], Grid | None] | None = None) -> None:
         self.spec = spec
         self._sink = sink
         self._next_seq = next_seq
+        self._grid = grid
         self._on_restart = on_restart
         self._backoff = Backoff()
         self._stopping = False
@@ -147,9 +160,12 @@ class GroupSupervisor:
                 pass_fds=() if single else tuple(write_fds),
                 log_stderr=lambda line: self.log.debug("ffmpeg", line=line))
             seq = self._next_seq()
+            # A restarted rung rejoins the ladder's grid: where its timestamps continue the
+            # others' (-copyts, a shared source clock) it cuts and numbers as they do.
+            grid = self._grid() if self._grid is not None and self.attempts > 1 else None
             for rung, (read_fd, _) in zip(spec.rungs, pipes, strict=True):
                 segmenters.append(await Child.spawn(
-                    rung.segmenter_argv(seq), f"segmenter[{rung.name}]", stdin=read_fd,
+                    rung.segmenter_argv(seq, grid), f"segmenter[{rung.name}]", stdin=read_fd,
                     stdout=asyncio.subprocess.PIPE,
                     log_stderr=partial(self._segmenter_stderr, rung.name)))
         except BaseException:

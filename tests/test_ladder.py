@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -25,13 +26,13 @@ from tests.hlscheck import MediaPlaylistWatcher, check_master
 FRAME = 1 / 25
 
 
-def ladder_profiles(source_input: str = "-i %s") -> dict[str, dict[str, str]]:
+def ladder_profiles(source_input: str = "-i %s", out: str = "") -> dict[str, dict[str, str]]:
     return {
-        "ep_360p": {"ffmpeg_command": f"ffmpeg {source_input} -s 320x180 {FAST_X264} "
+        "ep_360p": {"ffmpeg_command": f"ffmpeg {source_input} {out} -s 320x180 {FAST_X264} "
                                       "-b:v 400k -c:a aac -b:a 64k -f mpegts -"},
-        "ep_180p": {"ffmpeg_command": f"ffmpeg {source_input} -s 160x90 {FAST_X264} "
+        "ep_180p": {"ffmpeg_command": f"ffmpeg {source_input} {out} -s 160x90 {FAST_X264} "
                                       "-b:v 150k -c:a aac -b:a 48k -f mpegts -"},
-        "ep_audio": {"ffmpeg_command": f"ffmpeg {source_input} -vn -c:a aac -b:a 64k "
+        "ep_audio": {"ffmpeg_command": f"ffmpeg {source_input} {out} -vn -c:a aac -b:a 64k "
                                        "-f mpegts -"},
     }
 
@@ -117,16 +118,24 @@ def test_fanout_one_rung_killed_leaves_the_others_untouched(tmp_path: Path) -> N
     2. kill -9 one rung's encoder while streaming
     3. the other rungs' playlists keep contiguous sequence numbers and no DISCONTINUITY;
        the killed rung comes back with a DISCONTINUITY; every poll obeys RFC 8216
+    4. the encoders keep the source's clock (-copyts), so the restarted rung rejoins the
+       ladder's grid: after its first, partial segment, each of its segments has the
+       same number and starts at the same PTS (within a frame) as the other video rung's
     """
     www = tmp_path / "www"
+    # A contribution feed with a fixed 1 s GOP; the rungs keep its clock (-copyts) and
+    # its keyframes (-force_key_frames source), which is what lets a restarted rung
+    # land exactly on the ladder's grid again.
     source_cmd = ("ffmpeg -v error -re -f lavfi -i testsrc2=size=320x180:rate=25 "
                   "-re -f lavfi -i sine=frequency=440:sample_rate=48000 "
-                  "-c:v mpeg2video -q:v 5 -c:a mp2 -f mpegts -")
+                  "-c:v mpeg2video -q:v 5 -g 25 -bf 0 -c:a mp2 -f mpegts -")
     config = write_config(
         tmp_path / "fan.yaml", temp_dir=str(tmp_path / "work"), input_location="lavfi",
         source_command=source_cmd, live=True, segment_length=1, index_segment_count=6,
+        log_level="DEBUG", encoder_mode="per_rung",
         encoding_profile=["ep_360p", "ep_180p", "ep_audio"], transfer_profile="local",
-        local={"transfer_type": "copy", "directory": str(www)}, **ladder_profiles())
+        local={"transfer_type": "copy", "directory": str(www)},
+        **ladder_profiles(out="-copyts -force_key_frames source"))
     watchers = {r: MediaPlaylistWatcher(r) for r in ("ep_360p", "ep_180p", "ep_audio")}
     seen: dict[str, set[int]] = {r: set() for r in watchers}
     with running(config, tmp_path / "hlsd.log") as proc:
@@ -159,6 +168,19 @@ def test_fanout_one_rung_killed_leaves_the_others_untouched(tmp_path: Path) -> N
     log = (tmp_path / "hlsd.log").read_text()
     assert "encoder pipeline ended; restarting" in log
     assert "Traceback" not in log
+    starts: dict[str, dict[int, int]] = {"ep_360p": {}, "ep_180p": {}}
+    rejoined: list[int] = []
+    for line in log.splitlines():
+        event = json.loads(line) if line.startswith("{") else {}
+        if event.get("event") == "segment" and event["rung"] in starts:
+            starts[event["rung"]][event["seq"]] = event["pts"]
+            if event["rung"] == "ep_180p" and event["seq"] > killed_at:
+                rejoined.append(event["seq"])
+    assert len(rejoined) >= 3, rejoined
+    for seq in rejoined[1:]:  # the first one after the restart is partial
+        if seq in starts["ep_360p"]:
+            assert abs(starts["ep_180p"][seq] - starts["ep_360p"][seq]) <= 90000 * FRAME, \
+                (seq, starts["ep_180p"][seq], starts["ep_360p"][seq])
 
 
 def encoder_of(daemon_pid: int, size_hint: str) -> int:

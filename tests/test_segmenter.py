@@ -386,11 +386,21 @@ def test_grid_origin_aligns_a_late_starter(make_ts: MakeTs, tmp_path: Path) -> N
     full = segment(data, tmp_path / "full")
     half = (len(data) // TS // 2) * TS
     late = segment(data[half:], tmp_path / "late", "--grid-origin",
-                   str(full.segments[0]["pts"]))
-    full_starts = {s["pts"] for s in full.segments}
+                   str(full.segments[0]["pts"]), "--grid-seq", "0", "--start-seq", "1")
+    full_starts = {s["pts"]: s["seq"] for s in full.segments}
     assert late.segments[0]["pts"] not in full_starts  # joined mid-segment
     assert all(s["pts"] in full_starts for s in late.segments[1:])
     assert len(late.segments) >= 2
+    # numbered by grid cell (--grid-seq 0 = the cell at the origin): the same numbers;
+    # --start-seq stays the floor
+    for seg in late.segments[1:]:
+        assert seg["seq"] == full_starts[seg["pts"]]
+        assert Path(seg["file"]).name == f"seg-{seg['seq']:05d}.ts"
+    assert late.segments[0]["seq"] == late.segments[1]["seq"] - 1 >= 1
+    # a clock that does not continue the origin's never numbers backwards
+    other = segment(data[half:], tmp_path / "other", "--grid-origin", "0", "--grid-seq",
+                    "0", "--start-seq", "500")
+    assert [s["seq"] for s in other.segments][:1] == [500]
 
 
 def test_timestamp_jump_marks_discontinuity(make_ts: MakeTs, tmp_path: Path) -> None:

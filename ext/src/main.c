@@ -25,7 +25,7 @@
 
 static const char usage[] =
     "usage: hlsd-segmenter --duration S --dir DIR --prefix NAME [--start-seq N] "
-    "[--max-duration M] [--grid-origin PTS]\n"
+    "[--max-duration M] [--grid-origin PTS [--grid-seq N]]\n"
     "  Reads MPEG-TS on stdin, writes DIR/NAME-<seq>.ts, prints one JSON event per line.\n";
 
 static volatile sig_atomic_t stop_requested;
@@ -111,6 +111,8 @@ int main(int argc, char **argv)
     double duration = 0, max_duration = 0;
     unsigned long long start_seq = 0;
     long long grid_origin = -1;
+    unsigned long long grid_seq = 0;
+    int have_grid_seq = 0;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
@@ -148,6 +150,13 @@ int main(int argc, char **argv)
             start_seq = strtoull(value, &end, 10);
             if (errno || end == value || *end || value[0] == '-' || start_seq > 999999999999ULL)
                 return bad_args("--start-seq needs an integer >= 0", value);
+        } else if (!strcmp(name, "--grid-seq")) {
+            char *end;
+            errno = 0;
+            grid_seq = strtoull(value, &end, 10);
+            if (errno || end == value || *end || value[0] == '-' || grid_seq > 999999999999ULL)
+                return bad_args("--grid-seq needs an integer >= 0", value);
+            have_grid_seq = 1;
         } else if (!strcmp(name, "--grid-origin")) {
             char *end;
             errno = 0;
@@ -184,6 +193,7 @@ int main(int argc, char **argv)
         .prefix = prefix,
         .start_seq = start_seq,
         .grid_origin = grid_origin,
+        .grid_seq = have_grid_seq ? grid_seq : start_seq,
         .on_event = on_event,
         .on_log = on_log,
         .ctx = NULL,

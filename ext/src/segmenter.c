@@ -273,6 +273,25 @@ static void set_grid(hs_segmenter *s, int64_t origin, int64_t pts)
     s->next_boundary = (floor(g / s->dur_ticks) + 1.0) * s->dur_ticks;
 }
 
+/* With --grid-origin, a segment is numbered by its grid cell (--grid-seq = the cell at
+ * the origin): a rung that starts late, on the same clock as the others, then gets
+ * the same numbers as they do. Numbers never go back: a cell behind the next number
+ * (another clock, a cut without keyframe) keeps counting on from it. */
+static void number_by_grid(hs_segmenter *s, int64_t pts)
+{
+    if (s->cfg.grid_origin < 0)
+        return;
+    double g = (double)ts_diff(pts, s->grid_origin) + (double)s->frame_ticks / 2.0;
+    double cell = floor(g / s->dur_ticks);
+    if (cell < 0 || cell > 1e12)
+        return;
+    uint64_t seq = s->cfg.grid_seq + (uint64_t)cell;
+    if (seq > s->seq) {
+        s->seq = seq;
+        writer_renumber(&s->w, seq);
+    }
+}
+
 /* The timing stream's access unit at the head of the pending packets is known:
  * cut before it or not. */
 static void decide(hs_segmenter *s, es_state *es)
@@ -285,6 +304,7 @@ static void decide(hs_segmenter *s, es_state *es)
         start_timing(s, pts, rap);
         if (!s->grid_set)
             set_grid(s, s->cfg.grid_origin >= 0 ? s->cfg.grid_origin : pts, pts);
+        number_by_grid(s, pts);
         return;
     }
     int64_t e = ts_diff(pts, s->seg_first);
@@ -316,6 +336,8 @@ static void decide(hs_segmenter *s, es_state *es)
         start_timing(s, pts, rap);
         /* After a timestamp break the old grid means nothing: start one at the break. */
         set_grid(s, es->jump ? pts : s->grid_origin, pts);
+        if (!es->jump)
+            number_by_grid(s, pts);
         s->seg_disc = es->jump;
         return;
     }

@@ -17,6 +17,9 @@ typedef struct {
      * `duration` after it. -1: the first timestamp of the input. Rungs given the same
      * origin cut at the same instants, even when one of them starts later. */
     int64_t grid_origin;
+    /* With a grid origin: the number of the cell that starts at it. A segment is then
+     * numbered by its cell, but never below start_seq nor below the one before it. */
+    uint64_t grid_seq;
     /* One JSON event line (no newline). */
     void (*on_event)(void *ctx, const char *line, size_t len);
     /* One diagnostic message (no newline); NULL: silent. */

@@ -166,3 +166,14 @@ void writer_abort(seg_writer *w)
     w->niov = 0;
     w->arena_len = 0;
 }
+
+void writer_renumber(seg_writer *w, uint64_t seq)
+{
+    /* Only the name it will be renamed to changes; the temporary file stays. */
+    if (!w->dir)
+        snprintf(w->final_path, sizeof w->final_path, "%s-%05llu.ts", w->prefix,
+                 (unsigned long long)seq);
+    else
+        snprintf(w->final_path, sizeof w->final_path, "%s/%s-%05llu.ts", w->dir, w->prefix,
+                 (unsigned long long)seq);
+}

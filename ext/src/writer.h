@@ -33,6 +33,8 @@ typedef struct {
 int writer_init(seg_writer *w, const char *dir, const char *prefix);
 void writer_free(seg_writer *w);
 int writer_open(seg_writer *w, uint64_t seq);
+/* The open segment will be published as number seq instead. */
+void writer_renumber(seg_writer *w, uint64_t seq);
 void writer_add_ref(seg_writer *w, const uint8_t *p, size_t n);
 
 /* Appends n bytes that stay valid and unchanged until the next writer_flush().
