@@ -30,6 +30,11 @@ class BuildSegmenter(build_ext):
                 *ext.sources, "-lm"]
         print(" ".join(argv))
         subprocess.check_call(argv, cwd=HERE)
+        # An editable install imports hlsd from the source tree, so that is where the
+        # binary must be (setuptools would otherwise leave it in a temporary build dir).
+        if (getattr(self, "editable_mode", False) or self.inplace) and \
+                target.resolve() != IN_SOURCE.resolve():
+            shutil.copy2(target, IN_SOURCE)
 
     def _binary(self, ext: Extension) -> Path:
         return Path(self.get_ext_fullpath(ext.name)).parent / "hlsd-segmenter"
