@@ -31,35 +31,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+from noise_source import CACHE, noise_source
 
 from hlsd import config as cfg
 from hlsd.ffmpeg import ffmpeg_version, split_input
 
-CACHE = Path("/tmp/hlsd-bench")
 EXAMPLE = Path(__file__).resolve().parent.parent / "etc" / "ladder.yaml"
 MODES = ("per_rung", "shared")
 
 
 def make_input(seconds: int) -> Path:
-    """The cached benchmark input: 1080p30 testsrc2 + temporal noise, x264 6 Mbit/s."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"ladder_1080p_{seconds}s.ts"
-    if path.exists():
-        return path
-    print(f"encoding {seconds} s of 1080p noise into {path} (once; takes a few minutes)...",
-          file=sys.stderr)
-    part = path.with_suffix(".ts.part")
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y",
-         "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
-         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-         "-t", str(seconds), "-vf", "noise=alls=20:allf=t",
-         "-c:v", "libx264", "-preset", "veryfast", "-b:v", "6M", "-maxrate", "6M",
-         "-bufsize", "12M", "-g", "60", "-pix_fmt", "yuv420p",
-         "-c:a", "aac", "-b:a", "128k", "-f", "mpegts", str(part)],
-        check=True)
-    part.rename(path)
-    return path
+    return noise_source("ladder", seconds, "alls=20:allf=t")
 
 
 def probe_duration(path: Path) -> float:

@@ -25,33 +25,16 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from noise_source import noise_source
+
 from hlsd.segmenter_bin import resolve
 
-CACHE = Path("/tmp/hlsd-bench")
 MB = 1e6
 HLSD, FFMPEG, PIPE = "hlsd-segmenter", "ffmpeg -c copy -f segment", "cat | cat"
 
 
 def make_input(seconds: int) -> Path:
-    """The cached benchmark input: 1080p30 testsrc2 + temporal noise, x264 6 Mbit/s."""
-    CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"h264_1080p_{seconds}s.ts"
-    if path.exists():
-        return path
-    print(f"encoding {seconds} s of 1080p noise into {path} (once; takes a while)...",
-          file=sys.stderr)
-    part = path.with_suffix(".ts.part")
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y",
-         "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=30",
-         "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000",
-         "-t", str(seconds), "-vf", "noise=alls=30:allf=t+u",
-         "-c:v", "libx264", "-preset", "veryfast", "-b:v", "6M", "-maxrate", "6M",
-         "-bufsize", "12M", "-g", "60", "-c:a", "aac", "-b:a", "128k",
-         "-f", "mpegts", str(part)],
-        check=True)
-    part.rename(path)
-    return path
+    return noise_source("h264", seconds, "alls=30:allf=t+u")
 
 
 def piped(source: Path, consumer: list[str], stdout_path: Path | None = None) -> float:
