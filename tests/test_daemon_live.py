@@ -126,3 +126,48 @@ def test_hlsd_check_redacts_and_reports_ffmpeg(tmp_path: Path) -> None:
     out = subprocess.run(hlsd_argv("check", str(bad)), capture_output=True, text=True)
     assert out.returncode == 2 and "segment_lenght" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_reload_in_shared_mode_restarts_the_ladder_as_one(tmp_path: Path) -> None:
+    """1. two rungs with the same input: `encoder_mode: auto` runs one shared encoder
+    2. change one rung's bitrate and SIGHUP
+    3. the shared encoder restarts as a whole: both rungs continue, both with a
+       DISCONTINUITY at the join, numbering never going back; RFC rules at every poll
+    """
+    www = tmp_path / "www"
+    source = "ffmpeg -re -f lavfi -i testsrc2=size=320x180:rate=25"
+
+    def config(rate: str) -> Path:
+        return write_config(
+            tmp_path / "shared.yaml", temp_dir=str(tmp_path / "work"), input_location="lavfi",
+            live=True, segment_length=1, index_segment_count=6,
+            encoding_profile=["a", "b"], transfer_profile="local",
+            a={"ffmpeg_command": f"{source} -c:v libx264 -preset ultrafast -b:v 300k "
+                                 "-f mpegts -"},
+            b={"ffmpeg_command": f"{source} -s 160x90 -c:v libx264 -preset ultrafast "
+                                 f"-b:v {rate} -f mpegts -"},
+            local={"transfer_type": "copy", "directory": str(www)})
+
+    watchers = {r: MediaPlaylistWatcher(r) for r in ("a", "b")}
+
+    def newest(rung: str) -> int:
+        text = read(www / f"live_{rung}.m3u8") or ""
+        if text:
+            watchers[rung].check(text, lambda uri: (www / uri).is_file())
+        return max(sequences(text), default=-1)
+
+    with running(config("100k"), tmp_path / "hlsd.log") as proc:
+        wait_for(lambda: min(newest("a"), newest("b")) >= 2, 40, "segments on both rungs")
+        before = max(newest("a"), newest("b"))
+        config("150k")
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: min(newest("a"), newest("b")) >= before + 3, 40,
+                 "both rungs after the reload")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    log = (tmp_path / "hlsd.log").read_text()
+    assert '"rung": "ladder"' in log and "config reloaded" in log
+    for rung in ("a", "b"):  # the join is marked (and may have left the window since)
+        text = (www / f"live_{rung}.m3u8").read_text()
+        assert "#EXT-X-DISCONTINUITY\n" in text or \
+            int(tag(text, "#EXT-X-DISCONTINUITY-SEQUENCE") or 0) > 0, text

@@ -145,6 +145,8 @@ def config_yaml(tmp_path: Path, **overrides: Any) -> dict[str, Any]:
     raw: dict[str, Any] = {
         "temp_dir": str(tmp_path / "work"), "input_location": "lavfi", "live": True,
         "segment_length": SEGMENT_LENGTH, "index_segment_count": 8,
+        # one encoder per rung: changing rung b must leave rung a's encoder alone
+        "encoder_mode": "per_rung",
         "encoding_profile": ["a", "b"], "transfer_profile": "local",
         "a": {"ffmpeg_command": RUNG_A}, "b": {"ffmpeg_command": RUNG_B},
         "local": {"transfer_type": "copy", "directory": str(tmp_path / "www")},
