@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import shlex
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,18 +18,19 @@ import structlog
 
 from hlsd import config as cfg
 from hlsd import logs, transfer
+from hlsd.encoders import group_specs, make_fanout
 from hlsd.events import Event, SegmentReady, StreamInfo
 from hlsd.fanout import Fanout
-from hlsd.ffmpeg import FfmpegBinary, encoder_argv, find_ffmpeg, shared_encoder_argv
+from hlsd.ffmpeg import FfmpegBinary, find_ffmpeg
 from hlsd.health import HealthReport, evaluate
 from hlsd.ladder import Ladder
 from hlsd.metrics import Metrics
 from hlsd.notify import Notifier, format_status, watchdog_loop
 from hlsd.publisher import Destination, PublishSettings
+from hlsd.reload import ReloadPlan, plan_reload
 from hlsd.segment import SegmentFile
-from hlsd.segmenter_bin import resolve as resolve_segmenter
 from hlsd.state import StateStore
-from hlsd.supervisor import Grid, GroupSpec, GroupSupervisor, RungFailed, RungSpec
+from hlsd.supervisor import Grid, GroupSupervisor, RungFailed
 from hlsd.timeline import Timeline
 
 log = structlog.get_logger()
@@ -213,63 +210,8 @@ class Daemon:
                             destination=dest.name, down=dest.retry.down)
 
     # -- rungs -----------------------------------------------------------------------------
-    def _rung_spec(self, profile: cfg.EncodingProfile) -> RungSpec:
-        config = self.config
-        return RungSpec(
-            name=profile.name, segmenter=resolve_segmenter(config.segmenter_binary),
-            workdir=config.temp_dir / profile.name,
-            prefix=f"{config.segment_prefix}_{profile.name}",
-            segment_length=config.segment_length, max_duration=self.target_duration + 0.49)
-
-    def _group_specs(self, profiles: list[cfg.EncodingProfile]) -> list[GroupSpec]:
-        """Per-rung mode: one encoder per rung. Shared mode: one encoder for them all."""
-        config = self.config
-        assert self.ffmpeg is not None
-        argvs = {}
-        for profile in profiles:
-            argvs[profile.name] = encoder_argv(
-                profile.ffmpeg_command, config.input_location, config.segment_length,
-                self.ffmpeg.path, from_source_command=config.source_command is not None)
-            if argvs[profile.name].added:
-                log.info("keyframe grid added to encoder", rung=profile.name,
-                         added=" ".join(argvs[profile.name].added))
-        shared = config.effective_encoder_mode == "shared" and len(profiles) > 1
-        groups = [[p.name for p in profiles]] if shared else [[p.name] for p in profiles]
-        specs = []
-        for names in groups:
-            group = "ladder" if shared else names[0]
-            parts = [argvs[n] for n in names]
-            stdin: Callable[[], Any] | None = None
-            if any(a.reads_stdin for a in parts):
-                stdin = self._stdin_for(group)
-            specs.append(GroupSpec(
-                name=group,
-                rungs=tuple(self._rung_spec(self.config.profile(n)) for n in names),
-                argv=partial(shared_encoder_argv, parts) if shared
-                else partial(_fixed_argv, parts[0].argv),
-                live=config.is_live, stdin=stdin))
-        return specs
-
-    def _stdin_for(self, group: str) -> Callable[[], int]:
-        """Encoder stdin: the fan-out of source_command (or of our own stdin, when several
-        encoders read '-'), else our stdin itself."""
-        if self.fanout is not None:
-            fanout = self.fanout
-            return lambda: fanout.subscribe(group)
-        return lambda: os.dup(0)
-
     def _make_fanout(self) -> None:
-        config = self.config
-        per_rung_stdin = (config.input_location == "-" and len(config.encoding_profiles) > 1
-                          and config.effective_encoder_mode == "per_rung")
-        if config.source_command is None and not per_rung_stdin:
-            self.fanout = None
-            return
-        argv = (["cat"] if config.source_command is None else
-                [a.replace("%s", config.input_location)
-                 for a in shlex.split(config.source_command)])
-        self.fanout = Fanout(argv, config.is_live, on_lagging=self._restart_group,
-                             inherit_stdin=config.source_command is None)
+        self.fanout = make_fanout(self.config, on_lagging=self._restart_group)
 
     def _restart_group(self, group: str) -> None:
         for sup in set(self.rungs.values()):
@@ -280,7 +222,9 @@ class Daemon:
         assert self._tg is not None
         if self.fanout is None and self._fanout_task is None:
             self._make_fanout()
-        specs = self._group_specs(profiles)
+        assert self.ffmpeg is not None
+        specs = group_specs(self.config, profiles, self.ffmpeg.path, self.target_duration,
+                            self.fanout)
         for spec in specs:
             for rung in spec.rungs:
                 for leftover in rung.workdir.glob(f"{rung.prefix}-*"):
@@ -507,70 +451,52 @@ class Daemon:
 
     async def apply(self, new: cfg.Config) -> None:
         """Apply a changed config without stopping the stream: only what changed restarts."""
-        old = self.config
+        old, plan = self.config, plan_reload(self.config, new)
         self.config = new
         for warning in new.warnings:
             log.warning("config", problem=warning)
-        if (old.log_level, old.log_type, old.log_file) != (new.log_level, new.log_type,
-                                                           new.log_file):
+        if plan.logging_changed:
             logs.configure(new.log_level, new.log_type, new.log_file)
-        if new.effective_target_duration != self.target_duration:
+        if plan.target_duration_changed:
             # EXT-X-TARGETDURATION is fixed for a playlist's life (RFC 8216 §6.2.1).
             log.warning("target duration stays until a restart", running=self.target_duration,
                         configured=new.effective_target_duration)
-        encoder_keys = ("input_location", "source_command", "segment_length", "segment_prefix",
-                        "segmenter_binary", "live", "temp_dir", "encoder_mode")
-        restart_all = any(getattr(old, k) != getattr(new, k) for k in encoder_keys)
-        old_p = {p.name: p for p in old.encoding_profiles}
-        new_p = {p.name: p for p in new.encoding_profiles}
-        # One shared encoder serves the whole ladder: any change to it restarts it whole.
-        shared = "shared" in (old.effective_encoder_mode, new.effective_encoder_mode)
-        restart_all = restart_all or (shared and (
-            old_p.keys() != new_p.keys() or old.effective_encoder_mode !=
-            new.effective_encoder_mode or any(old_p[n].ffmpeg_command !=
-                                              new_p[n].ffmpeg_command for n in old_p)))
-        changed = [n for n in old_p if n not in new_p or restart_all
-                   or old_p[n].ffmpeg_command != new_p[n].ffmpeg_command]
-        for name in changed:
+        for name in plan.stop_rungs:
             await self._stop_rung(name)
-        for name in old_p.keys() - new_p.keys():
+        for name in plan.removed_rungs:
             for dest in self.destinations.values():
                 await dest.remove_rung(name)
             self.metrics.forget_rung(name)
             self._rung_started.pop(name, None)
         self.ladder.set_rungs({p.name: p.bandwidth for p in new.encoding_profiles})
-        await self._apply_destinations(old, new)
-        # In shared mode stopping one rung stopped its whole group: restart what is missing.
-        starting = [name for name in new_p if name not in self.rungs]
-        for name in starting:
-            self._rung_started[name] = time.monotonic()
-        self._start_rungs([new_p[name] for name in starting])
+        await self._apply_destinations(plan)
+        # Stopping a shared encoder stopped all its rungs: start whatever is not running.
+        starting = [p for p in new.encoding_profiles if p.name not in self.rungs]
+        for profile in starting:
+            self._rung_started[profile.name] = time.monotonic()
+        self._start_rungs(starting)
         await self._apply_http(old, new)
-        log.info("config reloaded", restarted_rungs=[n for n in starting if n in old_p],
-                 removed_rungs=sorted(old_p.keys() - new_p.keys()),
-                 added_rungs=sorted(new_p.keys() - old_p.keys()),
+        log.info("config reloaded", restarted_rungs=[p.name for p in starting
+                                                     if p.name not in plan.added_rungs],
+                 removed_rungs=list(plan.removed_rungs), added_rungs=list(plan.added_rungs),
                  destinations=list(self.destinations))
 
-    async def _apply_destinations(self, old: cfg.Config, new: cfg.Config) -> None:
+    async def _apply_destinations(self, plan: ReloadPlan) -> None:
         """Start added destinations, stop removed ones, re-create changed ones where they
         were; the others are not touched (a new window is set in place)."""
-        old_t = {p.name: p for p in old.transfer_profiles}
-        new_t = {p.name: p for p in new.transfer_profiles}
-        # url_prefix lives in every playlist: each destination takes it up on re-creation.
-        recreate_all = old.url_prefix != new.url_prefix
-        for name in old_t.keys() - new_t.keys():
+        profiles = {t.name: t for t in self.config.transfer_profiles}
+        for name in plan.removed_destinations:
             await self._remove_destination(name)
             log.info("destination removed", destination=name)
-        for name, profile in new_t.items():
-            if name not in old_t:
-                self._run_destination(self._add_destination(profile, None))
-                log.info("destination added", destination=name)
-            elif recreate_all or old_t[name] != profile:
-                await self._replace_destination(profile)
-                log.info("destination restarted with new settings", destination=name)
-        if old.index_segment_count != new.index_segment_count:
+        for name in plan.added_destinations:
+            self._run_destination(self._add_destination(profiles[name], None))
+            log.info("destination added", destination=name)
+        for name in plan.replaced_destinations:
+            await self._replace_destination(profiles[name])
+            log.info("destination restarted with new settings", destination=name)
+        if plan.window_changed:
             for dest in self.destinations.values():
-                dest.set_window(new.index_segment_count)
+                dest.set_window(self.config.index_segment_count)
 
     async def _replace_destination(self, profile: cfg.TransferProfile) -> None:
         """New settings for a destination: its playlists continue (same media sequence,
@@ -599,7 +525,3 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-
-def _fixed_argv(argv: list[str], _write_fds: list[int]) -> list[str]:
-    """A per-rung encoder writes to stdout, which already is its pipe."""
-    return argv
