@@ -7,7 +7,8 @@ under test is the publisher's ordering, skipping, catching up and retention.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -79,6 +80,17 @@ def ladder(*rungs: str) -> Ladder:
     return lad
 
 
+@asynccontextmanager
+async def serving(dest: Destination) -> AsyncIterator[Destination]:
+    """The destination's workers run for the block; cancelled after it, as on shutdown."""
+    task = asyncio.create_task(dest.run())
+    try:
+        yield dest
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
 async def until(predicate: object, timeout: float = 10.0) -> None:
     """Await an observable condition; the publisher's work happens in its own tasks."""
     loop = asyncio.get_running_loop()
@@ -102,25 +114,23 @@ async def test_segment_then_variant_then_master_in_order(dirs: tuple[Path, Path]
     work, www = dirs
     transfer = FlakyCopy(www)
     dest = Destination(transfer, 2, PublishSettings(2, 4, 2.0, ""), ladder("a", "b"))
-    task = asyncio.create_task(dest.run())
-    segs = [make_segment(work, "a", 0, 2.0)]
-    dest.offer(segs[0])
-    await until(lambda: (www / "live_a.m3u8").exists())
-    assert not (www / "live.m3u8").exists()  # rung b has no variant yet
-    for seq in range(0, 8):
-        for rung in ("a", "b"):
-            if (rung, seq) != ("a", 0):
-                seg = make_segment(work, rung, seq, 2.0)
-                segs.append(seg)
-                dest.offer(seg)
-    await until(lambda: "live_b-00007.ts" in (www / "live_b.m3u8").read_text()
-                if (www / "live_b.m3u8").exists() else False)
-    await until(lambda: "live_a-00007.ts" in (www / "live_a.m3u8").read_text())
-    assert (www / "live.m3u8").exists()
-    assert transfer.violations == []
-    assert not any(s.path.exists() for s in segs)  # every temp file released
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    async with serving(dest):
+        segs = [make_segment(work, "a", 0, 2.0)]
+        dest.offer(segs[0])
+        await until(lambda: (www / "live_a.m3u8").exists())
+        assert not (www / "live.m3u8").exists()  # rung b has no variant yet
+        for seq in range(0, 8):
+            for rung in ("a", "b"):
+                if (rung, seq) != ("a", 0):
+                    seg = make_segment(work, rung, seq, 2.0)
+                    segs.append(seg)
+                    dest.offer(seg)
+        await until(lambda: "live_b-00007.ts" in (www / "live_b.m3u8").read_text()
+                    if (www / "live_b.m3u8").exists() else False)
+        await until(lambda: "live_a-00007.ts" in (www / "live_a.m3u8").read_text())
+        assert (www / "live.m3u8").exists()
+        assert transfer.violations == []
+        assert not any(s.path.exists() for s in segs)  # every temp file released
 
 
 async def test_outage_skips_what_left_the_window_and_catches_up(
@@ -132,22 +142,20 @@ async def test_outage_skips_what_left_the_window_and_catches_up(
     work, www = dirs
     transfer = FlakyCopy(www)
     dest = Destination(transfer, 2, PublishSettings(1, 4, 1.0, ""), ladder("a"))
-    task = asyncio.create_task(dest.run())
-    dest.offer(make_segment(work, "a", 0))
-    await until(lambda: (www / "live_a.m3u8").exists())
-    transfer.down = True
-    for seq in range(1, 13):
-        dest.offer(make_segment(work, "a", seq))
-    assert dest.skipped >= 12 - 4 - 1
-    transfer.down = False
-    await until(lambda: "live_a-00012.ts" in (www / "live_a.m3u8").read_text())
-    playlist = parse_media((www / "live_a.m3u8").read_text())
-    seqs = [e.seq for e in playlist.entries]
-    assert seqs == list(range(seqs[0], 13)) and playlist.media_sequence == seqs[0]
-    assert playlist.entries[0].discontinuity  # the gap is marked
-    assert transfer.violations == []
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    async with serving(dest):
+        dest.offer(make_segment(work, "a", 0))
+        await until(lambda: (www / "live_a.m3u8").exists())
+        transfer.down = True
+        for seq in range(1, 13):
+            dest.offer(make_segment(work, "a", seq))
+        assert dest.skipped >= 12 - 4 - 1
+        transfer.down = False
+        await until(lambda: "live_a-00012.ts" in (www / "live_a.m3u8").read_text())
+        playlist = parse_media((www / "live_a.m3u8").read_text())
+        seqs = [e.seq for e in playlist.entries]
+        assert seqs == list(range(seqs[0], 13)) and playlist.media_sequence == seqs[0]
+        assert playlist.entries[0].discontinuity  # the gap is marked
+        assert transfer.violations == []
 
 
 async def test_expired_segments_are_deleted_after_the_grace_time(
@@ -157,57 +165,51 @@ async def test_expired_segments_are_deleted_after_the_grace_time(
     3. then it is deleted; nothing still listed is ever deleted"""
     work, www = dirs
     dest = Destination(FlakyCopy(www), 2, PublishSettings(1, 3, 0.2, ""), ladder("a"))
-    task = asyncio.create_task(dest.run())
-    loop = asyncio.get_running_loop()
+    async with serving(dest):
+        loop = asyncio.get_running_loop()
 
-    def listed() -> set[str]:
-        path = www / "live_a.m3u8"
-        return {e.name for e in parse_media(path.read_text()).entries} if path.exists() \
-            else set()
+        def listed() -> set[str]:
+            path = www / "live_a.m3u8"
+            return {e.name for e in parse_media(path.read_text()).entries} if path.exists() \
+                else set()
 
-    left_at = None
-    for seq in range(0, 30):
-        dest.offer(make_segment(work, "a", seq, 0.2))
-        await until(lambda seq=seq: f"live_a-{seq:05d}.ts" in listed())
-        if left_at is None and "live_a-00000.ts" not in listed():
-            left_at = loop.time()
-        for name in listed():
-            assert (www / name).exists(), f"{name} is listed but missing"
-    assert left_at is not None
-    await until(lambda: not (www / "live_a-00000.ts").exists(), timeout=10)
-    # grace = 0.2 s + the ~3.2 s playlist that contained it
-    assert loop.time() - left_at >= 3.0
-    assert dest.skipped == 0
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+        left_at = None
+        for seq in range(0, 30):
+            dest.offer(make_segment(work, "a", seq, 0.2))
+            await until(lambda seq=seq: f"live_a-{seq:05d}.ts" in listed())
+            if left_at is None and "live_a-00000.ts" not in listed():
+                left_at = loop.time()
+            for name in listed():
+                assert (www / name).exists(), f"{name} is listed but missing"
+        assert left_at is not None
+        await until(lambda: not (www / "live_a-00000.ts").exists(), timeout=10)
+        # grace = 0.2 s + the ~3.2 s playlist that contained it
+        assert loop.time() - left_at >= 3.0
+        assert dest.skipped == 0
 
 
 async def test_finished_rung_gets_endlist(dirs: tuple[Path, Path]) -> None:
     work, www = dirs
     dest = Destination(FlakyCopy(www), 2, PublishSettings(2, 0, 2.0, ""), ladder("a"))
-    task = asyncio.create_task(dest.run())
-    for seq in range(3):
-        dest.offer(make_segment(work, "a", seq, 2.0))
-    await until(lambda: bool(dest.lanes))
-    dest.finish_rung("a")
-    await asyncio.wait_for(dest.wait_finished(["a"]), 10)
-    text = (www / "live_a.m3u8").read_text()
-    assert text.rstrip().endswith("#EXT-X-ENDLIST") and "#EXT-X-PLAYLIST-TYPE:VOD" in text
-    assert text.count(".ts") == 3
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    async with serving(dest):
+        for seq in range(3):
+            dest.offer(make_segment(work, "a", seq, 2.0))
+        await until(lambda: bool(dest.lanes))
+        dest.finish_rung("a")
+        await asyncio.wait_for(dest.wait_finished(["a"]), 10)
+        text = (www / "live_a.m3u8").read_text()
+        assert text.rstrip().endswith("#EXT-X-ENDLIST") and "#EXT-X-PLAYLIST-TYPE:VOD" in text
+        assert text.count(".ts") == 3
 
 
 async def test_state_snapshot_restores_the_window(dirs: tuple[Path, Path]) -> None:
     work, www = dirs
     dest = Destination(FlakyCopy(www), 2, PublishSettings(2, 4, 2.0, ""), ladder("a"))
-    task = asyncio.create_task(dest.run())
-    for seq in range(6):
-        dest.offer(make_segment(work, "a", seq, 2.0))
-    await until(lambda: "live_a-00005.ts" in ((www / "live_a.m3u8").read_text()
-                                             if (www / "live_a.m3u8").exists() else ""))
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
+    async with serving(dest):
+        for seq in range(6):
+            dest.offer(make_segment(work, "a", seq, 2.0))
+        await until(lambda: "live_a-00005.ts" in ((www / "live_a.m3u8").read_text()
+                                                 if (www / "live_a.m3u8").exists() else ""))
     again = Destination(FlakyCopy(www), 2, PublishSettings(2, 4, 2.0, ""), ladder("a"),
                         state=dest.snapshot())
     assert again.last_seq() == 5
