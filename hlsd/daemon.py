@@ -7,7 +7,6 @@ this module turns them into a graceful stop or a reload.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -17,7 +16,8 @@ from typing import Any
 import structlog
 
 from hlsd import config as cfg
-from hlsd import logs, transfer
+from hlsd import logs
+from hlsd.destinations import Destinations
 from hlsd.encoders import group_specs, make_fanout
 from hlsd.events import Event, SegmentReady, StreamInfo
 from hlsd.fanout import Fanout
@@ -26,8 +26,7 @@ from hlsd.health import HealthReport, evaluate
 from hlsd.ladder import Ladder
 from hlsd.metrics import Metrics
 from hlsd.notify import Notifier, format_status, watchdog_loop
-from hlsd.publisher import Destination, PublishSettings
-from hlsd.reload import ReloadPlan, plan_reload
+from hlsd.reload import plan_reload
 from hlsd.segment import SegmentFile
 from hlsd.state import StateStore
 from hlsd.supervisor import Grid, GroupSupervisor, RungFailed
@@ -72,8 +71,7 @@ class Daemon:
         self.target_duration = config.effective_target_duration
         self.ladder = Ladder(config.index_prefix, config.index_segment_count)
         self.timeline = Timeline()
-        self.destinations: dict[str, Destination] = {}
-        self._dest_tasks: dict[str, asyncio.Task[None]] = {}
+        self.destinations = Destinations(self.ladder, self.metrics, self.target_duration)
         # rungs a reload (re)started: health gives them their own startup grace
         self._rung_started: dict[str, float] = {}
         self.rungs: dict[str, GroupSupervisor] = {}  # rung -> its (maybe shared) encoder
@@ -134,20 +132,20 @@ class Daemon:
         state = self.state.load()
         self.ladder.set_rungs({p.name: p.bandwidth for p in config.encoding_profiles})
         for profile in config.transfer_profiles:
-            self._add_destination(profile, state.get("destinations", {}).get(profile.name))
+            self.destinations.add(profile, config,
+                                  state.get("destinations", {}).get(profile.name))
         self._next_seq = max([int(state.get("next_seq", 0))]
-                             + [d.last_seq() + 1 for d in self.destinations.values()])
+                             + [d.last_seq() + 1 for d in self.destinations])
         for warning in config.warnings:
             log.warning("config", problem=warning)
         log.info("hlsd starting", rungs=[p.name for p in config.encoding_profiles],
-                 destinations=list(self.destinations), live=config.is_live,
+                 destinations=self.destinations.names(), live=config.is_live,
                  ffmpeg=self.ffmpeg.path, next_seq=self._next_seq,
                  target_duration=self.target_duration)
 
     async def _main(self) -> None:
         assert self._tg is not None
-        for dest in self.destinations.values():
-            self._run_destination(dest)
+        self.destinations.start(self._tg)
         self._start_rungs(list(self.config.encoding_profiles))
         self._tg.create_task(self._persist_loop())
         self._tg.create_task(self._reload_loop())
@@ -186,7 +184,7 @@ class Daemon:
         while set(self.rungs) - self._finished:
             await asyncio.sleep(0.2)
         rungs = list(self.rungs)
-        await asyncio.gather(*(d.wait_finished(rungs) for d in self.destinations.values()))
+        await asyncio.gather(*(d.wait_finished(rungs) for d in self.destinations))
 
     async def _graceful_stop(self) -> None:
         log.info("stopping: finishing the segments in flight")
@@ -202,9 +200,9 @@ class Daemon:
         # Destinations that are down cannot drain: don't hold the shutdown for them.
         deadline = time.monotonic() + DRAIN_GRACE
         while time.monotonic() < deadline and not all(
-                d.idle() or d.retry.down for d in self.destinations.values()):
+                d.idle() or d.retry.down for d in self.destinations):
             await asyncio.sleep(0.1)
-        for dest in self.destinations.values():
+        for dest in self.destinations:
             if not dest.idle():
                 log.warning("destination still busy at shutdown; its queue is dropped",
                             destination=dest.name, down=dest.retry.down)
@@ -234,7 +232,7 @@ class Daemon:
                                   grid=self._rejoin_grid)
             for rung in spec.rungs:
                 self.rungs[rung.name] = sup
-                for dest in self.destinations.values():
+                for dest in self.destinations:
                     dest.add_rung(rung.name)
             self._rung_tasks[spec.name] = self._tg.create_task(
                 self._run_group(sup), name=f"encoder {spec.name}")
@@ -254,7 +252,7 @@ class Daemon:
         if not self.config.is_live and not self.controls.stop.is_set():
             for rung in sup.spec.rungs:
                 self._finished.add(rung.name)
-                for dest in self.destinations.values():
+                for dest in self.destinations:
                     dest.finish_rung(rung.name)
 
     async def _stop_rung(self, name: str) -> None:
@@ -306,34 +304,16 @@ class Daemon:
         seg.hold(len(self.destinations))
         if not self.destinations:
             seg.release()
-        for dest in self.destinations.values():
+        for dest in self.destinations:
             dest.offer(seg)
         self._dirty = True
-
-    # -- destinations ----------------------------------------------------------------------
-    def _publish_settings(self, config: cfg.Config) -> PublishSettings:
-        return PublishSettings(self.target_duration, config.index_segment_count,
-                               config.segment_length, config.url_prefix)
-
-    def _add_destination(self, profile: cfg.TransferProfile,
-                         state: dict[str, Any] | None) -> Destination:
-        dest = Destination(transfer.create(profile), profile.concurrency,
-                           self._publish_settings(self.config), self.ladder, self.metrics,
-                           state)
-        self.destinations[profile.name] = dest
-        return dest
-
-    def _run_destination(self, dest: Destination) -> None:
-        assert self._tg is not None
-        self._dest_tasks[dest.name] = self._tg.create_task(dest.run(),
-                                                           name=f"destination {dest.name}")
 
     # -- state, health, notify -------------------------------------------------------------
     def _save_state(self) -> None:
         try:
             self.state.save({
                 "next_seq": self._next_seq,
-                "destinations": {n: d.snapshot() for n, d in self.destinations.items()},
+                "destinations": self.destinations.snapshot(),
             })
             self._dirty = False
         except OSError as exc:
@@ -382,7 +362,7 @@ class Daemon:
                       for s in self.ladder.rungs.values()],
             "destinations": {n: {"skipped": d.skipped,
                                  "queued": sum(len(x.items) for x in d.lanes.values())}
-                             for n, d in self.destinations.items()},
+                             for n, d in self.destinations.by_name.items()},
         }
 
     def _served_directory(self, config: cfg.Config) -> Path | None:
@@ -464,12 +444,12 @@ class Daemon:
         for name in plan.stop_rungs:
             await self._stop_rung(name)
         for name in plan.removed_rungs:
-            for dest in self.destinations.values():
+            for dest in self.destinations:
                 await dest.remove_rung(name)
             self.metrics.forget_rung(name)
             self._rung_started.pop(name, None)
         self.ladder.set_rungs({p.name: p.bandwidth for p in new.encoding_profiles})
-        await self._apply_destinations(plan)
+        await self.destinations.apply(plan, new, self._finished)
         # Stopping a shared encoder stopped all its rungs: start whatever is not running.
         starting = [p for p in new.encoding_profiles if p.name not in self.rungs]
         for profile in starting:
@@ -479,49 +459,4 @@ class Daemon:
         log.info("config reloaded", restarted_rungs=[p.name for p in starting
                                                      if p.name not in plan.added_rungs],
                  removed_rungs=list(plan.removed_rungs), added_rungs=list(plan.added_rungs),
-                 destinations=list(self.destinations))
-
-    async def _apply_destinations(self, plan: ReloadPlan) -> None:
-        """Start added destinations, stop removed ones, re-create changed ones where they
-        were; the others are not touched (a new window is set in place)."""
-        profiles = {t.name: t for t in self.config.transfer_profiles}
-        for name in plan.removed_destinations:
-            await self._remove_destination(name)
-            log.info("destination removed", destination=name)
-        for name in plan.added_destinations:
-            self._run_destination(self._add_destination(profiles[name], None))
-            log.info("destination added", destination=name)
-        for name in plan.replaced_destinations:
-            await self._replace_destination(profiles[name])
-            log.info("destination restarted with new settings", destination=name)
-        if plan.window_changed:
-            for dest in self.destinations.values():
-                dest.set_window(self.config.index_segment_count)
-
-    async def _replace_destination(self, profile: cfg.TransferProfile) -> None:
-        """New settings for a destination: its playlists continue (same media sequence,
-        retention schedule), and what was queued for the old one is handed over."""
-        old = self.destinations[profile.name]
-        # Taken out of the lanes before cancelling, so the old one does not release them.
-        queued = {rung: list(lane.items) for rung, lane in old.lanes.items()}
-        for lane in old.lanes.values():
-            lane.items.clear()
-        await self._remove_destination(profile.name)
-        dest = self._add_destination(profile, old.snapshot())
-        self._run_destination(dest)
-        for rung, items in queued.items():
-            dest.add_rung(rung)
-            for seg in items:
-                dest.offer(seg)
-            if rung in self._finished:  # a finite input's end: ENDLIST once drained
-                dest.finish_rung(rung)
-
-    async def _remove_destination(self, name: str) -> None:
-        self.destinations.pop(name)
-        self.metrics.forget_destination(name)
-        task = self._dest_tasks.pop(name, None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
+                 destinations=self.destinations.names())
