@@ -198,6 +198,7 @@ def test_four_destinations_publish_through_outages(
         # 3: FTP outage.
         ftp_server.stop()
         stopped_at, ftp_seq, www_seq = time.monotonic(), ftp_site.last_seq, www_site.last_seq
+        stopped_at_ftp = stopped_at
         poll_for(OUTAGE)
         assert ftp_site.last_seq <= ftp_seq + 1, "FTP playlist advanced while FTP was down"
         assert www_site.last_seq >= www_seq + OUTAGE / SEGMENT - 2
@@ -205,6 +206,7 @@ def test_four_destinations_publish_through_outages(
         ftp_site.up_since = time.monotonic()
         poll_for(20, lambda: caught_up(ftp_site))
         assert ftp_site.jumps and ftp_site.jumps[-1][0] > stopped_at, ftp_site.jumps
+        ftp_caught_up = time.monotonic()
 
         # 4: S3 outage.
         s3_server.stop()
@@ -216,14 +218,19 @@ def test_four_destinations_publish_through_outages(
         poll_for(20, lambda: caught_up(s3_site))
         assert s3_site.last_seq > s3_seq
         assert s3_site.jumps and s3_site.jumps[-1][0] > stopped_at, s3_site.jumps
+        s3_caught_up = time.monotonic()
 
         # Let the deletions that failed during the outages be retried, still checking.
         poll_for(DELETE_RETRY + 1)
 
     # The undisturbed destinations never missed a segment; the others only at their outage.
     assert not www_site.jumps and not sftp_site.jumps, (www_site.jumps, sftp_site.jumps)
-    assert len(ftp_site.jumps) == 1 and len(s3_site.jumps) == 1, (ftp_site.jumps,
-                                                                  s3_site.jumps)
+    # A recovering server may be slow at first (moto's first PUTs after a restart), so
+    # catching up may skip again; once caught up, nothing more is skipped.
+    for site, start, done in ((ftp_site, stopped_at_ftp, ftp_caught_up),
+                              (s3_site, stopped_at, s3_caught_up)):
+        assert site.jumps, site.name
+        assert all(start < when <= done for when, _, _ in site.jumps), (site.name, site.jumps)
     for site in sites:
         assert len(site.left) >= 10, f"{site.name}: too few segments left the playlist"
         assert len(site.gone) >= len(site.left) - 8, f"{site.name}: deletions lag"
