@@ -80,6 +80,7 @@ class Daemon:
         self.grid: Grid | None = None  # the ladder's segment grid, from its first segment
         self._fanout_task: asyncio.Task[None] | None = None
         self._finished: set[str] = set()
+        self._inputs_ended = asyncio.Event()  # finite input: every rung's encoder is done
         self._next_seq = 0
         self._dirty = False
         self._started = time.monotonic()
@@ -181,8 +182,7 @@ class Daemon:
         """Finite input: every rung ended and every destination published ENDLIST."""
         if self.config.is_live:
             await asyncio.Event().wait()
-        while set(self.rungs) - self._finished:
-            await asyncio.sleep(0.2)
+        await self._inputs_ended.wait()
         rungs = list(self.rungs)
         await asyncio.gather(*(d.wait_finished(rungs) for d in self.destinations))
 
@@ -254,6 +254,8 @@ class Daemon:
                 self._finished.add(rung.name)
                 for dest in self.destinations:
                     dest.finish_rung(rung.name)
+            if not set(self.rungs) - self._finished:
+                self._inputs_ended.set()
 
     async def _stop_rung(self, name: str) -> None:
         """Stop the encoder of rung `name` (in shared mode: of the whole ladder)."""
@@ -361,7 +363,7 @@ class Daemon:
                                       if s.stream and s.stream.video else None)}
                       for s in self.ladder.rungs.values()],
             "destinations": {n: {"skipped": d.skipped,
-                                 "queued": sum(len(x.items) for x in d.lanes.values())}
+                                 "queued": d.queued}
                              for n, d in self.destinations.by_name.items()},
         }
 

@@ -161,7 +161,7 @@ class Destination:
             if self.metrics:
                 self.metrics.skipped(self.name, len(dropped))
         if self.metrics:
-            self.metrics.queue_depth(self.name, sum(len(x.items) for x in self.lanes.values()))
+            self.metrics.queue_depth(self.name, self.queued)
 
     def finish_rung(self, rung: str) -> None:
         lane = self.lanes.get(rung)
@@ -171,6 +171,11 @@ class Destination:
 
     async def wait_finished(self, rungs: list[str]) -> None:
         await asyncio.gather(*(self._done[r].wait() for r in rungs if r in self._done))
+
+    @property
+    def queued(self) -> int:
+        """Segments waiting for this destination, all rungs together."""
+        return sum(len(lane.items) for lane in self.lanes.values())
 
     def idle(self) -> bool:
         return all(not lane.items for lane in self.lanes.values())
