@@ -86,6 +86,11 @@ async def sample_playback(page: Page, seconds: float) -> list[list[float]]:
     return samples
 
 
+# Long enough that one sub-second wait at the live edge (a loaded 2-core machine) does not
+# decide the rate; stalls are judged separately, sample by sample.
+STEADY_WINDOW = 6.0
+
+
 def assert_steady(samples: list[list[float]], what: str) -> None:
     """Playback advanced at about real speed and never stood still for a second."""
     wall = samples[-1][0] - samples[0][0]
@@ -134,7 +139,7 @@ async def test_the_master_plays_and_a_forced_level_plays_at_its_resolution(
             # hls.js leaves the audio-only rung out of a ladder that has video rungs.
             assert sorted(sizes) == sorted(size for size, _ in RUNGS.values())
 
-            before = await sample_playback(page, 3.0)
+            before = await sample_playback(page, STEADY_WINDOW)
             assert_steady(before, "the master")
             shown = (before[-1][2], before[-1][3])
             assert shown in sizes, f"picture is {shown}, not a rung's resolution"
@@ -146,7 +151,7 @@ async def test_the_master_plays_and_a_forced_level_plays_at_its_resolution(
                 "([w, h]) => { const v = document.querySelector('video');"
                 " return v.videoWidth === w && v.videoHeight === h; }",
                 arg=[width, height], timeout=15_000)
-            after = await sample_playback(page, 3.0)
+            after = await sample_playback(page, STEADY_WINDOW)
             assert_steady(after, f"level {target}")
             assert {(w, h) for _, _, w, h in after} == {(width, height)}
             assert await page.evaluate("window.hlsd.hls.currentLevel") == target
