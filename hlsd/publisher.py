@@ -75,6 +75,9 @@ class Destination:
         self._master_lock = asyncio.Lock()
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._done: dict[str, asyncio.Event] = {}
+        # Rungs whose playlist gained segments not yet published: a stop waits for them,
+        # or the last segment would be stored but named by no playlist.
+        self._unpublished: set[str] = set()
         # Lanes start with their rung, possibly before the destination is open; they wait
         # for it, so a backend that needs open() never sees an upload first.
         self._opened = asyncio.Event()
@@ -129,6 +132,7 @@ class Destination:
             seg.release()
         self.published_variants.discard(rung)
         self._done.pop(rung, None)
+        self._unpublished.discard(rung)
         # Its playlist stays where it is; the master no longer names it.
         await self._maybe_publish_master()
 
@@ -178,7 +182,8 @@ class Destination:
         return sum(len(lane.items) for lane in self.lanes.values())
 
     def idle(self) -> bool:
-        return all(not lane.items for lane in self.lanes.values())
+        """Nothing queued and every stored segment named by a published playlist."""
+        return not self._unpublished and all(not lane.items for lane in self.lanes.values())
 
     # -- work ----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -227,6 +232,7 @@ class Destination:
                 self.metrics.upload(self.name, "segment", loop.time() - started)
             before = playlist.duration
             removed = playlist.add(_entry(seg, seg.discontinuity and bool(playlist.entries)))
+            self._unpublished.add(rung)
             window = max(before, playlist.duration)
             self._removed.setdefault(rung, []).extend((e, window) for e in removed)
             # Catching up after an outage: publish once the backlog is stored, not per file.
@@ -240,6 +246,7 @@ class Destination:
         name = self.ladder.variant_name(rung)
         started = asyncio.get_running_loop().time()
         await self.retry(lambda: self.transfer.put_playlist(data, name), "playlist")
+        self._unpublished.discard(rung)  # only this rung's lane worker adds to it
         if self.metrics:
             self.metrics.upload(self.name, "playlist",
                                 asyncio.get_running_loop().time() - started)

@@ -93,6 +93,9 @@ def test_restart_continues_numbering_with_a_discontinuity(tmp_path: Path) -> Non
         assert proc.wait(timeout=30) == 0
     first = variant_path.read_text()
     last_seq = max(sequences(first))
+    # The segment finished at the stop is stored and named: the last segment is never lost.
+    stored = [int(p.stem.rsplit("-", 1)[1]) for p in (tmp_path / "www").glob("*.ts")]
+    assert max(stored) == last_seq, first
     first_msn = int(tag(first, "#EXT-X-MEDIA-SEQUENCE") or -1)
     watcher = MediaPlaylistWatcher("restart")
     watcher.check(first, lambda uri: (tmp_path / "www" / uri).is_file())

@@ -214,3 +214,36 @@ async def test_state_snapshot_restores_the_window(dirs: tuple[Path, Path]) -> No
                         state=dest.snapshot())
     assert again.last_seq() == 5
     assert again.playlists["a"].entries == dest.playlists["a"].entries
+
+
+class GatedCopy(FlakyCopy):
+    """Playlist writes wait for the test to open the gate: a slow server, made observable."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.gate = asyncio.Event()
+        self.playlist_waiting = asyncio.Event()
+
+    async def put_playlist(self, data: bytes, name: str) -> None:
+        self.playlist_waiting.set()
+        await self.gate.wait()
+        await super().put_playlist(data, name)
+
+
+async def test_not_idle_until_the_last_segment_is_in_a_published_playlist(
+        dirs: tuple[Path, Path]) -> None:
+    """1. a segment is stored; the playlist naming it is still being written
+    2. the destination is not idle (a graceful stop waits on idle(): stopping now would
+       leave the last segment stored but unlisted)
+    3. once the playlist is written it is idle, and the playlist names the segment"""
+    work, www = dirs
+    transfer = GatedCopy(www)
+    dest = Destination(transfer, 2, PublishSettings(2, 4, 2.0, ""), ladder("a"))
+    async with serving(dest):
+        dest.offer(make_segment(work, "a", 7, 2.0))
+        await asyncio.wait_for(transfer.playlist_waiting.wait(), 10)
+        assert "live_a-00007.ts" in transfer.visible and not dest.lanes["a"].items
+        assert not dest.idle()
+        transfer.gate.set()
+        await until(dest.idle)
+        assert "live_a-00007.ts" in (www / "live_a.m3u8").read_text()
