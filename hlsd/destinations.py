@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -103,6 +104,17 @@ class Destinations:
         if plan.window_changed:
             for dest in self:
                 dest.set_window(config.index_segment_count)
+
+    async def drain(self, grace: float) -> None:
+        """On a stop: give each destination up to `grace` seconds to publish what is
+        queued. One that is down cannot drain, so the stop does not wait for it."""
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and not all(d.idle() or d.retry.down for d in self):
+            await asyncio.sleep(0.1)
+        for dest in self:
+            if not dest.idle():
+                log.warning("destination still busy at shutdown; its queue is dropped",
+                            destination=dest.name, down=dest.retry.down)
 
     def snapshot(self) -> dict[str, Any]:
         return {name: dest.snapshot() for name, dest in self.by_name.items()}
