@@ -2,7 +2,7 @@
 
 Integration tests feed it every text they fetch from a live destination; it raises
 AssertionError naming the rule a playlist broke. It parses on its own (not with
-hlsd.playlist), so a bug in the model cannot hide itself here.
+hlsd.playlistparse), so a bug in the model cannot hide itself here.
 
     watcher = MediaPlaylistWatcher("live_ep_720p.m3u8")
     while ...:

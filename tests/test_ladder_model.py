@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hlsd.backoff import Backoff
 from hlsd.events import AudioInfo, StreamInfo, VideoInfo
 from hlsd.ladder import Ladder
-from hlsd.playlist import parse_master
+from hlsd.playlistparse import parse_master
 from hlsd.timeline import Timeline
 
 

@@ -1,4 +1,6 @@
-"""hlsd.playlist: golden texts, one test per rule, and properties over random add sequences."""
+"""hlsd.playlist and hlsd.playlistparse: golden texts, one test per rule, and properties over
+random add sequences.
+"""
 
 from __future__ import annotations
 
@@ -16,11 +18,9 @@ from hlsd.playlist import (
     PlaylistError,
     Variant,
     extinf_rounded,
-    parse_attributes,
-    parse_master,
-    parse_media,
     render_master,
 )
+from hlsd.playlistparse import parse_attributes, parse_master, parse_media
 from tests.hlscheck import MediaPlaylistWatcher, check_master
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -17,7 +17,7 @@ import pytest
 from hlsd.config import CopyProfile
 from hlsd.events import AudioInfo, StreamInfo, VideoInfo
 from hlsd.ladder import Ladder
-from hlsd.playlist import parse_media
+from hlsd.playlistparse import parse_media
 from hlsd.publisher import Destination, PublishSettings
 from hlsd.segment import SegmentFile
 from hlsd.transfer.base import TransferError
