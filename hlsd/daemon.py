@@ -16,7 +16,8 @@ from typing import Any
 import structlog
 
 from hlsd import config as cfg
-from hlsd import logs
+from hlsd import configload, logs
+from hlsd.configcheck import ConfigError
 from hlsd.destinations import Destinations
 from hlsd.encoders import group_specs, make_fanout
 from hlsd.events import Event, SegmentReady, StreamInfo
@@ -423,8 +424,8 @@ class Daemon:
             log.warning("reload requested but the config came from no file")
             return
         try:
-            new = cfg.load(path)
-        except cfg.ConfigError as exc:
+            new = configload.load(path)
+        except ConfigError as exc:
             for problem in exc.problems:
                 log.error("reload refused: invalid config; the running config stays",
                           problem=str(problem))
