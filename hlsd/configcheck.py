@@ -5,10 +5,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from hlsd.config import Secret
+from hlsd.config import Secret
 
 
 @dataclass(frozen=True)
@@ -85,7 +84,6 @@ class Checker:
 
     def secret(self, raw: Mapping[str, Any], key: str, section: str,
                required: bool = False) -> Secret | None:
-        from hlsd.config import Secret
 
         value = self._get(raw, key, section, required, "a string (may be ${ENV_VAR})")
         if value is None:

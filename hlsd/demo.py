@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hlsd import config as cfg
+from hlsd import configload
 
 if TYPE_CHECKING:
     from hlsd.daemon import Daemon
@@ -43,7 +44,7 @@ def demo_config(directory: Path, listen: str = "127.0.0.1", port: int = 8080,
         "http": http,
         **{name: {"ffmpeg_command": command} for name, command in LADDER.items()},
     }
-    return cfg.parse(raw)
+    return configload.parse(raw)
 
 
 async def announce(daemon: Daemon) -> None:

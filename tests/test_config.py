@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 
 from hlsd import config as cfg
+from hlsd import configload
+from hlsd.configcheck import ConfigError, Problem
 
 CMD = "ffmpeg -i %s -c:v libx264 -c:a aac -f mpegts -"
 
@@ -25,9 +27,9 @@ def base(**extra: Any) -> dict[str, Any]:
     return raw
 
 
-def problems(raw: dict[str, Any]) -> list[cfg.Problem]:
-    with pytest.raises(cfg.ConfigError) as info:
-        cfg.parse(raw)
+def problems(raw: dict[str, Any]) -> list[Problem]:
+    with pytest.raises(ConfigError) as info:
+        configload.parse(raw)
     return info.value.problems
 
 
@@ -36,7 +38,7 @@ def paths(raw: dict[str, Any]) -> list[str]:
 
 
 def test_minimal_config_gets_the_documented_defaults() -> None:
-    c = cfg.parse(base())
+    c = configload.parse(base())
     assert c.segment_prefix == "live" and c.index_prefix == "live"
     assert c.segment_length == 4.0 and c.index_segment_count == 6
     assert c.log_type == "STDOUT" and c.log_level == "INFO"
@@ -50,7 +52,7 @@ def test_minimal_config_gets_the_documented_defaults() -> None:
 def test_profile_lists_and_single_names_both_work() -> None:
     raw = base(encoding_profile=["ep_720p", "ep_360p"],
                ep_360p={"ffmpeg_command": CMD})
-    assert [p.name for p in cfg.parse(raw).encoding_profiles] == ["ep_720p", "ep_360p"]
+    assert [p.name for p in configload.parse(raw).encoding_profiles] == ["ep_720p", "ep_360p"]
 
 
 def test_every_problem_is_reported_at_once_with_its_key_path() -> None:
@@ -94,7 +96,7 @@ def test_encoder_must_write_mpegts_to_stdout_without_a_shell() -> None:
 def test_legacy_segmenter_pipe_tail_is_dropped_with_a_warning() -> None:
     raw = base()
     raw["ep_720p"]["ffmpeg_command"] = CMD + " | %s %s %s %s %s"
-    c = cfg.parse(raw)
+    c = configload.parse(raw)
     assert c.encoding_profiles[0].ffmpeg_command == CMD
     assert any("segmenter pipe" in w for w in c.warnings)
 
@@ -104,7 +106,7 @@ def test_env_secrets_are_substituted_and_never_printed(monkeypatch: pytest.Monke
     raw = base(transfer_profile="up")
     raw["up"] = {"transfer_type": "ftp", "remote_host": "127.0.0.1", "user_name": "u",
                  "password": "${HLSD_TEST_PW}", "directory": "/live"}
-    c = cfg.parse(raw)
+    c = configload.parse(raw)
     ftp = c.transfer_profiles[0]
     assert isinstance(ftp, cfg.FtpProfile)
     assert ftp.password.reveal() == "hunter2"
@@ -149,7 +151,7 @@ def test_ssh_insecure_flag_needs_to_be_explicit_and_warns() -> None:
     raw = base(transfer_profile="ssh")
     raw["ssh"] = {"transfer_type": "sftp", "remote_host": "h", "user_name": "u",
                   "insecure_skip_host_key_check": True}
-    c = cfg.parse(raw)
+    c = configload.parse(raw)
     ssh = c.transfer_profiles[0]
     assert isinstance(ssh, cfg.SshProfile) and ssh.insecure_skip_host_key_check
     assert any("verification is OFF" in w for w in c.warnings)
@@ -160,13 +162,13 @@ def test_ssh_insecure_flag_needs_to_be_explicit_and_warns() -> None:
 def test_finite_when_input_is_a_regular_file(tmp_path: Path) -> None:
     media = tmp_path / "film.ts"
     media.write_bytes(b"")
-    assert not cfg.parse(base(input_location=str(media))).is_live
-    assert cfg.parse(base(input_location=str(media), live=True)).is_live
+    assert not configload.parse(base(input_location=str(media))).is_live
+    assert configload.parse(base(input_location=str(media), live=True)).is_live
 
 
 def test_target_duration_cannot_undercut_segment_length() -> None:
     assert paths(base(segment_length=6, target_duration=4)) == ["target_duration"]
-    assert cfg.parse(base(segment_length=2.5)).effective_target_duration == 3
+    assert configload.parse(base(segment_length=2.5)).effective_target_duration == 3
 
 
 def test_log_file_required_for_file_logging() -> None:
@@ -179,7 +181,7 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
                     "transfer_profile: t\n"
                     f"e: {{ffmpeg_command: '{CMD}'}}\n"
                     "t: {transfer_type: copy, directory: www}\n")
-    c = cfg.load(path)
+    c = configload.load(path)
     assert c.temp_dir == tmp_path / "work"
     assert c.transfer_profiles[0].directory == tmp_path / "www"  # type: ignore[union-attr]
 
@@ -187,14 +189,14 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("temp_dir: /x\nencoding_profile: [a,\n")
-    with pytest.raises(cfg.ConfigError) as info:
-        cfg.load(path)
+    with pytest.raises(ConfigError) as info:
+        configload.load(path)
     assert "line" in str(info.value)
 
 
 def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(cfg.ConfigError):
-        cfg.load(tmp_path / "missing.yaml")
+    with pytest.raises(ConfigError):
+        configload.load(tmp_path / "missing.yaml")
 
 
 def test_shipped_examples_validate(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -204,4 +206,4 @@ def test_shipped_examples_validate(monkeypatch: pytest.MonkeyPatch) -> None:
     examples = sorted(Path(__file__).parent.parent.joinpath("etc").glob("*.yaml"))
     assert examples
     for example in examples:
-        cfg.load(example)
+        configload.load(example)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from hlsd import config as cfg
+from hlsd import configload
 from hlsd.reload import plan_reload
 
 A = "ffmpeg -i %s -s 640x360 -c:v libx264 -f mpegts -"
@@ -25,7 +26,7 @@ def make(**extra: Any) -> cfg.Config:
             raw[key] = {**raw[key], **value}
         else:
             raw[key] = value
-    return cfg.parse(raw)
+    return configload.parse(raw)
 
 
 def test_nothing_changed_nothing_restarts() -> None:

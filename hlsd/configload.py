@@ -1,0 +1,244 @@
+"""The config loader: a YAML file or document -> a validated, frozen Config, no side effects.
+
+`load()` returns a frozen Config or raises ConfigError carrying one Problem per mistake,
+each with its key path. Transfer profile sections are validated in hlsd.configtransfer;
+the typed reads that collect problems are hlsd.configcheck's Checker.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hlsd.config import (
+    DEFAULT_HLS_JS,
+    Config,
+    CopyProfile,
+    EncodingProfile,
+    HttpSettings,
+    TransferProfile,
+)
+from hlsd.configcheck import Checker, ConfigError, Problem
+from hlsd.configtransfer import parse_transfer
+from hlsd.ffmpeg import command_problems
+
+__all__ = ["load", "parse"]
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+LEGACY_PIPE_TAIL = re.compile(r"\|\s*(%s\s*){1,6}$")
+ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+# Keys of the top level that are settings, not profile sections.
+TOP_KEYS = {
+    "temp_dir", "segment_prefix", "index_prefix", "log_type", "log_file", "log_level",
+    "input_location", "source_command", "segment_length", "url_prefix",
+    "index_segment_count", "segmenter_binary", "encoding_profile", "transfer_profile",
+    "live", "target_duration", "encoder_mode", "http",
+}
+ENCODING_KEYS = {"ffmpeg_command", "bandwidth"}
+HTTP_KEYS = {"listen", "port", "serve", "hls_js_url"}
+
+
+def _expand_env(value: Any, path: str, check: Checker) -> Any:
+    """Replace ${VAR} in strings; an unset variable is a problem, never an empty secret."""
+    if isinstance(value, str):
+        def sub(m: re.Match[str]) -> str:
+            name = m.group(1)
+            if name not in os.environ:
+                check.problem(path, f"environment variable {name} is not set",
+                              "set it, or write the value in the file")
+                return ""
+            return os.environ[name]
+        return ENV_REF.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: _expand_env(v, f"{path}.{k}" if path else str(k), check)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_expand_env(v, f"{path}[{i}]", check) for i, v in enumerate(value)]
+    return value
+
+
+def _names(raw: Any, key: str, check: Checker) -> list[str]:
+    if isinstance(raw, str):
+        return [raw]
+    if isinstance(raw, list) and raw and all(isinstance(n, str) for n in raw):
+        if len(set(raw)) != len(raw):
+            check.problem(key, f"names a profile twice: {raw}", "each profile once")
+        return list(dict.fromkeys(raw))
+    check.problem(key, f"expected a profile name or a non-empty list of names, found {raw!r}",
+                  "e.g. ep_720p or [ep_720p, ep_360p]")
+    return []
+
+
+def strip_legacy_tail(command: str) -> tuple[str, bool]:
+    """The original tool piped ffmpeg into its segmenter inside the command; hlsd does that."""
+    stripped = LEGACY_PIPE_TAIL.sub("", command.rstrip())
+    return stripped.rstrip(), stripped != command.rstrip()
+
+
+def _encoding(name: str, raw: Mapping[str, Any], check: Checker) -> EncodingProfile | None:
+    check.unknown(raw, ENCODING_KEYS, name)
+    cmd = check.string(raw, "ffmpeg_command", name, required=True)
+    bandwidth = check.integer(raw, "bandwidth", name, minimum=1)
+    if cmd is None:
+        return None
+    cmd, legacy = strip_legacy_tail(cmd)
+    if legacy:
+        check.warn(f"{name}.ffmpeg_command", "ends with the original tool's `| %s %s ...` "
+                   "segmenter pipe; hlsd runs the segmenter itself, so that tail is dropped")
+
+    for problem in command_problems(cmd):
+        check.problem(f"{name}.ffmpeg_command", problem,
+                      "an ffmpeg command that writes MPEG-TS to stdout, e.g. ... -f mpegts -")
+    return EncodingProfile(name=name, ffmpeg_command=cmd, bandwidth=bandwidth)
+
+
+def _http(raw: Any, check: Checker) -> HttpSettings | None:
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        return HttpSettings()
+    if not isinstance(raw, dict):
+        check.problem("http", f"found {raw!r}", "a section with listen, port, serve, hls_js_url")
+        return None
+    check.unknown(raw, HTTP_KEYS, "http")
+    port = check.integer(raw, "port", "http", minimum=0, maximum=65535)
+    return HttpSettings(listen=check.string(raw, "listen", "http") or "127.0.0.1",
+                        port=8080 if port is None else port,
+                        serve=check.string(raw, "serve", "http"),
+                        hls_js_url=check.string(raw, "hls_js_url", "http") or DEFAULT_HLS_JS)
+
+
+def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = None) -> Config:
+    """Validate a loaded YAML document; raises ConfigError listing every problem."""
+    check = Checker()
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem("", f"the file holds {type(raw).__name__}, not a mapping",
+                                   "a YAML mapping of settings and profile sections")])
+    raw = _expand_env(raw, "", check)
+    enc_names = _names(raw.get("encoding_profile"), "encoding_profile", check)
+    tr_names = _names(raw.get("transfer_profile"), "transfer_profile", check)
+    sections = {k for k, v in raw.items() if k not in TOP_KEYS and isinstance(v, dict)}
+    for key in raw:
+        if key in TOP_KEYS or key in sections:
+            continue
+        check.unknown({key: raw[key]}, TOP_KEYS, "")
+    for key in sorted(sections):
+        if not SAFE_NAME.match(str(key)):
+            check.problem(str(key), "profile names may hold only letters, digits, '_', '.', '-'",
+                          "e.g. ep_720p")
+        sec = raw[key]
+        if key not in enc_names and key not in tr_names and not (
+                "ffmpeg_command" in sec or "transfer_type" in sec):
+            check.unknown({key: sec}, TOP_KEYS, "")
+    encodings: list[EncodingProfile] = []
+    for name in enc_names:
+        sec = raw.get(name)
+        if not isinstance(sec, dict):
+            check.problem("encoding_profile", f"names {name!r}, which is not a section "
+                          "of the file", "a top-level section with ffmpeg_command",
+                          choices=[s for s in sections if "ffmpeg_command" in raw[s]], near=name)
+        elif (ep := _encoding(name, sec, check)) is not None:
+            encodings.append(ep)
+    transfers: list[TransferProfile] = []
+    for name in tr_names:
+        sec = raw.get(name)
+        if not isinstance(sec, dict):
+            check.problem("transfer_profile", f"names {name!r}, which is not a section "
+                          "of the file", "a top-level section with transfer_type",
+                          choices=[s for s in sections if "transfer_type" in raw[s]], near=name)
+        elif (tp := parse_transfer(name, sec, check)) is not None:
+            transfers.append(tp)
+
+    def rel(p: str | None) -> Path | None:
+        if p is None:
+            return None
+        path = Path(p).expanduser()
+        return path if path.is_absolute() or base_dir is None else base_dir / path
+
+    transfers = [_rebase(t, rel) for t in transfers]
+    temp_dir = rel(check.string(raw, "temp_dir", "", required=True))
+    input_location = check.string(raw, "input_location", "")
+    source_command = check.string(raw, "source_command", "")
+    if source_command is not None and input_location is None:
+        check.problem("input_location", "is required with source_command",
+                      "a file, URL, device or '-'")
+    seg_len = check.number(raw, "segment_length", "", minimum=0.5, maximum=60)
+    count = check.integer(raw, "index_segment_count", "", minimum=0)
+    target = check.integer(raw, "target_duration", "", minimum=1, maximum=120)
+    if target is not None and seg_len is not None and target < math.ceil(seg_len - 1e-9):
+        check.problem("target_duration", f"{target} is below segment_length {seg_len}",
+                      f"at least {math.ceil(seg_len)}")
+    prefixes = {}
+    for key in ("segment_prefix", "index_prefix"):
+        value = check.string(raw, key, "")
+        if value is not None and not SAFE_NAME.match(value):
+            check.problem(key, f"found {value!r}", "letters, digits, '_', '.', '-' only "
+                          "(it names files; no '/' or '..')")
+        prefixes[key] = value or "live"
+    log_type = check.choice(raw, "log_type", "", ("STDOUT", "FILE"), upper=True) or "STDOUT"
+    log_file = rel(check.string(raw, "log_file", ""))
+    if log_type == "FILE" and log_file is None:
+        check.problem("log_file", "is required with log_type FILE", "a file path")
+    level = check.choice(raw, "log_level", "", ("DEBUG", "INFO", "WARN", "ERROR"), upper=True)
+    mode = check.choice(raw, "encoder_mode", "", ("auto", "per_rung", "shared"))
+    if mode == "shared":
+        from hlsd.ffmpeg import shared_problems
+
+        for problem in shared_problems({e.name: e.ffmpeg_command for e in encodings}):
+            check.problem("encoder_mode", f"shared decoding impossible: {problem}",
+                          "per_rung, or profiles whose options up to the last -i are the same")
+    http = _http(raw.get("http"), check)
+    if http and http.serve and http.serve not in {t.name for t in transfers
+                                                  if isinstance(t, CopyProfile)}:
+        check.problem("http.serve", f"{http.serve!r} is not a copy transfer profile in use",
+                      "the name of a copy profile listed in transfer_profile")
+    check.raise_if_any()
+    assert temp_dir is not None
+    return Config(
+        temp_dir=temp_dir, input_location=input_location or "",
+        encoding_profiles=tuple(encodings), transfer_profiles=tuple(transfers),
+        segment_prefix=prefixes["segment_prefix"], index_prefix=prefixes["index_prefix"],
+        log_type=log_type, log_file=log_file,  # type: ignore[arg-type]
+        log_level=level or "INFO",  # type: ignore[arg-type]
+        source_command=source_command,
+        segment_length=4.0 if seg_len is None else seg_len,
+        url_prefix=check.string(raw, "url_prefix", "") or "",
+        index_segment_count=6 if count is None else count,
+        segmenter_binary=check.string(raw, "segmenter_binary", "") or "hlsd-segmenter",
+        live=check.boolean(raw, "live", ""), target_duration=target,
+        encoder_mode=mode or "auto",  # type: ignore[arg-type]
+        http=http, source_path=source_path, warnings=tuple(check.warnings),
+    )
+
+
+def _rebase(t: TransferProfile, rel: Any) -> TransferProfile:
+    """Relative local paths in profiles are relative to the config file's folder."""
+    if isinstance(t, CopyProfile):
+        return CopyProfile(**{**t.__dict__, "directory": rel(str(t.directory))})
+    return t
+
+
+def load(path: str | Path) -> Config:
+    """Read and validate a config file; raises ConfigError (never a traceback for bad input)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([Problem("", f"cannot read {path}: {exc.strerror}",
+                                   "a readable YAML file")]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError([Problem("", f"not valid YAML{where}: "
+                                   f"{getattr(exc, 'problem', None) or exc}",
+                                   "valid YAML")]) from None
+    return parse(raw, source_path=path.resolve(), base_dir=path.resolve().parent)

@@ -1,0 +1,100 @@
+"""Validation of transfer profile sections (copy, ftp, scp/sftp, s3) into profile objects.
+
+Part of the loader (hlsd.configload calls `parse_transfer` for each named profile); every
+problem goes to the shared Checker, so one run reports them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hlsd.config import CopyProfile, FtpProfile, S3Profile, SshProfile, TransferProfile
+from hlsd.configcheck import Checker
+
+__all__ = ["TRANSFER_KEYS", "parse_transfer"]
+
+TRANSFER_KEYS: dict[str, set[str]] = {
+    "copy": {"transfer_type", "directory", "concurrency"},
+    "ftp": {"transfer_type", "remote_host", "user_name", "password", "directory", "port",
+            "passive", "tls", "concurrency"},
+    "sftp": {"transfer_type", "remote_host", "user_name", "password", "directory", "port",
+             "key_file", "known_hosts", "host_key", "insecure_skip_host_key_check",
+             "concurrency"},
+    "s3": {"transfer_type", "bucket_name", "key_prefix", "aws_api_key", "aws_api_secret",
+           "region", "endpoint_url", "addressing_style", "acl", "playlist_cache_control",
+           "segment_cache_control", "concurrency"},
+}
+TRANSFER_KEYS["scp"] = TRANSFER_KEYS["sftp"]
+
+
+def parse_transfer(name: str, raw: Mapping[str, Any], check: Checker) -> TransferProfile | None:
+    kind = raw.get("transfer_type")
+    if kind not in TRANSFER_KEYS:
+        check.problem(f"{name}.transfer_type", f"found {kind!r}",
+                      "one of copy, ftp, scp, sftp, s3")
+        return None
+    check.unknown(raw, TRANSFER_KEYS[kind], name)
+    conc = check.integer(raw, "concurrency", name, minimum=1, maximum=64)
+    extra: dict[str, Any] = {} if conc is None else {"concurrency": conc}
+    if kind == "copy":
+        directory = check.string(raw, "directory", name, required=True)
+        return CopyProfile(name, Path(directory), **extra) if directory else None
+    if kind in ("scp", "sftp"):
+        host = check.string(raw, "remote_host", name, required=True)
+        user = check.string(raw, "user_name", name, required=True)
+        port = check.integer(raw, "port", name, minimum=1, maximum=65535)
+        insecure = check.boolean(raw, "insecure_skip_host_key_check", name)
+        if host is None or user is None:
+            return None
+        if insecure:
+            check.warn(f"{name}.insecure_skip_host_key_check",
+                       "host key verification is OFF: anyone on the path can impersonate "
+                       "the server")
+        key_file = check.string(raw, "key_file", name)
+        known = check.string(raw, "known_hosts", name)
+        return SshProfile(
+            name=name, transfer_type=kind, remote_host=host, user_name=user,
+            directory=check.string(raw, "directory", name) or ".",
+            password=check.secret(raw, "password", name), port=port or 22,
+            key_file=Path(key_file).expanduser() if key_file else None,
+            known_hosts=Path(known).expanduser() if known else None,
+            host_key=check.string(raw, "host_key", name),
+            insecure_skip_host_key_check=bool(insecure), **extra)
+    if kind == "ftp":
+        host = check.string(raw, "remote_host", name, required=True)
+        user = check.string(raw, "user_name", name, required=True)
+        password = check.secret(raw, "password", name, required=True)
+        port = check.integer(raw, "port", name, minimum=1, maximum=65535)
+        passive = check.boolean(raw, "passive", name)
+        tls = check.boolean(raw, "tls", name)
+        if host is None or user is None or password is None:
+            return None
+        return FtpProfile(name=name, remote_host=host, user_name=user, password=password,
+                          directory=check.string(raw, "directory", name) or "/",
+                          port=port or 21, passive=True if passive is None else passive,
+                          tls=bool(tls), **extra)
+    bucket = check.string(raw, "bucket_name", name, required=True)
+    prefix = check.string(raw, "key_prefix", name) or ""
+    if ".." in prefix.split("/") or prefix.startswith("/"):
+        check.problem(f"{name}.key_prefix", f"found {prefix!r}",
+                      "a relative prefix without '..' parts, e.g. live/channel1/")
+    key = check.secret(raw, "aws_api_key", name)
+    secret = check.secret(raw, "aws_api_secret", name)
+    if (key is None) != (secret is None):
+        check.problem(f"{name}.aws_api_key", "only one of aws_api_key and aws_api_secret "
+                      "is set", "both, or neither to use the standard AWS credential chain")
+    style = check.choice(raw, "addressing_style", name, ("auto", "path", "virtual"))
+    if bucket is None:
+        return None
+    s3 = S3Profile(name=name, bucket_name=bucket, key_prefix=prefix, aws_api_key=key,
+                   aws_api_secret=secret, region=check.string(raw, "region", name),
+                   endpoint_url=check.string(raw, "endpoint_url", name),
+                   addressing_style=style or "auto",  # type: ignore[arg-type]
+                   acl=check.string(raw, "acl", name), **extra)
+    for cache_key in ("playlist_cache_control", "segment_cache_control"):
+        value = check.string(raw, cache_key, name)
+        if value is not None:
+            s3 = S3Profile(**{**s3.__dict__, cache_key: value})
+    return s3
