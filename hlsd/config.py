@@ -69,6 +69,7 @@ class FtpProfile:
     port: int = 21
     passive: bool = True
     tls: bool = False
+    tls_ca_file: Path | None = None  # CA bundle (PEM) the server's certificate chains to
     transfer_type: Literal["ftp"] = "ftp"
     concurrency: int = 2
 

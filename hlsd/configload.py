@@ -10,7 +10,8 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +22,14 @@ from hlsd.config import (
     Config,
     CopyProfile,
     EncodingProfile,
+    FtpProfile,
     HttpSettings,
+    SshProfile,
     TransferProfile,
 )
 from hlsd.configcheck import Checker, ConfigError, Problem
 from hlsd.configtransfer import parse_transfer
-from hlsd.ffmpeg import command_problems
+from hlsd.ffmpeg import command_problems, shared_problems
 
 __all__ = ["load", "parse"]
 
@@ -189,8 +192,6 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
     level = check.choice(raw, "log_level", "", ("DEBUG", "INFO", "WARN", "ERROR"), upper=True)
     mode = check.choice(raw, "encoder_mode", "", ("auto", "per_rung", "shared"))
     if mode == "shared":
-        from hlsd.ffmpeg import shared_problems
-
         for problem in shared_problems({e.name: e.ffmpeg_command for e in encodings}):
             check.problem("encoder_mode", f"shared decoding impossible: {problem}",
                           "per_rung, or profiles whose options up to the last -i are the same")
@@ -218,10 +219,19 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
     )
 
 
-def _rebase(t: TransferProfile, rel: Any) -> TransferProfile:
-    """Relative local paths in profiles are relative to the config file's folder."""
+def _rebase(t: TransferProfile, rel: Callable[[str | None], Path | None]
+            ) -> TransferProfile:
+    """Relative local paths in profiles are relative to the config file's folder (a
+    service's working directory is /, so nothing else would be predictable)."""
+    def local(path: Path | None) -> Path | None:
+        return rel(str(path)) if path is not None else None
+
     if isinstance(t, CopyProfile):
-        return CopyProfile(**{**t.__dict__, "directory": rel(str(t.directory))})
+        return replace(t, directory=local(t.directory) or t.directory)
+    if isinstance(t, SshProfile):
+        return replace(t, key_file=local(t.key_file), known_hosts=local(t.known_hosts))
+    if isinstance(t, FtpProfile):
+        return replace(t, tls_ca_file=local(t.tls_ca_file))
     return t
 
 

@@ -18,7 +18,7 @@ __all__ = ["TRANSFER_KEYS", "parse_transfer"]
 TRANSFER_KEYS: dict[str, set[str]] = {
     "copy": {"transfer_type", "directory", "concurrency"},
     "ftp": {"transfer_type", "remote_host", "user_name", "password", "directory", "port",
-            "passive", "tls", "concurrency"},
+            "passive", "tls", "tls_ca_file", "concurrency"},
     "sftp": {"transfer_type", "remote_host", "user_name", "password", "directory", "port",
              "key_file", "known_hosts", "host_key", "insecure_skip_host_key_check",
              "concurrency"},
@@ -69,12 +69,17 @@ def parse_transfer(name: str, raw: Mapping[str, Any], check: Checker) -> Transfe
         port = check.integer(raw, "port", name, minimum=1, maximum=65535)
         passive = check.boolean(raw, "passive", name)
         tls = check.boolean(raw, "tls", name)
+        ca_file = check.string(raw, "tls_ca_file", name)
+        if ca_file and not tls:
+            check.problem(f"{name}.tls_ca_file", "is set but tls is not true",
+                          "tls: true, or no tls_ca_file")
         if host is None or user is None or password is None:
             return None
         return FtpProfile(name=name, remote_host=host, user_name=user, password=password,
                           directory=check.string(raw, "directory", name) or "/",
                           port=port or 21, passive=True if passive is None else passive,
-                          tls=bool(tls), **extra)
+                          tls=bool(tls), tls_ca_file=Path(ca_file) if ca_file else None,
+                          **extra)
     bucket = check.string(raw, "bucket_name", name, required=True)
     prefix = check.string(raw, "key_prefix", name) or ""
     if ".." in prefix.split("/") or prefix.startswith("/"):

@@ -186,6 +186,29 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
     assert c.transfer_profiles[0].directory == tmp_path / "www"  # type: ignore[union-attr]
 
 
+def test_relative_key_and_ca_files_are_relative_to_the_config_file(tmp_path: Path) -> None:
+    """Under systemd the working directory is /: a relative key file must not mean /key."""
+    path = tmp_path / "hlsd.yaml"
+    path.write_text("temp_dir: /tmp/w\ninput_location: '-'\nencoding_profile: e\n"
+                    "transfer_profile: [s, f]\n"
+                    f"e: {{ffmpeg_command: '{CMD}'}}\n"
+                    "s: {transfer_type: sftp, remote_host: h, user_name: u,\n"
+                    "    key_file: keys/id, known_hosts: keys/known, host_key: null}\n"
+                    "f: {transfer_type: ftp, remote_host: h, user_name: u, password: p,\n"
+                    "    tls: true, tls_ca_file: ca.pem}\n")
+    sftp, ftp = configload.load(path).transfer_profiles
+    assert isinstance(sftp, cfg.SshProfile) and isinstance(ftp, cfg.FtpProfile)
+    assert (sftp.key_file, sftp.known_hosts) == (tmp_path / "keys/id", tmp_path / "keys/known")
+    assert ftp.tls_ca_file == tmp_path / "ca.pem"
+
+
+def test_ftp_ca_file_needs_tls() -> None:
+    raw = base(transfer_profile="f", f={"transfer_type": "ftp", "remote_host": "h",
+                                        "user_name": "u", "password": "p",
+                                        "tls_ca_file": "/ca.pem"})
+    assert paths(raw) == ["f.tls_ca_file"]
+
+
 def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("temp_dir: /x\nencoding_profile: [a,\n")

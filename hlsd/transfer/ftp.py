@@ -59,6 +59,7 @@ class FtpTransfer:
         self._idle: list[aioftp.Client] = []
         self._busy: set[aioftp.Client] = set()
         self._slots = asyncio.Semaphore(profile.concurrency)
+        self._ssl: ssl.SSLContext | None = None
         self._log = structlog.get_logger().bind(destination=profile.name)
 
     async def open(self) -> None:
@@ -193,7 +194,7 @@ class FtpTransfer:
         try:
             await client.connect(profile.remote_host, profile.port)
             if profile.tls:
-                await client.upgrade_to_tls(ssl.create_default_context())
+                await client.upgrade_to_tls(self._tls_context())
             await client.login(profile.user_name, profile.password.reveal())
         except (aioftp.AIOFTPException, OSError, ssl.SSLError, EOFError) as exc:
             client.close()
@@ -204,6 +205,15 @@ class FtpTransfer:
         self._busy.add(client)
         self._log.debug("ftp connected", url=self._where)
         return client, False
+
+    def _tls_context(self) -> ssl.SSLContext:
+        """Certificate and host name verified: against `tls_ca_file` if set (a private
+        CA), else the system's CAs. Built on first use; a bad CA file is an OSError or
+        SSLError that the caller reports like any failed connect."""
+        if self._ssl is None:
+            ca = self._profile.tls_ca_file
+            self._ssl = ssl.create_default_context(cafile=str(ca) if ca else None)
+        return self._ssl
 
     def _drop(self, client: aioftp.Client) -> None:
         self._busy.discard(client)

@@ -180,3 +180,48 @@ async def test_missing_local_segment_is_a_transfer_error(
         await transfer.put_segment(tmp_path / "gone.ts", "gone.ts")
     await transfer.close()
     assert files_under(ftp_server.root) == []
+
+
+@pytest.fixture
+def tls_server(make_ftp_server: Callable[..., FtpServer]) -> FtpServer:
+    """Requires AUTH TLS on the control and data channels; its CA is `ca_file`."""
+    return make_ftp_server(tls=True)
+
+
+async def test_explicit_tls_round_trip(tls_server: FtpServer, tmp_path: Path) -> None:
+    """1. tls: true with the server's CA: segments, playlists and deletes all work (the
+    server refuses every command and data transfer that is not encrypted)."""
+    transfer = FtpTransfer(profile_for(tls_server, tls=True, tls_ca_file=tls_server.ca_file))
+    await transfer.open()
+    seg = segment(tmp_path)
+    await transfer.put_segment(seg, seg.name)
+    await transfer.put_playlist(b"#EXTM3U\n", "live.m3u8")
+    remote = tls_server.root / "live" / "ch1"
+    assert (remote / seg.name).read_bytes() == seg.read_bytes()
+    await transfer.delete([seg.name])
+    await transfer.close()
+    assert files_under(remote) == ["live.m3u8"]
+
+
+async def test_tls_is_not_optional_for_a_server_that_requires_it(
+        tls_server: FtpServer) -> None:
+    """Without tls: true that server refuses the login: the round trip above was encrypted."""
+    transfer = FtpTransfer(profile_for(tls_server))
+    with pytest.raises(TransferError):
+        await transfer.open()
+    await transfer.close()
+
+
+async def test_tls_certificate_is_verified(tls_server: FtpServer, tmp_path: Path) -> None:
+    """1. A certificate from an unknown CA (the system CAs don't know ours) is refused.
+    2. A CA file that does not exist is a TransferError naming the problem, no traceback."""
+    transfer = FtpTransfer(profile_for(tls_server, tls=True))
+    with pytest.raises(TransferError) as info:
+        await transfer.open()
+    await transfer.close()
+    assert "CERTIFICATE_VERIFY_FAILED" in str(info.value)
+    missing = FtpTransfer(profile_for(tls_server, tls=True, tls_ca_file=tmp_path / "no.pem"))
+    with pytest.raises(TransferError) as info:
+        await missing.open()
+    await missing.close()
+    assert "FileNotFoundError" in str(info.value)
