@@ -6,6 +6,8 @@ problem goes to the shared Checker, so one run reports them all.
 
 from __future__ import annotations
 
+import base64
+import contextlib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -60,7 +62,7 @@ def parse_transfer(name: str, raw: Mapping[str, Any], check: Checker) -> Transfe
             password=check.secret(raw, "password", name), port=port or 22,
             key_file=Path(key_file).expanduser() if key_file else None,
             known_hosts=Path(known).expanduser() if known else None,
-            host_key=check.string(raw, "host_key", name),
+            host_key=_host_key(check, raw, name),
             insecure_skip_host_key_check=bool(insecure), **extra)
     if kind == "ftp":
         host = check.string(raw, "remote_host", name, required=True)
@@ -103,3 +105,22 @@ def parse_transfer(name: str, raw: Mapping[str, Any], check: Checker) -> Transfe
         if value is not None:
             s3 = S3Profile(**{**s3.__dict__, cache_key: value})
     return s3
+
+
+def _host_key(check: Checker, raw: Mapping[str, Any], name: str) -> str | None:
+    """A pinned key, checked now rather than at the first connect: an OpenSSH public key
+    line ("TYPE BASE64 [comment]") whose blob names the same TYPE."""
+    value = check.string(raw, "host_key", name)
+    if value is None:
+        return None
+    parts = value.split()
+    blob = b""
+    if len(parts) >= 2:
+        with contextlib.suppress(ValueError):  # binascii.Error is one
+            blob = base64.b64decode(parts[1], validate=True)
+    size = int.from_bytes(blob[:4], "big")
+    if len(parts) < 2 or blob[4:4 + size].decode("ascii", "replace") != parts[0]:
+        check.problem(f"{name}.host_key", "is not an OpenSSH public key",
+                      'one line as in known_hosts or a .pub file: "ssh-ed25519 AAAA…"')
+        return None
+    return value

@@ -230,3 +230,23 @@ def test_shipped_examples_validate(monkeypatch: pytest.MonkeyPatch) -> None:
     assert examples
     for example in examples:
         configload.load(example)
+
+
+def test_pinned_host_key_is_checked_when_loading() -> None:
+    """A pinned key that cannot be a key is a config problem, not a failure at connect."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
+
+    good = ed25519.Ed25519PrivateKey.generate().public_key().public_bytes(
+        serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH).decode()
+
+    def sftp(host_key: str) -> dict[str, Any]:
+        return base(transfer_profile="s", s={"transfer_type": "sftp", "remote_host": "h",
+                                             "user_name": "u", "host_key": host_key})
+
+    for ok in (good, good + " me@host"):
+        profile = configload.parse(sftp(ok)).transfer_profiles[0]
+        assert isinstance(profile, cfg.SshProfile) and profile.host_key == ok
+    for bad in ("ssh-ed25519", "AAAA", good.replace("ssh-ed25519", "ssh-rsa"),
+                good[:-8] + "!!!!!!!!", "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8"):
+        assert paths(sftp(bad)) == ["s.host_key"], bad
