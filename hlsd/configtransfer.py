@@ -70,6 +70,8 @@ def parse_transfer(name: str, raw: Mapping[str, Any], check: Checker) -> Transfe
         password = check.secret(raw, "password", name, required=True)
         port = check.integer(raw, "port", name, minimum=1, maximum=65535)
         passive = check.boolean(raw, "passive", name)
+        if passive is False:
+            check.warn(f"{name}.passive", "active mode is not supported; passive mode is used")
         tls = check.boolean(raw, "tls", name)
         ca_file = check.string(raw, "tls_ca_file", name)
         if ca_file and not tls:

@@ -250,3 +250,10 @@ def test_pinned_host_key_is_checked_when_loading() -> None:
     for bad in ("ssh-ed25519", "AAAA", good.replace("ssh-ed25519", "ssh-rsa"),
                 good[:-8] + "!!!!!!!!", "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8"):
         assert paths(sftp(bad)) == ["s.host_key"], bad
+
+
+def test_ftp_active_mode_is_a_warning_not_an_error() -> None:
+    raw = base(transfer_profile="f", f={"transfer_type": "ftp", "remote_host": "h",
+                                        "user_name": "u", "password": "p", "passive": False})
+    c = configload.parse(raw)
+    assert any(w.startswith("f.passive") and "passive mode is used" in w for w in c.warnings)

@@ -3,7 +3,8 @@
 FTP moves one file per control connection at a time, so each concurrent call takes
 its own client from the pool; clients are made lazily, reused while healthy and
 dropped after any error, because the state of a connection whose command failed
-half-way (data channel open, RNFR pending) is unknown.
+half-way (data channel open, RNFR pending) is unknown. Passive mode only (EPSV, then
+PASV), as aioftp implements; `passive: false` is a config warning.
 """
 
 from __future__ import annotations
@@ -63,9 +64,6 @@ class FtpTransfer:
         self._log = structlog.get_logger().bind(destination=profile.name)
 
     async def open(self) -> None:
-        if not self._profile.passive:
-            # aioftp implements passive mode only (EPSV, then PASV).
-            self._log.warning("ftp active mode is not supported; using passive mode")
         if str(self._dir) in ("/", "."):
             await self._call("log in", self._dir, self._noop)
         else:
