@@ -33,7 +33,7 @@ from pathlib import Path
 import yaml
 from noise_source import CACHE, noise_source
 
-from hlsd import configload
+from hlsd import config as cfg
 from hlsd.ffmpeg import ffmpeg_version, split_input
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "etc" / "ladder.yaml"
@@ -53,7 +53,7 @@ def probe_duration(path: Path) -> float:
 
 def ladder_profiles(example: Path) -> dict[str, dict[str, object]]:
     """The example's encoding profiles with their input part replaced by `-i %s`."""
-    config = configload.load(example)  # the shipped example must be valid to be worth measuring
+    config = cfg.load(example)  # the shipped example must be valid to be worth measuring
     profiles: dict[str, dict[str, object]] = {}
     for profile in config.encoding_profiles:
         _, outputs = split_input(shlex.split(profile.ffmpeg_command))

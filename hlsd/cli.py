@@ -11,9 +11,8 @@ from pathlib import Path
 import structlog
 import yaml
 
-from hlsd import __version__, configload, logs
+from hlsd import __version__, logs
 from hlsd import config as cfg
-from hlsd.configcheck import ConfigError
 
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 
@@ -40,8 +39,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _load(path: Path) -> cfg.Config | None:
     try:
-        return configload.load(path)
-    except ConfigError as exc:
+        return cfg.load(path)
+    except cfg.ConfigError as exc:
         print(f"hlsd: {path}: invalid config ({len(exc.problems)} problem"
               f"{'s' if len(exc.problems) != 1 else ''}):", file=sys.stderr)
         for problem in exc.problems:

@@ -1,23 +1,56 @@
-"""The configuration model: frozen settings and profile dataclasses, no I/O, no validation.
+"""The configuration: the frozen, typed model, and `load(path)` / `parse(raw)` to get one.
 
 Key names are the original tool's (temp_dir, segment_prefix, ffmpeg_command, ...);
-profiles are top-level named sections. hlsd.configload builds a Config from a file and
-does all the validation; these classes only hold the result.
+profiles are top-level named sections. The validation behind `load` and `parse` lives
+in hlsd.configload (top level) and hlsd.configtransfer (transfer profiles); a mistake
+becomes a ConfigError carrying one Problem per mistake, each with its key path.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 __all__ = [
-    "Config", "CopyProfile", "EncodingProfile", "FtpProfile", "HttpSettings", "S3Profile",
-    "Secret", "SshProfile", "TransferProfile",
+    "Config", "ConfigError", "CopyProfile", "EncodingProfile", "FtpProfile", "HttpSettings",
+    "Problem", "S3Profile", "Secret", "SshProfile", "TransferProfile", "load", "parse",
 ]
 
 DEFAULT_HLS_JS = "https://cdn.jsdelivr.net/npm/hls.js@1/dist/hls.min.js"
+
+
+def load(path: str | Path) -> Config:
+    """Read and validate a config file; raises ConfigError (never a traceback for bad input)."""
+    from hlsd import configload  # imported here: the loader builds this module's classes
+
+    return configload.load(path)
+
+
+def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = None) -> Config:
+    """Validate a loaded YAML document; raises ConfigError listing every problem."""
+    from hlsd import configload
+
+    return configload.parse(raw, source_path, base_dir)
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str  # key path, e.g. "ep_720p.ffmpeg_command"; "" for the whole file
+    what: str
+    allowed: str
+
+    def __str__(self) -> str:
+        where = self.path or "(file)"
+        return f"{where}: {self.what}; allowed: {self.allowed}"
+
+
+class ConfigError(Exception):
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
 
 
 class Secret:

@@ -4,27 +4,9 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from hlsd.config import Secret
-
-
-@dataclass(frozen=True)
-class Problem:
-    path: str  # key path, e.g. "ep_720p.ffmpeg_command"; "" for the whole file
-    what: str
-    allowed: str
-
-    def __str__(self) -> str:
-        where = self.path or "(file)"
-        return f"{where}: {self.what}; allowed: {self.allowed}"
-
-
-class ConfigError(Exception):
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(str(p) for p in self.problems))
+from hlsd.config import ConfigError, Problem, Secret
 
 
 def _join(section: str, key: str) -> str:

@@ -20,14 +20,16 @@ import yaml
 from hlsd.config import (
     DEFAULT_HLS_JS,
     Config,
+    ConfigError,
     CopyProfile,
     EncodingProfile,
     FtpProfile,
     HttpSettings,
+    Problem,
     SshProfile,
     TransferProfile,
 )
-from hlsd.configcheck import Checker, ConfigError, Problem
+from hlsd.configcheck import Checker
 from hlsd.configtransfer import parse_transfer
 from hlsd.ffmpeg import command_problems, shared_problems
 

@@ -14,8 +14,7 @@ from typing import Any
 import structlog
 
 from hlsd import config as cfg
-from hlsd import configload, logs
-from hlsd.configcheck import ConfigError
+from hlsd import logs
 from hlsd.destinations import Destinations
 from hlsd.ffmpeg import FfmpegBinary, find_ffmpeg
 from hlsd.health import HealthReport, evaluate
@@ -255,8 +254,8 @@ class Daemon:
             log.warning("reload requested but the config came from no file")
             return
         try:
-            new = configload.load(path)
-        except ConfigError as exc:
+            new = cfg.load(path)
+        except cfg.ConfigError as exc:
             for problem in exc.problems:
                 log.error("reload refused: invalid config; the running config stays",
                           problem=str(problem))

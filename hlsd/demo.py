@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from hlsd import config as cfg
-from hlsd import configload
 
 if TYPE_CHECKING:
     from hlsd.daemon import Daemon
@@ -44,7 +43,7 @@ def demo_config(directory: Path, listen: str = "127.0.0.1", port: int = 8080,
         "http": http,
         **{name: {"ffmpeg_command": command} for name, command in LADDER.items()},
     }
-    return configload.parse(raw)
+    return cfg.parse(raw)
 
 
 async def announce(daemon: Daemon) -> None:

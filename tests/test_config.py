@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from hlsd import config as cfg
-from hlsd import configload
-from hlsd.configcheck import ConfigError, Problem
+from hlsd.config import ConfigError, Problem
 
 CMD = "ffmpeg -i %s -c:v libx264 -c:a aac -f mpegts -"
 
@@ -29,7 +30,7 @@ def base(**extra: Any) -> dict[str, Any]:
 
 def problems(raw: dict[str, Any]) -> list[Problem]:
     with pytest.raises(ConfigError) as info:
-        configload.parse(raw)
+        cfg.parse(raw)
     return info.value.problems
 
 
@@ -38,7 +39,7 @@ def paths(raw: dict[str, Any]) -> list[str]:
 
 
 def test_minimal_config_gets_the_documented_defaults() -> None:
-    c = configload.parse(base())
+    c = cfg.parse(base())
     assert c.segment_prefix == "live" and c.index_prefix == "live"
     assert c.segment_length == 4.0 and c.index_segment_count == 6
     assert c.log_type == "STDOUT" and c.log_level == "INFO"
@@ -52,7 +53,7 @@ def test_minimal_config_gets_the_documented_defaults() -> None:
 def test_profile_lists_and_single_names_both_work() -> None:
     raw = base(encoding_profile=["ep_720p", "ep_360p"],
                ep_360p={"ffmpeg_command": CMD})
-    assert [p.name for p in configload.parse(raw).encoding_profiles] == ["ep_720p", "ep_360p"]
+    assert [p.name for p in cfg.parse(raw).encoding_profiles] == ["ep_720p", "ep_360p"]
 
 
 def test_every_problem_is_reported_at_once_with_its_key_path() -> None:
@@ -96,7 +97,7 @@ def test_encoder_must_write_mpegts_to_stdout_without_a_shell() -> None:
 def test_legacy_segmenter_pipe_tail_is_dropped_with_a_warning() -> None:
     raw = base()
     raw["ep_720p"]["ffmpeg_command"] = CMD + " | %s %s %s %s %s"
-    c = configload.parse(raw)
+    c = cfg.parse(raw)
     assert c.encoding_profiles[0].ffmpeg_command == CMD
     assert any("segmenter pipe" in w for w in c.warnings)
 
@@ -106,7 +107,7 @@ def test_env_secrets_are_substituted_and_never_printed(monkeypatch: pytest.Monke
     raw = base(transfer_profile="up")
     raw["up"] = {"transfer_type": "ftp", "remote_host": "127.0.0.1", "user_name": "u",
                  "password": "${HLSD_TEST_PW}", "directory": "/live"}
-    c = configload.parse(raw)
+    c = cfg.parse(raw)
     ftp = c.transfer_profiles[0]
     assert isinstance(ftp, cfg.FtpProfile)
     assert ftp.password.reveal() == "hunter2"
@@ -151,7 +152,7 @@ def test_ssh_insecure_flag_needs_to_be_explicit_and_warns() -> None:
     raw = base(transfer_profile="ssh")
     raw["ssh"] = {"transfer_type": "sftp", "remote_host": "h", "user_name": "u",
                   "insecure_skip_host_key_check": True}
-    c = configload.parse(raw)
+    c = cfg.parse(raw)
     ssh = c.transfer_profiles[0]
     assert isinstance(ssh, cfg.SshProfile) and ssh.insecure_skip_host_key_check
     assert any("verification is OFF" in w for w in c.warnings)
@@ -162,13 +163,13 @@ def test_ssh_insecure_flag_needs_to_be_explicit_and_warns() -> None:
 def test_finite_when_input_is_a_regular_file(tmp_path: Path) -> None:
     media = tmp_path / "film.ts"
     media.write_bytes(b"")
-    assert not configload.parse(base(input_location=str(media))).is_live
-    assert configload.parse(base(input_location=str(media), live=True)).is_live
+    assert not cfg.parse(base(input_location=str(media))).is_live
+    assert cfg.parse(base(input_location=str(media), live=True)).is_live
 
 
 def test_target_duration_cannot_undercut_segment_length() -> None:
     assert paths(base(segment_length=6, target_duration=4)) == ["target_duration"]
-    assert configload.parse(base(segment_length=2.5)).effective_target_duration == 3
+    assert cfg.parse(base(segment_length=2.5)).effective_target_duration == 3
 
 
 def test_log_file_required_for_file_logging() -> None:
@@ -181,7 +182,7 @@ def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path) -> None:
                     "transfer_profile: t\n"
                     f"e: {{ffmpeg_command: '{CMD}'}}\n"
                     "t: {transfer_type: copy, directory: www}\n")
-    c = configload.load(path)
+    c = cfg.load(path)
     assert c.temp_dir == tmp_path / "work"
     assert c.transfer_profiles[0].directory == tmp_path / "www"  # type: ignore[union-attr]
 
@@ -196,7 +197,7 @@ def test_relative_key_and_ca_files_are_relative_to_the_config_file(tmp_path: Pat
                     "    key_file: keys/id, known_hosts: keys/known, host_key: null}\n"
                     "f: {transfer_type: ftp, remote_host: h, user_name: u, password: p,\n"
                     "    tls: true, tls_ca_file: ca.pem}\n")
-    sftp, ftp = configload.load(path).transfer_profiles
+    sftp, ftp = cfg.load(path).transfer_profiles
     assert isinstance(sftp, cfg.SshProfile) and isinstance(ftp, cfg.FtpProfile)
     assert (sftp.key_file, sftp.known_hosts) == (tmp_path / "keys/id", tmp_path / "keys/known")
     assert ftp.tls_ca_file == tmp_path / "ca.pem"
@@ -213,13 +214,13 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.yaml"
     path.write_text("temp_dir: /x\nencoding_profile: [a,\n")
     with pytest.raises(ConfigError) as info:
-        configload.load(path)
+        cfg.load(path)
     assert "line" in str(info.value)
 
 
 def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
-        configload.load(tmp_path / "missing.yaml")
+        cfg.load(tmp_path / "missing.yaml")
 
 
 def test_shipped_examples_validate(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -229,7 +230,7 @@ def test_shipped_examples_validate(monkeypatch: pytest.MonkeyPatch) -> None:
     examples = sorted(Path(__file__).parent.parent.joinpath("etc").glob("*.yaml"))
     assert examples
     for example in examples:
-        configload.load(example)
+        cfg.load(example)
 
 
 def test_pinned_host_key_is_checked_when_loading() -> None:
@@ -245,7 +246,7 @@ def test_pinned_host_key_is_checked_when_loading() -> None:
                                              "user_name": "u", "host_key": host_key})
 
     for ok in (good, good + " me@host"):
-        profile = configload.parse(sftp(ok)).transfer_profiles[0]
+        profile = cfg.parse(sftp(ok)).transfer_profiles[0]
         assert isinstance(profile, cfg.SshProfile) and profile.host_key == ok
     for bad in ("ssh-ed25519", "AAAA", good.replace("ssh-ed25519", "ssh-rsa"),
                 good[:-8] + "!!!!!!!!", "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8"):
@@ -255,5 +256,16 @@ def test_pinned_host_key_is_checked_when_loading() -> None:
 def test_ftp_active_mode_is_a_warning_not_an_error() -> None:
     raw = base(transfer_profile="f", f={"transfer_type": "ftp", "remote_host": "h",
                                         "user_name": "u", "password": "p", "passive": False})
-    c = configload.parse(raw)
+    c = cfg.parse(raw)
     assert any(w.startswith("f.passive") and "passive mode is used" in w for w in c.warnings)
+
+
+@pytest.mark.parametrize("first", ["hlsd.config", "hlsd.configload", "hlsd.configtransfer",
+                                   "hlsd.configcheck"])
+def test_config_modules_import_in_any_order(first: str) -> None:
+    """hlsd.config.load is the entry point; the loader modules import the model, never
+    the other way round at import time."""
+    code = f"import {first}; from hlsd.config import load, parse, ConfigError; print('ok')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=False)
+    assert out.stdout.strip() == "ok", out.stderr

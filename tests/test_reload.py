@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from hlsd import config as cfg
-from hlsd import configload
 from hlsd.reload import plan_reload
 
 A = "ffmpeg -i %s -s 640x360 -c:v libx264 -f mpegts -"
@@ -26,7 +25,7 @@ def make(**extra: Any) -> cfg.Config:
             raw[key] = {**raw[key], **value}
         else:
             raw[key] = value
-    return configload.parse(raw)
+    return cfg.parse(raw)
 
 
 def test_nothing_changed_nothing_restarts() -> None:
