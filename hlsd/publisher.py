@@ -219,6 +219,17 @@ class Destination:
                 await lane.wait()
                 continue
             seg = lane.items[0]
+            if not seg.path.exists():
+                # Not the destination's fault: retrying would only mark it down and
+                # stall every lane. Skipped like a segment that left the window.
+                lane.items.popleft()
+                seg.release()
+                self.skipped += 1
+                self.log.error("segment file missing in temp_dir; skipped", rung=rung,
+                               seq=seg.seq, file=str(seg.path))
+                if self.metrics:
+                    self.metrics.skipped(self.name, 1)
+                continue
             started = loop.time()
             stored = await self.retry(partial(self.transfer.put_segment, seg.path, seg.name),
                                       "segment", abort=partial(_gone, lane, seg))
@@ -286,7 +297,8 @@ class Destination:
 
 
 def _gone(lane: Lane, seg: SegmentFile) -> bool:
-    return seg not in lane
+    """The upload is no longer wanted: the segment left the window, or its file vanished."""
+    return seg not in lane or not seg.path.exists()
 
 
 def _entry(seg: SegmentFile, discontinuity: bool) -> Entry:

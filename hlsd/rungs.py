@@ -41,6 +41,7 @@ class Rungs:
         self.fanout: Fanout | None = None
         self._fanout_task: asyncio.Task[None] | None = None
         self._tasks: dict[str, asyncio.Task[None]] = {}  # group name -> task
+        self._ran: set[str] = set()  # rungs started at least once in this daemon's life
 
     def __contains__(self, rung: str) -> bool:
         return rung in self.by_rung
@@ -66,8 +67,14 @@ class Rungs:
                             self.fanout)
         for spec in specs:
             for rung in spec.rungs:
-                for leftover in rung.workdir.glob(f"{rung.prefix}-*"):
-                    leftover.unlink(missing_ok=True)  # from a previous run; never announced
+                if rung.name not in self._ran:
+                    # Finished files of an earlier daemon run, never announced. A rung
+                    # that ran before in this one is not swept: its announced segments
+                    # may still wait there for a destination (unfinished *.tmp files are
+                    # the supervisor's to delete).
+                    for leftover in rung.workdir.glob(f"{rung.prefix}-*"):
+                        leftover.unlink(missing_ok=True)
+                self._ran.add(rung.name)
             sup = GroupSupervisor(spec, self.on_event, self.next_seq,
                                   on_restart=self.metrics.encoder_restart,
                                   grid=self._rejoin_grid)

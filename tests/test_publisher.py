@@ -247,3 +247,27 @@ async def test_not_idle_until_the_last_segment_is_in_a_published_playlist(
         transfer.gate.set()
         await until(dest.idle)
         assert "live_a-00007.ts" in (www / "live_a.m3u8").read_text()
+
+
+async def test_a_missing_local_file_is_skipped_without_taking_the_destination_down(
+        dirs: tuple[Path, Path]) -> None:
+    """1. a segment's file vanished from temp_dir before its upload
+    2. it is skipped and counted; the destination is never marked down (that would stall
+       every rung's lane behind a backoff), and the next segment is published"""
+    work, www = dirs
+    dest = Destination(FlakyCopy(www), 2, PublishSettings(2, 4, 2.0, ""), ladder("a"))
+    async with serving(dest):
+        lost = make_segment(work, "a", 0, 2.0)
+        lost.path.unlink()
+        dest.offer(lost)
+        dest.offer(make_segment(work, "a", 1, 2.0))
+        downs = []
+
+        def published() -> bool:
+            downs.append(dest.retry.down)
+            path = www / "live_a.m3u8"
+            return path.exists() and "live_a-00001.ts" in path.read_text()
+
+        await until(published)
+        assert dest.skipped == 1 and not any(downs)
+        assert "live_a-00000.ts" not in (www / "live_a.m3u8").read_text()
