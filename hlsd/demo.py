@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,11 +47,10 @@ def demo_config(directory: Path, listen: str = "127.0.0.1", port: int = 8080,
 
 async def announce(daemon: Daemon) -> None:
     """Tell the user where to look once the HTTP origin listens."""
-    while daemon.origin.http is None:
-        await asyncio.sleep(0.1)
+    http = await daemon.origin.listening()
     www = daemon.config.transfer_profiles[0]
     assert isinstance(www, cfg.CopyProfile)
-    print(f"\nhlsd demo: open {daemon.origin.http.url} in a browser "
+    print(f"\nhlsd demo: open {http.url} in a browser "
           f"(master playlist: {www.directory / daemon.ladder.master_name}).\n"
           "The first segments appear after a few seconds. Ctrl-C stops.\n",
           file=sys.stderr, flush=True)

@@ -3,6 +3,7 @@ or re-pointed by a reload, stopped last."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,6 +39,7 @@ class Origin:
         self.health = health
         self.info = info
         self.http: HttpOrigin | None = None  # None while not listening
+        self._listening = asyncio.Event()
 
     async def start(self, config: cfg.Config) -> None:
         if config.http is None:
@@ -54,6 +56,7 @@ class Origin:
             raise OriginError(f"http {settings.listen}:{settings.port}: "
                               f"{exc.strerror or exc}") from None
         self.http = http
+        self._listening.set()
         log.info("http origin listening", url=http.url, directory=str(http.directory))
 
     async def apply(self, old: cfg.Config, new: cfg.Config) -> None:
@@ -67,6 +70,13 @@ class Origin:
             await self.start(new)
         except OriginError as exc:  # the stream goes on; only the origin is missing
             log.error("http origin not restarted", reason=str(exc))
+
+    async def listening(self) -> HttpOrigin:
+        """The origin, once it listens."""
+        while self.http is None:  # set again by a reload's rebind
+            self._listening.clear()
+            await self._listening.wait()
+        return self.http
 
     async def stop(self) -> None:
         if self.http is not None:
