@@ -211,7 +211,9 @@ class Daemon:
         if not self.notifier.enabled:
             return
         async with asyncio.TaskGroup() as tg:
-            tg.create_task(watchdog_loop(self.notifier, lambda: self.health().ok))
+            # Silent once stopping: STOPPING=1 is the last word systemd should get.
+            tg.create_task(watchdog_loop(
+                self.notifier, lambda: not self.controls.stop.is_set() and self.health().ok))
             while True:
                 await asyncio.sleep(STATUS_EVERY)
                 self.notifier.status(self._status())

@@ -91,11 +91,38 @@ async def sample_playback(page: Page, seconds: float) -> list[list[float]]:
 STEADY_WINDOW = 6.0
 
 
-def assert_steady(samples: list[list[float]], what: str) -> None:
-    """Playback advanced at about real speed and never stood still for a second."""
+def durations(playlist: str | None) -> dict[int, float]:
+    """Segment number -> EXTINF of every segment a variant playlist lists."""
+    found, extinf = {}, 0.0
+    for line in (playlist or "").splitlines():
+        if line.startswith("#EXTINF:"):
+            extinf = float(line[8:].split(",")[0])
+        elif line.endswith(".ts"):
+            found[int(line.rsplit("-", 1)[1][:-3])] = extinf
+    return found
+
+
+def produced(before: str | None, after: str | None) -> float:
+    """Media seconds published between two reads of a variant playlist."""
+    old = durations(before)
+    newest = max(old, default=-1)
+    return sum(d for seq, d in durations(after).items() if seq > newest)
+
+
+def assert_steady(samples: list[list[float]], what: str, made: float) -> None:
+    """The daemon kept publishing in real time, and playback kept advancing: it never
+    stood still for a second, and covered at least half the media published meanwhile.
+
+    Why only half: headless Chromium has no sound card; its stand-in audio sink, which
+    drives currentTime, runs slow when the CPU is contended (seen on a loaded 2-core
+    machine: 0.4-0.9 s of media per wall second, never still). A stall at the live edge,
+    which is what hlsd could cause, is caught sample by sample instead.
+    """
     wall = samples[-1][0] - samples[0][0]
     played = samples[-1][1] - samples[0][1]
-    assert played >= 0.8 * wall, f"{what}: {played:.2f} s played in {wall:.2f} s"
+    assert made >= 0.8 * wall - 1.0, f"{what}: {made:.2f} s of media published in {wall:.2f} s"
+    assert played >= 0.5 * min(wall, made), \
+        f"{what}: {played:.2f} s played in {wall:.2f} s; {made:.2f} s of media published"
     still_since = samples[0][0]
     for (_, prev_t, *_), (now, t, *_) in itertools.pairwise(samples):
         if t > prev_t:
@@ -139,8 +166,13 @@ async def test_the_master_plays_and_a_forced_level_plays_at_its_resolution(
             # hls.js leaves the audio-only rung out of a ladder that has video rungs.
             assert sorted(sizes) == sorted(size for size, _ in RUNGS.values())
 
+            def variant(size: tuple[int, int]) -> str | None:
+                rung = next(name for name, (s, _) in RUNGS.items() if s == size)
+                return read(www / f"live_{rung}.m3u8")
+
+            first = variant(sizes[0])  # every rung is cut at the same moments
             before = await sample_playback(page, STEADY_WINDOW)
-            assert_steady(before, "the master")
+            assert_steady(before, "the master", produced(first, variant(sizes[0])))
             shown = (before[-1][2], before[-1][3])
             assert shown in sizes, f"picture is {shown}, not a rung's resolution"
 
@@ -151,8 +183,9 @@ async def test_the_master_plays_and_a_forced_level_plays_at_its_resolution(
                 "([w, h]) => { const v = document.querySelector('video');"
                 " return v.videoWidth === w && v.videoHeight === h; }",
                 arg=[width, height], timeout=15_000)
+            first = variant((width, height))
             after = await sample_playback(page, STEADY_WINDOW)
-            assert_steady(after, f"level {target}")
+            assert_steady(after, f"level {target}", produced(first, variant((width, height))))
             assert {(w, h) for _, _, w, h in after} == {(width, height)}
             assert await page.evaluate("window.hlsd.hls.currentLevel") == target
             await page.screenshot(path=str(tmp_path / "playback.png"))
