@@ -159,13 +159,16 @@ class Destination:
         for old in dropped:
             old.release()
         if dropped:
-            self.skipped += len(dropped)
+            self._count_skipped(len(dropped))
             self.log.warning("segments skipped: destination too slow", rung=seg.rung,
                              skipped=len(dropped), first_seq=dropped[0].seq)
-            if self.metrics:
-                self.metrics.skipped(self.name, len(dropped))
         if self.metrics:
             self.metrics.queue_depth(self.name, self.queued)
+
+    def _count_skipped(self, count: int) -> None:
+        self.skipped += count
+        if self.metrics:
+            self.metrics.skipped(self.name, count)
 
     def finish_rung(self, rung: str) -> None:
         lane = self.lanes.get(rung)
@@ -219,20 +222,18 @@ class Destination:
                 await lane.wait()
                 continue
             seg = lane.items[0]
-            if not seg.path.exists():
-                # Not the destination's fault: retrying would only mark it down and
-                # stall every lane. Skipped like a segment that left the window.
-                lane.items.popleft()
-                seg.release()
-                self.skipped += 1
-                self.log.error("segment file missing in temp_dir; skipped", rung=rung,
-                               seq=seg.seq, file=str(seg.path))
-                if self.metrics:
-                    self.metrics.skipped(self.name, 1)
-                continue
             started = loop.time()
             stored = await self.retry(partial(self.transfer.put_segment, seg.path, seg.name),
                                       "segment", abort=partial(_gone, lane, seg))
+            if not stored and lane.items and lane.items[0] is seg:
+                # Aborted because its file vanished from temp_dir: not the destination's
+                # fault, so it is skipped like a segment that left the window.
+                lane.items.popleft()
+                seg.release()
+                self._count_skipped(1)
+                self.log.error("segment file missing in temp_dir; skipped", rung=rung,
+                               seq=seg.seq, file=str(seg.path))
+                continue
             if not stored or not lane.items or lane.items[0] is not seg:
                 if stored:  # fell out of the window mid-upload: an orphan, delete later
                     self.retention.schedule([_entry(seg, False)], 0.0, time.time())
