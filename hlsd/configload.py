@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -32,6 +32,8 @@ from hlsd.config import (
 from hlsd.configcheck import Checker
 from hlsd.configtransfer import parse_transfer
 from hlsd.ffmpeg import command_problems, shared_problems
+
+P = TypeVar("P")  # a profile type
 
 __all__ = ["load", "parse"]
 
@@ -142,24 +144,10 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
         if key not in enc_names and key not in tr_names and not (
                 "ffmpeg_command" in sec or "transfer_type" in sec):
             check.unknown({key: sec}, TOP_KEYS, "")
-    encodings: list[EncodingProfile] = []
-    for name in enc_names:
-        sec = raw.get(name)
-        if not isinstance(sec, dict):
-            check.problem("encoding_profile", f"names {name!r}, which is not a section "
-                          "of the file", "a top-level section with ffmpeg_command",
-                          choices=[s for s in sections if "ffmpeg_command" in raw[s]], near=name)
-        elif (ep := _encoding(name, sec, check)) is not None:
-            encodings.append(ep)
-    transfers: list[TransferProfile] = []
-    for name in tr_names:
-        sec = raw.get(name)
-        if not isinstance(sec, dict):
-            check.problem("transfer_profile", f"names {name!r}, which is not a section "
-                          "of the file", "a top-level section with transfer_type",
-                          choices=[s for s in sections if "transfer_type" in raw[s]], near=name)
-        elif (tp := parse_transfer(name, sec, check)) is not None:
-            transfers.append(tp)
+    encodings = _profiles(raw, sections, enc_names, "encoding_profile", "ffmpeg_command",
+                          _encoding, check)
+    transfers: list[TransferProfile] = _profiles(
+        raw, sections, tr_names, "transfer_profile", "transfer_type", parse_transfer, check)
 
     def rel(p: str | None) -> Path | None:
         if p is None:
@@ -219,6 +207,23 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
         encoder_mode=mode or "auto",  # type: ignore[arg-type]
         http=http, source_path=source_path, warnings=tuple(check.warnings),
     )
+
+
+def _profiles(raw: Mapping[str, Any], sections: set[str], names: list[str], key: str,
+              marker: str, parse: Callable[[str, Mapping[str, Any], Checker], P | None],
+              check: Checker) -> list[P]:
+    """The sections `key` names, each parsed; a name that is no section is a problem
+    suggesting the closest section that has `marker` (ffmpeg_command, transfer_type)."""
+    found = []
+    for name in names:
+        sec = raw.get(name)
+        if not isinstance(sec, dict):
+            check.problem(key, f"names {name!r}, which is not a section of the file",
+                          f"a top-level section with {marker}",
+                          choices=[s for s in sections if marker in raw[s]], near=name)
+        elif (profile := parse(name, sec, check)) is not None:
+            found.append(profile)
+    return found
 
 
 def _rebase(t: TransferProfile, rel: Callable[[str | None], Path | None]
