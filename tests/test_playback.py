@@ -24,6 +24,7 @@ from tests.daemon_util import (
     wait_for,
     write_config,
 )
+from tests.hlscheck import parse_media_text
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -92,14 +93,9 @@ STEADY_WINDOW = 6.0
 
 
 def durations(playlist: str | None) -> dict[int, float]:
-    """Segment number -> EXTINF of every segment a variant playlist lists."""
-    found, extinf = {}, 0.0
-    for line in (playlist or "").splitlines():
-        if line.startswith("#EXTINF:"):
-            extinf = float(line[8:].split(",")[0])
-        elif line.endswith(".ts"):
-            found[int(line.rsplit("-", 1)[1][:-3])] = extinf
-    return found
+    """Media sequence number -> EXTINF of every segment a variant playlist lists."""
+    return {s.msn: s.duration for s in parse_media_text(playlist).segments} if playlist \
+        else {}
 
 
 def produced(before: str | None, after: str | None) -> float:

@@ -22,6 +22,7 @@ from hlsd.publisher import Destination, PublishSettings
 from hlsd.segment import SegmentFile
 from hlsd.transfer.base import TransferError
 from hlsd.transfer.copy import CopyTransfer
+from tests.daemon_util import until
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -89,15 +90,6 @@ async def serving(dest: Destination) -> AsyncIterator[Destination]:
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
-
-
-async def until(predicate: object, timeout: float = 10.0) -> None:
-    """Await an observable condition; the publisher's work happens in its own tasks."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from hlsd.metrics import Metrics
 from hlsd.publisher import Destination, PublishSettings
 from hlsd.rungs import Rungs
 from hlsd.transfer.copy import CopyTransfer
-from tests.daemon_util import lavfi_command
+from tests.daemon_util import lavfi_command, until
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -32,14 +32,6 @@ class HeldCopy(CopyTransfer):
     async def put_segment(self, local: Path, name: str) -> None:
         await self.gate.wait()
         await super().put_segment(local, name)
-
-
-async def until(predicate: object, timeout: float = 30.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():  # type: ignore[operator]
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.05)
 
 
 async def test_restarting_a_rung_keeps_its_announced_segments(tmp_path: Path) -> None:
@@ -69,13 +61,13 @@ async def test_restarting_a_rung_keeps_its_announced_segments(tmp_path: Path) ->
     async with asyncio.TaskGroup() as tg:
         runner = tg.create_task(dest.run())
         rungs.start(tg, list(config.encoding_profiles))
-        await until(lambda: intake.segments >= 2)
+        await until(lambda: intake.segments >= 2, 30)
         await rungs.stop("ep")
         held = [seg.path for seg in dest.lanes["ep"].items]
         assert len(held) >= 2 and all(p.exists() for p in held)
         rungs.start(tg, list(config.encoding_profiles), restarted=True)
         before = intake.segments
-        await until(lambda: intake.segments > before)  # the new encoder is producing
+        await until(lambda: intake.segments > before, 30)  # the new encoder is producing
         assert [p for p in held if not p.exists()] == [], "announced segments were deleted"
         transfer.gate.set()
         await until(lambda: all((tmp_path / "www" / p.name).exists() for p in held))
