@@ -34,7 +34,7 @@ import yaml
 from noise_source import CACHE, noise_source
 
 from hlsd import config as cfg
-from hlsd.ffmpeg import ffmpeg_version, split_input
+from hlsd.encode.ffmpeg import ffmpeg_version, split_input
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "etc" / "ladder.yaml"
 MODES = ("per_rung", "shared")

@@ -38,13 +38,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hlsd import logs
 from hlsd.config import CopyProfile, FtpProfile, S3Profile, Secret, SshProfile
-from hlsd.events import StreamInfo, VideoInfo
-from hlsd.ladder import Ladder
-from hlsd.publisher import Destination, PublishSettings
-from hlsd.segment import SegmentFile
-from hlsd.transfer import Transfer, create
+from hlsd.encode.events import StreamInfo, VideoInfo
+from hlsd.media.ladder import Ladder
+from hlsd.publish.destination import Destination
+from hlsd.publish.segment import SegmentFile
+from hlsd.publish.settings import PublishSettings
+from hlsd.publish.transfer import Transfer, create
+from hlsd.service import logs
 
 SEGMENT_BYTES = 2 * 1024 * 1024
 SEGMENT_LENGTH = 2.0

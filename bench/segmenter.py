@@ -27,7 +27,7 @@ from pathlib import Path
 
 from noise_source import noise_source
 
-from hlsd.segmenter_bin import resolve
+from hlsd.encode.segmenter import resolve
 
 MB = 1e6
 HLSD, FFMPEG, PIPE = "hlsd-segmenter", "ffmpeg -c copy -f segment", "cat | cat"

@@ -8,9 +8,9 @@ from typing import Any
 
 from hlsd import __version__
 from hlsd.config import Config, Secret
-from hlsd.ffmpeg import encoder_argv, ffmpeg_version, find_ffmpeg
-from hlsd.logs import redact_text
-from hlsd.segmenter_bin import resolve as resolve_segmenter
+from hlsd.config.secret import redact_text
+from hlsd.encode.ffmpeg import encoder_argv, ffmpeg_version, find_ffmpeg
+from hlsd.encode.segmenter import resolve as resolve_segmenter
 
 
 def _plain(value: Any) -> Any:
@@ -31,9 +31,6 @@ def effective_settings(config: Config) -> dict[str, Any]:
     settings = _plain(config)
     settings.pop("warnings", None)
     settings["input_location"] = redact_text(config.input_location)
-    settings["live"] = config.is_live
-    settings["target_duration"] = config.effective_target_duration
-    settings["encoder_mode"] = config.effective_encoder_mode
     ffmpeg = find_ffmpeg()
     settings["hlsd_version"] = __version__
     settings["ffmpeg"] = ({"path": ffmpeg.path, "from": ffmpeg.origin,

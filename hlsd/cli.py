@@ -6,13 +6,15 @@ import argparse
 import asyncio
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
 import yaml
 
-from hlsd import __version__, logs
+from hlsd import __version__
 from hlsd import config as cfg
+from hlsd.service import logs
 
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 
@@ -53,10 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check":
         return check(args.config)
     if args.command == "demo":
-        from hlsd.demo import demo_config
+        from hlsd.demo import announce, demo_config
 
-        return run_config(demo_config(args.dir, args.listen, args.port, args.hls_js_url),
-                          announce_demo=True)
+        demo = demo_config(args.dir, args.listen, args.port, args.hls_js_url)
+        return run_config(demo, on_listening=announce(demo))
     config = _load(args.config)
     return EXIT_CONFIG if config is None else run_config(config)
 
@@ -73,19 +75,20 @@ def check(path: Path) -> int:
     return EXIT_OK
 
 
-def run_config(config: cfg.Config, announce_demo: bool = False) -> int:
+def run_config(config: cfg.Config,
+               on_listening: Callable[[str], None] | None = None) -> int:
     logs.configure(config.log_level, config.log_type, config.log_file)
     try:
-        return asyncio.run(_run(config, announce_demo))
+        return asyncio.run(_run(config, on_listening))
     except KeyboardInterrupt:
         return EXIT_OK
 
 
-async def _run(config: cfg.Config, announce_demo: bool) -> int:
-    from hlsd.daemon import Controls, Daemon
+async def _run(config: cfg.Config, on_listening: Callable[[str], None] | None) -> int:
+    from hlsd.service.daemon import Controls, Daemon
 
     controls = Controls.create()
-    daemon = Daemon(config, controls)
+    daemon = Daemon(config, controls, on_listening=on_listening)
     loop = asyncio.get_running_loop()
     main_task = asyncio.current_task()
     interrupts = 0
@@ -102,15 +105,7 @@ async def _run(config: cfg.Config, announce_demo: bool) -> int:
     loop.add_signal_handler(signal.SIGTERM, on_stop, signal.SIGTERM)
     loop.add_signal_handler(signal.SIGINT, on_stop, signal.SIGINT)
     loop.add_signal_handler(signal.SIGHUP, controls.reload.set)
-    background: set[asyncio.Task[None]] = set()
-    if announce_demo:
-        from hlsd.demo import announce
-
-        background.add(loop.create_task(announce(daemon)))
     try:
         return await daemon.run()
     except asyncio.CancelledError:
         return EXIT_OK
-    finally:
-        for task in background:
-            task.cancel()

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from hlsd import config as cfg
-
-if TYPE_CHECKING:
-    from hlsd.daemon import Daemon
 
 # One synthetic source; the rungs differ only after its inputs, so `encoder_mode: auto`
 # decodes it once for the whole ladder (shared decode).
@@ -45,12 +42,14 @@ def demo_config(directory: Path, listen: str = "127.0.0.1", port: int = 8080,
     return cfg.parse(raw)
 
 
-async def announce(daemon: Daemon) -> None:
-    """Tell the user where to look once the HTTP origin listens."""
-    http = await daemon.origin.listening()
-    www = daemon.config.transfer_profiles[0]
+def announce(config: cfg.Config) -> Callable[[str], None]:
+    """What tells the user where to look once the HTTP origin listens."""
+    www = config.transfer_profiles[0]
     assert isinstance(www, cfg.CopyProfile)
-    print(f"\nhlsd demo: open {http.url} in a browser "
-          f"(master playlist: {www.directory / daemon.ladder.master_name}).\n"
-          "The first segments appear after a few seconds. Ctrl-C stops.\n",
-          file=sys.stderr, flush=True)
+    master = www.directory / f"{config.index_prefix}.m3u8"
+
+    def tell(url: str) -> None:
+        print(f"\nhlsd demo: open {url} in a browser (master playlist: {master}).\n"
+              "The first segments appear after a few seconds. Ctrl-C stops.\n",
+              file=sys.stderr, flush=True)
+    return tell

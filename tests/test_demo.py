@@ -23,7 +23,7 @@ import pytest
 from tests.browser import browser_page, hlsjs_path, require_browser
 from tests.daemon_util import descendants, hlsd_argv, process_name
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 PLAY_WITHIN = 30.0  # seconds from `hlsd demo` to a playing video, as the issue promises
 URL_LINE = re.compile(r"hlsd demo: open (http://\S+) in a browser")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from hlsd.playlist import Entry, MediaPlaylist
+from hlsd.media.playlist import Entry, MediaPlaylist
 from tests.hlscheck import MediaPlaylistWatcher, check_master, parse_media_text
 
 GOLDEN = Path(__file__).parent / "golden"

@@ -1,0 +1,53 @@
+"""What an encoding profile's ffmpeg_command says, read as text (pure: nothing is run).
+
+The loader checks commands with these; hlsd.encode builds the encoders' argv from them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shlex
+
+__all__ = ["STDOUT_TARGETS", "command_problems", "shared_problems", "split_input"]
+
+STDOUT_TARGETS = frozenset({"-", "pipe:", "pipe:1"})
+
+
+def command_problems(command: str) -> list[str]:
+    """What makes a command unusable as an encoder."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        return [f"cannot be split into arguments: {exc}"]
+    if not argv:
+        return ["is empty"]
+    problems = []
+    if "|" in argv or ";" in argv or "&&" in argv:
+        problems.append("contains a shell operator; hlsd runs commands without a shell")
+    if argv[-1] not in STDOUT_TARGETS:
+        problems.append(f"last argument is {argv[-1]!r}, not '-' (stdout)")
+    if "mpegts" not in [b for a, b in itertools.pairwise(argv) if a == "-f"]:
+        problems.append("does not select the MPEG-TS muxer (-f mpegts)")
+    return problems
+
+
+def split_input(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(program + input options up to the last -i X, output options + output)."""
+    last_i = max((i for i, a in enumerate(argv) if a == "-i"), default=-1)
+    if last_i < 0 or last_i + 1 >= len(argv):
+        raise ValueError("no -i input")
+    return argv[:last_i + 2], argv[last_i + 2:]
+
+
+def shared_problems(commands: dict[str, str]) -> list[str]:
+    """Why these encoders cannot share one decoding ffmpeg (empty: they can)."""
+    inputs = {}
+    for name, command in commands.items():
+        try:
+            inputs[name] = split_input(shlex.split(command))[0]
+        except ValueError:
+            return [f"{name}: has no -i input"]
+    first = next(iter(inputs.values()), [])
+    return [f"{name}: its input options differ from the first profile's "
+            f"({' '.join(part[1:])!r} vs {' '.join(first[1:])!r})"
+            for name, part in inputs.items() if part != first]

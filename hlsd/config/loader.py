@@ -1,0 +1,253 @@
+"""The config loader: a YAML file or document -> a validated, frozen Config, no side effects.
+
+`load()` returns a frozen Config or raises ConfigError carrying one Problem per mistake,
+each with its key path; no input, however hostile (not UTF-8, NaN, an alias bomb, deep
+nesting), gets past it as anything else. Transfer profile sections are validated in
+hlsd.config.transfer; the typed reads that collect problems are hlsd.config.checker's.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hlsd.config.checker import Checker, show
+from hlsd.config.commands import command_problems, shared_problems
+from hlsd.config.errors import ConfigError, Problem
+from hlsd.config.model import (
+    MAX_DURATION_SLACK,
+    Config,
+    CopyProfile,
+    EncodingProfile,
+    FtpProfile,
+    HttpSettings,
+    SshProfile,
+    TransferProfile,
+    yaml_keys,
+)
+from hlsd.config.reader import expand_env, read_document, warn_if_readable
+from hlsd.config.transfer import parse_transfer, present
+
+P = TypeVar("P")  # a profile type
+
+__all__ = ["load", "parse"]
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+LEGACY_PIPE_TAIL = re.compile(r"\|\s*(%s\s*){1,6}$")
+
+# Top-level keys that are settings, not profile sections.
+TOP_KEYS = yaml_keys(Config)
+ENCODING_KEYS = yaml_keys(EncodingProfile)
+HTTP_KEYS = yaml_keys(HttpSettings)
+
+
+def _names(raw: Any, key: str, check: Checker) -> list[str]:
+    if isinstance(raw, str):
+        return [raw]
+    if isinstance(raw, list) and raw and all(isinstance(n, str) for n in raw):
+        if len(set(raw)) != len(raw):
+            check.problem(key, f"names a profile twice: {show(raw)}", "each profile once")
+        return list(dict.fromkeys(raw))
+    check.problem(key, f"expected a profile name or a non-empty list of names, found "
+                  f"{show(raw)}", "e.g. ep_720p or [ep_720p, ep_360p]")
+    return []
+
+
+def strip_legacy_tail(command: str) -> tuple[str, bool]:
+    """The original tool piped ffmpeg into its segmenter inside the command; hlsd does that."""
+    stripped = LEGACY_PIPE_TAIL.sub("", command.rstrip())
+    return stripped.rstrip(), stripped != command.rstrip()
+
+
+def _encoding(name: str, raw: Mapping[str, Any], check: Checker) -> EncodingProfile | None:
+    check.unknown(raw, ENCODING_KEYS, name)
+    cmd = check.string(raw, "ffmpeg_command", name, required=True)
+    bandwidth = check.integer(raw, "bandwidth", name, minimum=1, maximum=10**12)
+    if cmd is None:
+        return None
+    cmd, legacy = strip_legacy_tail(cmd)
+    if legacy:
+        check.warn(f"{name}.ffmpeg_command", "ends with the original tool's `| %s %s ...` "
+                   "segmenter pipe; hlsd runs the segmenter itself, so that tail is dropped")
+
+    for problem in command_problems(cmd):
+        check.problem(f"{name}.ffmpeg_command", problem,
+                      "an ffmpeg command that writes MPEG-TS to stdout, e.g. ... -f mpegts -")
+    return EncodingProfile(name=name, ffmpeg_command=cmd, bandwidth=bandwidth)
+
+
+def _http(raw: Any, check: Checker) -> HttpSettings | None:
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        return HttpSettings()
+    if not isinstance(raw, dict):
+        check.problem("http", f"found {show(raw)}",
+                      "true, or a section with " + ", ".join(sorted(HTTP_KEYS)))
+        return None
+    check.unknown(raw, HTTP_KEYS, "http")
+    return HttpSettings(**present(
+        listen=check.string(raw, "listen", "http"),
+        port=check.integer(raw, "port", "http", minimum=0, maximum=65535),
+        serve=check.string(raw, "serve", "http"),
+        hls_js_url=check.string(raw, "hls_js_url", "http")))
+
+
+def _sections(raw: dict[Any, Any], enc_names: list[str], tr_names: list[str],
+              check: Checker) -> set[str]:
+    """The profile sections: top-level mappings that are not settings. Anything else at
+    the top level that is no setting is an unknown key."""
+    sections = {k for k, v in raw.items()
+                if isinstance(k, str) and k not in TOP_KEYS and isinstance(v, dict)}
+    for key in raw:
+        if key not in TOP_KEYS and key not in sections:
+            check.unknown({key: None}, TOP_KEYS, "")
+    for key in sorted(sections):
+        if not SAFE_NAME.match(key):
+            check.problem(key, "profile names may hold only letters, digits, '_', '.', '-'",
+                          "e.g. ep_720p")
+        sec = raw[key]
+        if key not in enc_names and key not in tr_names and not (
+                "ffmpeg_command" in sec or "transfer_type" in sec):
+            check.unknown({key: sec}, TOP_KEYS, "")
+    return sections
+
+
+def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = None) -> Config:
+    """Validate a loaded YAML document; raises ConfigError listing every problem."""
+    check = Checker()
+    if not isinstance(raw, dict):
+        raise ConfigError([Problem("", f"the file holds {type(raw).__name__}, not a mapping",
+                                   "a YAML mapping of settings and profile sections")])
+    raw = expand_env(raw, "", check)
+    enc_names = _names(raw.get("encoding_profile"), "encoding_profile", check)
+    tr_names = _names(raw.get("transfer_profile"), "transfer_profile", check)
+    sections = _sections(raw, enc_names, tr_names, check)
+    encodings = _profiles(raw, sections, enc_names, "encoding_profile", "ffmpeg_command",
+                          _encoding, check)
+    transfers: list[TransferProfile] = _profiles(
+        raw, sections, tr_names, "transfer_profile", "transfer_type", parse_transfer, check)
+
+    def rel(p: str | None) -> Path | None:
+        if p is None:
+            return None
+        path = Path(p).expanduser()
+        return path if path.is_absolute() or base_dir is None else base_dir / path
+
+    transfers = [_rebase(t, rel) for t in transfers]
+    temp_dir = rel(check.string(raw, "temp_dir", "", required=True))
+    input_location = check.string(raw, "input_location", "")
+    source_command = check.string(raw, "source_command", "")
+    if source_command is not None and input_location is None:
+        check.problem("input_location", "is required with source_command",
+                      "a file, URL, device or '-'")
+    seg_len = check.number(raw, "segment_length", "", minimum=0.5, maximum=60)
+    count = check.integer(raw, "index_segment_count", "", minimum=0, maximum=100_000)
+    target = check.integer(raw, "target_duration", "", minimum=1, maximum=120)
+    if target is not None and seg_len is not None and target < math.ceil(seg_len - 1e-9):
+        check.problem("target_duration", f"{target} is below segment_length {seg_len}",
+                      f"at least {math.ceil(seg_len)}")
+    prefixes = {}
+    for key in ("segment_prefix", "index_prefix"):
+        value = check.string(raw, key, "")
+        if value is not None and not SAFE_NAME.match(value):
+            check.problem(key, f"found {show(value)}", "letters, digits, '_', '.', '-' only "
+                          "(it names files; no '/' or '..')")
+        prefixes[key] = value
+    log_type = check.choice(raw, "log_type", "", ("STDOUT", "FILE"), upper=True)
+    log_file = rel(check.string(raw, "log_file", ""))
+    if log_type == "FILE" and log_file is None:
+        check.problem("log_file", "is required with log_type FILE", "a file path")
+    level = check.choice(raw, "log_level", "", ("DEBUG", "INFO", "WARN", "ERROR"), upper=True)
+    mode = check.choice(raw, "encoder_mode", "", ("auto", "per_rung", "shared"))
+    commands = {e.name: e.ffmpeg_command for e in encodings}
+    if mode == "shared":
+        for problem in shared_problems(commands):
+            check.problem("encoder_mode", f"shared decoding impossible: {problem}",
+                          "per_rung, or profiles whose options up to the last -i are the same")
+    http = _http(raw.get("http"), check)
+    if http and http.serve and http.serve not in {t.name for t in transfers
+                                                  if isinstance(t, CopyProfile)}:
+        check.problem("http.serve", f"{show(http.serve)} is not a copy transfer profile in use",
+                      "the name of a copy profile listed in transfer_profile")
+    live = check.boolean(raw, "live", "")
+    url_prefix = check.string(raw, "url_prefix", "")
+    segmenter = check.string(raw, "segmenter_binary", "")
+    check.raise_if_any()
+    assert temp_dir is not None
+    length = Config.segment_length if seg_len is None else seg_len
+    target = target if target is not None else max(1, math.ceil(length - 1e-9))
+    return Config(
+        temp_dir=temp_dir, input_location=input_location or "",
+        encoding_profiles=tuple(encodings), transfer_profiles=tuple(transfers),
+        live=_is_live(input_location or "") if live is None else live,
+        target_duration=target, max_segment_duration=target + MAX_DURATION_SLACK,
+        encoder_mode=_encoder_mode(mode, commands),
+        http=http, source_path=source_path, warnings=tuple(check.warnings),
+        **present(segment_prefix=prefixes["segment_prefix"],
+                  index_prefix=prefixes["index_prefix"], log_type=log_type,
+                  log_file=log_file, log_level=level, source_command=source_command,
+                  segment_length=seg_len, url_prefix=url_prefix, index_segment_count=count,
+                  segmenter_binary=segmenter),
+    )
+
+
+def _is_live(input_location: str) -> bool:
+    """A regular file is a finite input; anything else (URL, device, '-') is live."""
+    try:
+        return not (input_location != "-" and Path(input_location).is_file())
+    except (OSError, ValueError):  # a name too long, a NUL byte: not a file
+        return True
+
+
+def _encoder_mode(configured: str | None, commands: dict[str, str]) -> Any:
+    """`auto`: shared decoding whenever the rungs read the same input (bench/ladder.py:
+    ~25 % less CPU), else one encoder per rung."""
+    if configured in ("per_rung", "shared"):
+        return configured
+    return "shared" if len(commands) > 1 and not shared_problems(commands) else "per_rung"
+
+
+def _profiles(raw: Mapping[str, Any], sections: set[str], names: list[str], key: str,
+              marker: str, parse: Callable[[str, Mapping[str, Any], Checker], P | None],
+              check: Checker) -> list[P]:
+    """The sections `key` names, each parsed; a name that is no section is a problem
+    suggesting the closest section that has `marker` (ffmpeg_command, transfer_type)."""
+    found = []
+    for name in names:
+        sec = raw.get(name)
+        if not isinstance(sec, dict):
+            check.problem(key, f"names {show(name)}, which is not a section of the file",
+                          f"a top-level section with {marker}",
+                          choices=[s for s in sections if marker in raw[s]], near=name)
+        elif (profile := parse(name, sec, check)) is not None:
+            found.append(profile)
+    return found
+
+
+def _rebase(t: TransferProfile, rel: Callable[[str | None], Path | None]
+            ) -> TransferProfile:
+    """Relative local paths in profiles are relative to the config file's folder (a
+    service's working directory is /, so nothing else would be predictable)."""
+    def local(path: Path | None) -> Path | None:
+        return rel(str(path)) if path is not None else None
+
+    if isinstance(t, CopyProfile):
+        return replace(t, directory=local(t.directory) or t.directory)
+    if isinstance(t, SshProfile):
+        return replace(t, key_file=local(t.key_file), known_hosts=local(t.known_hosts))
+    if isinstance(t, FtpProfile):
+        return replace(t, tls_ca_file=local(t.tls_ca_file))
+    return t
+
+
+def load(path: str | Path) -> Config:
+    """Read and validate a config file; raises ConfigError (never a traceback for bad input)."""
+    path = Path(path)
+    config = parse(read_document(path), source_path=path.resolve(),
+                   base_dir=path.resolve().parent)
+    return warn_if_readable(config, path)

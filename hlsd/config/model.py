@@ -1,0 +1,150 @@
+"""The configuration model: frozen, typed, every default written here once.
+
+Key names are the original tool's (temp_dir, segment_prefix, ffmpeg_command, ...);
+profiles are top-level named sections. The keys a section allows are its dataclass's
+fields (`yaml_keys`); derived values (`live`, `target_duration`, `encoder_mode`,
+`max_segment_duration`) are resolved by the loader once, so nothing downstream guesses.
+Imports nothing from hlsd but its sibling modules without imports of their own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from hlsd.config.secret import Secret
+
+__all__ = [
+    "DEFAULT_HLS_JS", "Config", "CopyProfile", "EncodingProfile", "FtpProfile",
+    "HttpSettings", "S3Profile", "SshProfile", "TransferProfile", "yaml_keys",
+]
+
+DEFAULT_HLS_JS = "https://cdn.jsdelivr.net/npm/hls.js@1/dist/hls.min.js"
+PLAYLIST_CACHE_CONTROL = "max-age=1"  # live playlists change every segment
+SEGMENT_CACHE_CONTROL = "max-age=31536000, immutable"  # a segment name is never reused
+# Added to the target duration for the segmenter's --max-duration: an EXTINF up to
+# target + 0.49 still rounds to the target (RFC 8216 §4.3.3.1).
+MAX_DURATION_SLACK = 0.49
+
+NOT_A_KEY: dict[str, Any] = {"key": None}  # a field that no YAML key sets
+
+
+def key(name: str) -> dict[str, Any]:
+    """Field metadata: the YAML key that sets this field, where it is named otherwise."""
+    return {"key": name}
+
+
+def yaml_keys(cls: type) -> frozenset[str]:
+    """The keys a section of `cls` allows: its fields, as the YAML spells them."""
+    names = (f.metadata.get("key", f.name) for f in fields(cls) if f.name != "name")
+    return frozenset(n for n in names if n is not None)
+
+
+@dataclass(frozen=True)
+class EncodingProfile:
+    name: str
+    ffmpeg_command: str  # legacy `| %s %s %s %s %s` tail already removed
+    bandwidth: int | None = None
+
+
+@dataclass(frozen=True)
+class CopyProfile:
+    name: str
+    directory: Path
+    transfer_type: Literal["copy"] = "copy"
+    concurrency: int = 4
+
+
+@dataclass(frozen=True)
+class FtpProfile:
+    name: str
+    remote_host: str
+    user_name: str
+    password: Secret
+    directory: str = "/"
+    port: int = 21
+    passive: bool = True
+    tls: bool = False
+    tls_ca_file: Path | None = None  # CA bundle (PEM) the server's certificate chains to
+    transfer_type: Literal["ftp"] = "ftp"
+    concurrency: int = 2
+
+
+@dataclass(frozen=True)
+class SshProfile:
+    name: str
+    transfer_type: Literal["scp", "sftp"]
+    remote_host: str
+    user_name: str
+    directory: str = "."
+    password: Secret | None = None
+    port: int = 22
+    key_file: Path | None = None
+    known_hosts: Path | None = None  # default: the user's ~/.ssh/known_hosts
+    host_key: str | None = None  # pinned public key ("ssh-ed25519 AAAA...")
+    insecure_skip_host_key_check: bool = False
+    concurrency: int = 4
+
+
+@dataclass(frozen=True)
+class S3Profile:
+    name: str
+    bucket_name: str
+    key_prefix: str = ""
+    aws_api_key: Secret | None = None
+    aws_api_secret: Secret | None = None
+    region: str | None = None
+    endpoint_url: str | None = None
+    addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    acl: str | None = None
+    playlist_cache_control: str = PLAYLIST_CACHE_CONTROL
+    segment_cache_control: str = SEGMENT_CACHE_CONTROL
+    transfer_type: Literal["s3"] = "s3"
+    concurrency: int = 8
+
+
+TransferProfile = CopyProfile | FtpProfile | SshProfile | S3Profile
+TRANSFER_TYPES: dict[str, type[TransferProfile]] = {
+    "copy": CopyProfile, "ftp": FtpProfile, "scp": SshProfile, "sftp": SshProfile,
+    "s3": S3Profile}
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    listen: str = "127.0.0.1"
+    port: int = 8080
+    serve: str | None = None  # copy profile whose directory is served; default: the first
+    hls_js_url: str = DEFAULT_HLS_JS
+
+
+@dataclass(frozen=True)
+class Config:
+    temp_dir: Path
+    input_location: str
+    encoding_profiles: tuple[EncodingProfile, ...] = field(metadata=key("encoding_profile"))
+    transfer_profiles: tuple[TransferProfile, ...] = field(metadata=key("transfer_profile"))
+    segment_prefix: str = "live"
+    index_prefix: str = "live"
+    log_type: Literal["STDOUT", "FILE"] = "STDOUT"
+    log_file: Path | None = None
+    log_level: Literal["DEBUG", "INFO", "WARN", "ERROR"] = "INFO"
+    source_command: str | None = None
+    segment_length: float = 4.0
+    url_prefix: str = ""
+    index_segment_count: int = 6
+    segmenter_binary: str = "hlsd-segmenter"
+    # Resolved by the loader: `live` guessed from input_location unless set; the
+    # target duration is ⌈segment_length⌉ unless set; `encoder_mode: auto` becomes
+    # shared or per_rung.
+    live: bool = True
+    target_duration: int = 4
+    encoder_mode: Literal["per_rung", "shared"] = "per_rung"
+    http: HttpSettings | None = None
+    # --max-duration for the segmenter: keeps round(EXTINF) <= target_duration.
+    max_segment_duration: float = field(default=4 + MAX_DURATION_SLACK, metadata=NOT_A_KEY)
+    source_path: Path | None = field(default=None, compare=False, metadata=NOT_A_KEY)
+    warnings: tuple[str, ...] = field(default=(), compare=False, metadata=NOT_A_KEY)
+
+    def profile(self, name: str) -> EncodingProfile:
+        return next(p for p in self.encoding_profiles if p.name == name)

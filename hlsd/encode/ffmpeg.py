@@ -1,0 +1,103 @@
+"""Turning an encoding profile's ffmpeg_command into argv (pure), and finding ffmpeg."""
+
+from __future__ import annotations
+
+import itertools
+import shlex
+import shutil
+import subprocess
+from dataclasses import dataclass
+
+from hlsd.config.commands import split_input
+
+COPY_VIDEO = {("-c", "copy"), ("-codec", "copy"), ("-c:v", "copy"), ("-vcodec", "copy"),
+              ("-codec:v", "copy")}
+
+
+@dataclass(frozen=True)
+class FfmpegBinary:
+    path: str
+    origin: str  # "PATH" or "imageio-ffmpeg"
+
+
+def find_ffmpeg() -> FfmpegBinary | None:
+    """The ffmpeg on PATH, else the static one inside the imageio-ffmpeg wheel."""
+    found = shutil.which("ffmpeg")
+    if found:
+        return FfmpegBinary(found, "PATH")
+    try:
+        import imageio_ffmpeg
+
+        return FfmpegBinary(imageio_ffmpeg.get_ffmpeg_exe(), "imageio-ffmpeg")
+    except (ImportError, RuntimeError):
+        return None
+
+
+def ffmpeg_version(path: str) -> str:
+    try:
+        out = subprocess.run([path, "-hide_banner", "-version"], capture_output=True,
+                             text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unknown ({exc})"
+    first = out.splitlines()[0] if out else "unknown"
+    return first.removeprefix("ffmpeg version ").split(" Copyright")[0]
+
+
+def sets_keyframes(argv: list[str]) -> bool:
+    return any(a in ("-force_key_frames", "-g") or a.startswith(("-force_key_frames:", "-g:"))
+               for a in argv)
+
+
+def copies_or_drops_video(argv: list[str]) -> bool:
+    pairs = set(itertools.pairwise(argv))
+    return "-vn" in argv or bool(pairs & COPY_VIDEO)
+
+
+@dataclass(frozen=True)
+class EncoderArgv:
+    argv: list[str]
+    added: tuple[str, ...]  # what hlsd inserted, for the log
+    reads_stdin: bool
+
+
+def encoder_argv(command: str, input_location: str, segment_length: float,
+                 ffmpeg_path: str, from_source_command: bool) -> EncoderArgv:
+    """argv for one rung's encoder: input substituted, keyframe grid inserted if needed."""
+    argv = shlex.split(command)
+    added: list[str] = []
+    if argv[0] == "ffmpeg":
+        argv[0] = ffmpeg_path
+    stdin_input = from_source_command or input_location == "-"
+    source = "pipe:0" if stdin_input else input_location
+    uses_input = any("%s" in a for a in argv)
+    argv = [a.replace("%s", source) for a in argv]
+    if "-nostdin" not in argv and not (stdin_input and uses_input):
+        argv.insert(1, "-nostdin")  # else ffmpeg reads keystrokes from our stdin
+    if "-stats" not in argv and "-nostats" not in argv:
+        argv.insert(1, "-nostats")  # progress lines are noise in logs, errors are not
+    if not sets_keyframes(argv) and not copies_or_drops_video(argv):
+        grid = keyframe_grid(segment_length)
+        argv[-1:-1] = grid
+        added.extend(grid)
+    return EncoderArgv(argv, tuple(added), reads_stdin=stdin_input and uses_input)
+
+
+def keyframe_grid(segment_length: float) -> list[str]:
+    """Keyframes where t crosses a multiple of L. Unlike n_forced*L this stays on the
+    grid when timestamps do not start at zero (-copyts, a rung rejoining a live source)."""
+    length = f"{segment_length:g}"
+    return ["-force_key_frames",
+            f"expr:if(isnan(prev_forced_t),1,gt(floor((t+0.001)/{length}),"
+            f"floor((prev_forced_t+0.001)/{length})))"]
+
+
+def shared_encoder_argv(rungs: list[EncoderArgv], write_fds: list[int]) -> list[str]:
+    """One ffmpeg that decodes once and encodes every rung, rung i to inherited `pipe:fd_i`.
+
+    `rungs` are the per-rung argvs (inputs identical, checked at config load)."""
+    head, _ = split_input(rungs[0].argv)
+    argv = list(head)
+    for rung, fd in zip(rungs, write_fds, strict=True):
+        _, tail = split_input(rung.argv)
+        argv += [*tail[:-1], f"pipe:{fd}"]
+    return argv

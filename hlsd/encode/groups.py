@@ -1,0 +1,86 @@
+"""From encoding profiles to encoder groups: which ffmpeg runs, feeding which segmenters.
+
+Per-rung mode: one encoder per rung. Shared mode: one encoder decodes once and writes
+every rung to its own pipe. Only reads the config; starting processes is the
+supervisor's job.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+from collections.abc import Callable
+from functools import partial
+
+import structlog
+
+from hlsd import config as cfg
+from hlsd.encode.fanout import Fanout
+from hlsd.encode.ffmpeg import encoder_argv, shared_encoder_argv
+from hlsd.encode.segmenter import resolve as resolve_segmenter
+from hlsd.encode.specs import GroupSpec, RungSpec
+
+log = structlog.get_logger()
+
+SHARED_GROUP = "ladder"
+
+
+def rung_spec(config: cfg.Config, profile: cfg.EncodingProfile,
+              max_duration: float) -> RungSpec:
+    return RungSpec(
+        name=profile.name, segmenter=resolve_segmenter(config.segmenter_binary),
+        workdir=config.temp_dir / profile.name,
+        prefix=f"{config.segment_prefix}_{profile.name}",
+        segment_length=config.segment_length, max_duration=max_duration)
+
+
+def group_specs(config: cfg.Config, profiles: list[cfg.EncodingProfile], ffmpeg: str,
+                max_duration: float, fanout: Fanout | None) -> list[GroupSpec]:
+    """`max_duration` is the running playlists' (their target duration is fixed for their
+    life, so a reload's new target_duration waits for a restart)."""
+    argvs = {}
+    for profile in profiles:
+        argvs[profile.name] = encoder_argv(
+            profile.ffmpeg_command, config.input_location, config.segment_length, ffmpeg,
+            from_source_command=config.source_command is not None)
+        if argvs[profile.name].added:
+            log.info("keyframe grid added to encoder", rung=profile.name,
+                     added=" ".join(argvs[profile.name].added))
+    shared = config.encoder_mode == "shared" and len(profiles) > 1
+    groups = [[p.name for p in profiles]] if shared else [[p.name] for p in profiles]
+    specs = []
+    for names in groups:
+        group = SHARED_GROUP if shared else names[0]
+        parts = [argvs[n] for n in names]
+        reads_stdin = any(a.reads_stdin for a in parts)
+        specs.append(GroupSpec(
+            name=group,
+            rungs=tuple(rung_spec(config, config.profile(n), max_duration) for n in names),
+            argv=partial(shared_encoder_argv, parts) if shared
+            else partial(_fixed_argv, parts[0].argv),
+            live=config.live, stdin=stdin_for(group, fanout) if reads_stdin else None))
+    return specs
+
+
+def stdin_for(group: str, fanout: Fanout | None) -> Callable[[], int]:
+    """Encoder stdin: a pipe from the fan-out (source_command, or our own stdin shared by
+    several encoders), else a copy of our stdin. The supervisor closes it after spawning."""
+    if fanout is not None:
+        return partial(fanout.subscribe, group)
+    return partial(os.dup, 0)
+
+
+def make_fanout(config: cfg.Config, on_lagging: Callable[[str], None]) -> Fanout | None:
+    per_rung_stdin = (config.input_location == "-" and len(config.encoding_profiles) > 1
+                      and config.encoder_mode == "per_rung")
+    if config.source_command is None and not per_rung_stdin:
+        return None
+    argv = (["cat"] if config.source_command is None else
+            [a.replace("%s", config.input_location) for a in shlex.split(config.source_command)])
+    return Fanout(argv, config.live, on_lagging=on_lagging,
+                  inherit_stdin=config.source_command is None)
+
+
+def _fixed_argv(argv: list[str], _write_fds: list[int]) -> list[str]:
+    """A per-rung encoder writes to stdout, which already is its pipe."""
+    return argv

@@ -1,0 +1,58 @@
+"""What an encoder pipeline is made of, as plain data: its rungs' segmenter settings, the
+ladder's segment grid, and the encoder group that writes them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+FINITE_STALL = 120.0  # seconds without a segment before a file encode counts as stuck
+
+
+@dataclass(frozen=True)
+class Grid:
+    """Where the ladder's segment grid is: segment `seq` started at `pts` (90 kHz)."""
+
+    pts: int
+    seq: int
+
+
+@dataclass(frozen=True)
+class RungSpec:
+    """One rung's segmenter side."""
+
+    name: str
+    segmenter: str
+    workdir: Path
+    prefix: str  # segment file prefix: <segment_prefix>_<rung>
+    segment_length: float
+    max_duration: float
+
+    def segmenter_argv(self, start_seq: int, grid: Grid | None = None) -> list[str]:
+        argv = [self.segmenter, "--duration", f"{self.segment_length:g}",
+                "--max-duration", f"{self.max_duration:g}", "--dir", str(self.workdir),
+                "--prefix", self.prefix, "--start-seq", str(start_seq)]
+        if grid is not None:
+            argv += ["--grid-origin", str(grid.pts), "--grid-seq", str(grid.seq)]
+        return argv
+
+
+@dataclass(frozen=True)
+class GroupSpec:
+    """One encoder process and the rungs it writes (one, or all in shared-decode mode)."""
+
+    name: str
+    rungs: tuple[RungSpec, ...]
+    argv: Callable[[list[int]], list[str]]  # write fds (one per rung) -> encoder argv
+    live: bool
+    stdin: Callable[[], Any] | None = None  # encoder stdin for '-' / source_command inputs
+    first_segment_grace: float = 15.0  # inputs (rtmp, srt) may take a while to open
+
+    @property
+    def stall_after(self) -> float:
+        # A file may encode slower than real time on a busy machine; only a live
+        # encoder must keep pace with the clock.
+        longest = max(r.segment_length for r in self.rungs)
+        return 3 * longest if self.live else max(3 * longest, FINITE_STALL)

@@ -1,0 +1,235 @@
+"""One encoder group kept producing: ffmpeg → OS pipe(s) → one hlsd-segmenter per rung,
+restarted with backoff when anything in it dies or stalls.
+
+Per-rung mode runs one group per rung (a crashing rung disturbs no other); shared-decode
+mode runs one group for the whole ladder (ffmpeg decodes once, writes each rung to its
+own inherited pipe `pipe:N`), supervised as one unit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any, Protocol
+
+import structlog
+
+from hlsd.backoff import Backoff
+from hlsd.encode.events import Event, EventError, SegmentReady, StreamEnd, parse_line
+from hlsd.encode.process import Child, read_lines
+from hlsd.encode.specs import Grid, GroupSpec
+
+log = structlog.get_logger()
+
+
+class RungFailed(Exception):
+    """A finite input's encoder failed: restarting would publish its start twice."""
+
+
+class PipelineHost(Protocol):
+    """What a supervisor needs from the rung set that runs it."""
+
+    def start_seq(self) -> int:
+        """The number the next segment of a new pipeline run gets."""
+
+    def rejoin_grid(self) -> Grid | None:
+        """The grid a restarted pipeline cuts on, or None to start a grid of its own."""
+
+    async def report(self, rung: str, event: Event) -> None:
+        """A segmenter's event, in order."""
+
+    def restarted(self, rung: str) -> None:
+        """The pipeline writing `rung` failed and is being restarted."""
+
+
+@dataclass
+class _Attempt:
+    first: set[str] = field(default_factory=set)  # rungs whose first segment is pending
+    ended: set[str] = field(default_factory=set)
+    # rung -> monotonic time of its newest segment in this run (the stall detector's clock)
+    progress: dict[str, float] = field(default_factory=dict)
+
+
+class GroupSupervisor:
+    """Keeps one encoder group producing segments; `run()` returns when a finite input ends."""
+
+    def __init__(self, spec: GroupSpec, host: PipelineHost) -> None:
+        self.spec = spec
+        self._host = host
+        self._backoff = Backoff()
+        self._stopping = False
+        self._encoder: Child | None = None
+        self.attempts = 0
+        self.log = log.bind(rung=spec.name)
+
+    @property
+    def encoder_pid(self) -> int | None:
+        return self._encoder.pid if self._encoder else None
+
+    def stop(self) -> None:
+        """Graceful: the encoder gets SIGTERM, the segmenters then write their last segment."""
+        self._stopping = True
+        if self._encoder is not None:
+            self._encoder.send(signal.SIGTERM)
+
+    def restart(self, reason: str) -> None:
+        """Kill the encoder now (e.g. it fell behind its source); the loop restarts it."""
+        if self._encoder is not None and not self._stopping:
+            self.log.warning("restarting encoder", reason=reason)
+            self._encoder.kill()
+
+    async def run(self) -> None:
+        for rung in self.spec.rungs:
+            rung.workdir.mkdir(parents=True, exist_ok=True)
+        while not self._stopping:
+            started = time.monotonic()
+            ended = await self._attempt()
+            if self._stopping or (ended and not self.spec.live):
+                return
+            if not self.spec.live:
+                raise RungFailed(f"{self.spec.name}: encoder failed on a finite input")
+            delay = self._backoff.next_delay(time.monotonic() - started)
+            self.log.warning("encoder pipeline ended; restarting", delay=round(delay, 2),
+                             attempt=self.attempts + 1)
+            for rung in self.spec.rungs:
+                self._host.restarted(rung.name)
+            await asyncio.sleep(delay)
+
+    async def _attempt(self) -> bool:
+        """One pipeline run; True when the input ended cleanly (exit 0, `end` from all)."""
+        self.attempts += 1
+        for rung in self.spec.rungs:
+            for stale in rung.workdir.glob(f"{rung.prefix}-*.tmp"):
+                stale.unlink(missing_ok=True)
+        async with asyncio.TaskGroup() as tg:
+            try:
+                encoder, segmenters = await self._spawn(tg)
+            except OSError as exc:  # e.g. a segmenter_binary that is not there
+                self.log.error("cannot start encoder pipeline", error=str(exc))
+                return False
+            self._encoder = encoder
+            self.log.info("encoder started", encoder_pid=encoder.pid,
+                          segmenter_pids=[s.pid for s in segmenters], attempt=self.attempts)
+            state = _Attempt(first={r.name for r in self.spec.rungs})
+            watchdog = tg.create_task(self._watch_stall(encoder, state))
+            try:
+                codes = await asyncio.gather(*(
+                    self._read_segmenter(rung.name, seg, encoder, state)
+                    for rung, seg in zip(self.spec.rungs, segmenters, strict=True)))
+                enc_code = await encoder.stop(grace=5.0)
+            except BaseException:
+                await _kill_all([encoder, *segmenters])
+                raise
+            finally:
+                watchdog.cancel()
+                self._encoder = None
+        clean = enc_code == 0 and all(c == 0 for c in codes) and \
+            state.ended == {r.name for r in self.spec.rungs}
+        if not clean and not self._stopping:
+            self.log.warning("encoder pipeline exited", encoder_code=enc_code,
+                             segmenter_codes=codes, stderr_tail="\n".join(encoder.tail))
+        return clean
+
+    async def _spawn(self, tg: asyncio.TaskGroup) -> tuple[Child, list[Child]]:
+        """The encoder, then one segmenter per rung on the read end of its pipe."""
+        spec = self.spec
+        pipes = [os.pipe() for _ in spec.rungs]
+        write_fds = [w for _, w in pipes]
+        stdin: Any = spec.stdin() if spec.stdin is not None else asyncio.subprocess.DEVNULL
+        encoder: Child | None = None
+        segmenters: list[Child] = []
+        try:
+            single = len(spec.rungs) == 1
+            encoder = await Child.spawn(
+                spec.argv(write_fds), f"ffmpeg[{spec.name}]", tg, stdin=stdin,
+                stdout=write_fds[0] if single else asyncio.subprocess.DEVNULL,
+                pass_fds=() if single else tuple(write_fds),
+                log_stderr=lambda line: self.log.debug("ffmpeg", line=line))
+            seq = self._host.start_seq()
+            # A restarted rung rejoins the ladder's grid: where its timestamps continue the
+            # others' (-copyts, a shared source clock) it cuts and numbers as they do.
+            grid = self._host.rejoin_grid() if self.attempts > 1 else None
+            for rung, (read_fd, _) in zip(spec.rungs, pipes, strict=True):
+                segmenters.append(await Child.spawn(
+                    rung.segmenter_argv(seq, grid), f"segmenter[{rung.name}]", tg,
+                    stdin=read_fd, stdout=asyncio.subprocess.PIPE,
+                    log_stderr=partial(self._segmenter_stderr, rung.name)))
+        except BaseException:
+            await _kill_all([c for c in [encoder, *segmenters] if c is not None])
+            raise
+        finally:
+            for read_fd, write_fd in pipes:  # the children hold their own copies
+                os.close(read_fd)
+                os.close(write_fd)
+            if isinstance(stdin, int) and stdin >= 0 and spec.stdin is not None:
+                with contextlib.suppress(OSError):
+                    os.close(stdin)
+        return encoder, segmenters
+
+    def _segmenter_stderr(self, rung: str, line: str) -> None:
+        self.log.info("segmenter", rung=rung, line=line)
+
+    async def _read_segmenter(self, rung: str, segmenter: Child, encoder: Child,
+                              state: _Attempt) -> int:
+        assert segmenter.proc.stdout is not None
+        await read_lines(segmenter.proc.stdout, partial(self._line, rung, state))
+        code = await segmenter.wait()
+        if len(self.spec.rungs) > 1 and encoder.returncode is None and not self._stopping:
+            # One output of a shared encoder is gone: the unit restarts as a whole.
+            self.log.warning("segmenter exited; restarting the shared encoder", rung=rung,
+                             code=code)
+            encoder.kill()
+        return code
+
+    async def _line(self, rung: str, state: _Attempt, raw: bytes) -> None:
+        try:
+            event = parse_line(raw)
+        except EventError as exc:
+            self.log.warning("unreadable segmenter line", rung=rung, error=str(exc))
+            return
+        if event is None:
+            return
+        if isinstance(event, SegmentReady):
+            state.progress[rung] = time.monotonic()
+            # Every new pipeline run breaks the timeline: the player must reset its decoder.
+            if rung in state.first:
+                event = replace(event, discontinuity=True)
+                state.first.discard(rung)
+        elif isinstance(event, StreamEnd):
+            state.ended.add(rung)
+        await self._host.report(rung, event)
+
+    async def _watch_stall(self, encoder: Child, state: _Attempt) -> None:
+        """A rung without a segment for 3× segment_length (plus a grace for the first one)
+        means the encoder is stuck (crashed or hung, e.g. SIGSTOP): kill it so the loop
+        restarts it."""
+        started = time.monotonic()
+        while encoder.returncode is None:
+            await asyncio.sleep(min(1.0, self.spec.stall_after / 3))
+            now = time.monotonic()
+            for rung in self.spec.rungs:
+                limit = self.spec.stall_after
+                last = state.progress.get(rung.name)
+                if last is None:
+                    since, limit = started, limit + self.spec.first_segment_grace
+                else:
+                    since = last
+                if now - since > limit and not self._stopping:
+                    self.log.warning("encoder stalled; killing it", stalled_rung=rung.name,
+                                     seconds=round(now - since, 1),
+                                     stderr_tail="\n".join(encoder.tail))
+                    encoder.kill()
+                    return
+
+
+async def _kill_all(children: list[Child]) -> None:
+    """SIGKILL and reap: nothing of a failed run may outlive it."""
+    for child in children:
+        child.kill()
+    with contextlib.suppress(BaseException):
+        await asyncio.shield(asyncio.gather(*(c.wait() for c in children)))

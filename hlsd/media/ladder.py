@@ -1,0 +1,131 @@
+"""The bitrate ladder as the master playlist describes it: measured, not typed in (pure)."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+from hlsd.media.master import Variant, render_master
+
+MATERIAL_CHANGE = 0.10  # republish the master only when BANDWIDTH moves more than this
+
+
+@dataclass(frozen=True)
+class RungMedia:
+    """What a rung's stream is, as the segmenter found it."""
+
+    codecs: str  # RFC 6381 list, e.g. "avc1.64001f,mp4a.40.2"
+    resolution: tuple[int, int] | None = None  # video only
+    frame_rate: float | None = None  # video only
+
+
+@dataclass
+class RungStats:
+    """One rung's measured figures over the last `window` segments."""
+
+    name: str
+    configured_bandwidth: int | None
+    window: int
+    media: RungMedia | None = None
+    samples: deque[tuple[int, float]] = field(default_factory=deque)  # (bytes, seconds)
+    warned_over_floor: bool = False
+
+    def add(self, nbytes: int, duration: float) -> None:
+        if duration <= 0:
+            return
+        self.samples.append((nbytes, duration))
+        while len(self.samples) > self.window:
+            self.samples.popleft()
+
+    @property
+    def peak(self) -> int:
+        return max((int(b * 8 / d) for b, d in self.samples), default=0)
+
+    @property
+    def average(self) -> int:
+        total = sum(d for _, d in self.samples)
+        return int(sum(b for b, _ in self.samples) * 8 / total) if total else 0
+
+    @property
+    def bandwidth(self) -> int:
+        return max(self.peak, self.configured_bandwidth or 0)
+
+    def over_floor(self) -> bool:
+        """True once when the measured peak exceeds the configured bandwidth by > 10 %."""
+        floor = self.configured_bandwidth
+        if floor and not self.warned_over_floor and self.peak > floor * 1.1:
+            self.warned_over_floor = True
+            return True
+        return False
+
+
+class Ladder:
+    """The ladder's rungs, their measured figures, and the master playlist they make."""
+
+    def __init__(self, index_prefix: str, window: int) -> None:
+        self.index_prefix = index_prefix
+        self.window = max(window, 6)
+        self.rungs: dict[str, RungStats] = {}
+        self._published: dict[str, Variant] = {}
+
+    def set_rungs(self, configured: dict[str, int | None]) -> None:
+        """Keep stats of rungs that stay; a reload may add or remove rungs."""
+        self.rungs = {name: self.rungs.get(name) or RungStats(name, bw, self.window)
+                      for name, bw in configured.items()}
+        for name, bw in configured.items():
+            self.rungs[name].configured_bandwidth = bw
+        self._published = {k: v for k, v in self._published.items() if k in self.rungs}
+
+    def describe(self, rung: str, media: RungMedia) -> None:
+        """The segmenter announced (new) stream parameters for `rung`."""
+        stats = self.rungs.get(rung)
+        if stats is not None:
+            stats.media = media
+
+    def measure(self, rung: str, nbytes: int, duration: float) -> bool:
+        """A segment of `rung` was cut; True once when its peak outgrows the configured
+        bandwidth (worth a warning: players may pick a rung they cannot sustain)."""
+        stats = self.rungs.get(rung)
+        if stats is None:
+            return False
+        stats.add(nbytes, duration)
+        return stats.over_floor()
+
+    def variant_name(self, rung: str) -> str:
+        return f"{self.index_prefix}_{rung}.m3u8"
+
+    @property
+    def master_name(self) -> str:
+        return f"{self.index_prefix}.m3u8"
+
+    def _variant(self, stats: RungStats) -> Variant:
+        media = stats.media
+        return Variant(
+            uri=self.variant_name(stats.name), bandwidth=stats.bandwidth,
+            average_bandwidth=stats.average or None,
+            codecs=(media.codecs or None) if media else None,
+            resolution=media.resolution if media else None,
+            frame_rate=media.frame_rate if media else None)
+
+    def master_text(self) -> str | None:
+        """The master playlist, or None until every rung has been measured once.
+
+        Attributes are held steady: BANDWIDTH only moves when it changes materially,
+        so players are not made to re-read the master every segment.
+        """
+        if not self.rungs or any(s.media is None or not s.samples
+                                 for s in self.rungs.values()):
+            return None
+        for name, stats in self.rungs.items():
+            fresh = self._variant(stats)
+            old = self._published.get(name)
+            if old is None or _material(old, fresh):
+                self._published[name] = fresh
+        return render_master([self._published[n] for n in self.rungs])
+
+
+def _material(old: Variant, new: Variant) -> bool:
+    if (old.codecs, old.resolution, old.frame_rate) != (new.codecs, new.resolution,
+                                                        new.frame_rate):
+        return True
+    return abs(new.bandwidth - old.bandwidth) > MATERIAL_CHANGE * old.bandwidth

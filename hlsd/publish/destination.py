@@ -1,0 +1,289 @@
+"""One destination's playlist progression: segment stored → variant playlist → master.
+
+A playlist published here never names a segment not already stored here; segments that
+leave a playlist are deleted only after the RFC 8216 §6.2.2 grace time (hlsd.publish.expiry).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import replace
+from functools import partial
+
+import structlog
+
+from hlsd.media.ladder import Ladder
+from hlsd.media.playlist import Entry, MediaPlaylist, PlaylistError
+from hlsd.media.retention import Retention
+from hlsd.publish.expiry import Expiry
+from hlsd.publish.lane import Lane
+from hlsd.publish.metrics import DestinationMetrics
+from hlsd.publish.retry import Retrier
+from hlsd.publish.segment import SegmentFile
+from hlsd.publish.settings import PublishSettings
+from hlsd.publish.state import DestinationState
+from hlsd.publish.transfer.base import Transfer
+
+log = structlog.get_logger()
+
+
+class Destination:
+    """Everything one transfer profile receives: per rung a bounded lane of segments and a
+    worker storing them in order, the playlists naming what is stored, and the master."""
+
+    def __init__(self, transfer: Transfer, concurrency: int, settings: PublishSettings,
+                 ladder: Ladder, metrics: DestinationMetrics | None = None,
+                 state: DestinationState | None = None) -> None:
+        self.transfer = transfer
+        self.name = transfer.name
+        self.settings = settings
+        self.ladder = ladder
+        self.metrics = metrics
+        self.log = log.bind(destination=self.name)
+        # A dead destination is probed at least every two target durations, so one that
+        # returns is caught up before the window has moved on much further.
+        self.retry = Retrier(self.name, concurrency,
+                             on_failure=partial(metrics.upload_failure, self.name)
+                             if metrics else None,
+                             cap=min(10.0, max(2.0, 2.0 * settings.target_duration)))
+        self.lanes: dict[str, Lane] = {}
+        self.playlists: dict[str, MediaPlaylist] = {}
+        self.published_variants: set[str] = set()
+        state = state or DestinationState()
+        self.expiry = Expiry(transfer, state.retention)
+        self.skipped = 0
+        self._removed: dict[str, list[tuple[Entry, float]]] = {}
+        self._master_text: str | None = None
+        self._master_lock = asyncio.Lock()
+        self._tg: asyncio.TaskGroup | None = None  # while running: the workers' group
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._done: dict[str, asyncio.Event] = {}
+        # Rungs whose playlist gained segments not yet published: a stop waits for them,
+        # or the last segment would be stored but named by no playlist.
+        self._unpublished: set[str] = set()
+        self._restore(state)
+        for rung in ladder.rungs:  # segments offered while connecting wait in their lane
+            self.add_rung(rung)
+
+    # -- state ---------------------------------------------------------------------------
+    def _restore(self, state: DestinationState) -> None:
+        for rung, playlist in state.playlists.items():
+            if playlist.ended or playlist.target_duration != self.settings.target_duration:
+                continue  # a finished VOD or another target duration: a new playlist
+            self.playlists[rung] = replace(playlist, window=self.settings.window,
+                                           url_prefix=self.settings.url_prefix)
+            self.published_variants.add(rung)
+
+    def snapshot(self) -> DestinationState:
+        # Entries that left a playlist not yet republished still need deleting later.
+        retention = Retention.from_dict(self.expiry.retention.to_dict())
+        now = time.time()
+        for removed in self._removed.values():
+            for entry, window in removed:
+                retention.schedule([entry], window, now)
+        return DestinationState(dict(self.playlists), retention)
+
+    def last_seq(self) -> int:
+        return max((p.entries[-1].seq for p in self.playlists.values() if p.entries),
+                   default=-1)
+
+    # -- rungs ---------------------------------------------------------------------------
+    def add_rung(self, rung: str) -> None:
+        if rung in self.lanes:
+            return
+        self.lanes[rung] = Lane(self.settings.lane_capacity)
+        self._done[rung] = asyncio.Event()
+        self.playlists.setdefault(rung, self._new_playlist())
+        if self._tg is not None:
+            self._start_worker(rung)
+
+    def _start_worker(self, rung: str) -> None:
+        assert self._tg is not None
+        self._workers[rung] = self._tg.create_task(self._lane_worker(rung),
+                                                   name=f"lane {self.name}/{rung}")
+
+    async def remove_rung(self, rung: str) -> None:
+        task = self._workers.pop(rung, None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        for seg in self.lanes.pop(rung, Lane(0)).items:
+            seg.release()
+        self.published_variants.discard(rung)
+        self._done.pop(rung, None)
+        self._unpublished.discard(rung)
+        # Its playlist stays where it is; the master no longer names it.
+        await self._maybe_publish_master()
+
+    def set_window(self, window: int) -> None:
+        self.settings = replace(self.settings, window=window)
+        for playlist in self.playlists.values():
+            playlist.window = window
+        for lane in self.lanes.values():
+            lane.capacity = self.settings.lane_capacity
+
+    def _new_playlist(self) -> MediaPlaylist:
+        return MediaPlaylist(target_duration=self.settings.target_duration,
+                             window=self.settings.window, url_prefix=self.settings.url_prefix)
+
+    # -- intake --------------------------------------------------------------------------
+    def offer(self, seg: SegmentFile) -> None:
+        """Never blocks: a lagging destination loses its oldest unsent segments instead."""
+        lane = self.lanes.get(seg.rung)
+        if lane is None:
+            seg.release()
+            return
+        dropped = lane.push(seg)
+        for old in dropped:
+            old.release()
+        if dropped:
+            self._count_skipped(len(dropped))
+            self.log.warning("segments skipped: destination too slow", rung=seg.rung,
+                             skipped=len(dropped), first_seq=dropped[0].seq)
+        if self.metrics:
+            self.metrics.queue_depth(self.name, self.queued)
+
+    def _count_skipped(self, count: int) -> None:
+        self.skipped += count
+        if self.metrics:
+            self.metrics.skipped(self.name, count)
+
+    def finish_rung(self, rung: str) -> None:
+        lane = self.lanes.get(rung)
+        if lane is not None:
+            lane.finishing = True
+            lane.wake()
+
+    async def wait_finished(self, rungs: list[str]) -> None:
+        await asyncio.gather(*(self._done[r].wait() for r in rungs if r in self._done))
+
+    @property
+    def queued(self) -> int:
+        """Segments waiting for this destination, all rungs together."""
+        return sum(len(lane.items) for lane in self.lanes.values())
+
+    def idle(self) -> bool:
+        """Nothing queued and every stored segment named by a published playlist."""
+        return not self._unpublished and all(not lane.items for lane in self.lanes.values())
+
+    # -- work ----------------------------------------------------------------------------
+    async def run(self) -> None:
+        """Connect (retrying), then serve lanes and deletions until cancelled."""
+        await self.retry(self.transfer.open, "connect")
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                for rung in self.ladder.rungs:
+                    self.add_rung(rung)
+                for rung in self.lanes:
+                    self._start_worker(rung)
+                tg.create_task(self.expiry.run(), name=f"expiry {self.name}")
+        finally:
+            self._tg = None
+            for lane in self.lanes.values():
+                for seg in lane.items:
+                    seg.release()
+                lane.items.clear()
+            await self.transfer.close()
+
+    async def _lane_worker(self, rung: str) -> None:
+        lane = self.lanes[rung]
+        last_publish = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            if not lane.items:
+                playlist = self.playlists[rung]
+                if lane.finishing and not playlist.ended:
+                    playlist.end()
+                    await self._publish_variant(rung)
+                    self._done[rung].set()
+                await lane.wait()
+                continue
+            seg = lane.items[0]
+            started = loop.time()
+            stored = await self.retry(partial(self.transfer.put_segment, seg.path, seg.name),
+                                      "segment", abort=partial(_gone, lane, seg))
+            if not stored and lane.items and lane.items[0] is seg:
+                # Aborted because its file vanished from temp_dir: not the destination's
+                # fault, so it is skipped like a segment that left the window.
+                self._drop_head(lane, seg, "segment file missing in temp_dir; skipped")
+                continue
+            if not stored or not lane.items or lane.items[0] is not seg:
+                if stored:  # fell out of the window mid-upload: an orphan, delete later
+                    self.expiry.schedule([_entry(seg, False)], 0.0)
+                continue
+            lane.items.popleft()
+            seg.release()
+            if self.metrics:
+                self.metrics.upload(self.name, "segment", loop.time() - started)
+            if not self._list(rung, seg):
+                continue
+            # Catching up after an outage: publish once the backlog is stored, not per file.
+            if not lane.items or loop.time() - last_publish > self.settings.target_duration / 2:
+                await self._publish_variant(rung)
+                last_publish = loop.time()
+
+    def _drop_head(self, lane: Lane, seg: SegmentFile, why: str) -> None:
+        lane.items.popleft()
+        seg.release()
+        self._count_skipped(1)
+        self.log.error(why, rung=seg.rung, seq=seg.seq, file=str(seg.path))
+
+    def _list(self, rung: str, seg: SegmentFile) -> bool:
+        """Add a stored segment to its playlist; False (and it is deleted later) when the
+        playlist cannot take it, which is logged and counted, never fatal to the lane."""
+        playlist = self.playlists[rung]
+        before = playlist.duration
+        entry = _entry(seg, seg.discontinuity and bool(playlist.entries))
+        try:
+            removed = playlist.add(entry)
+        except PlaylistError as exc:
+            self._count_skipped(1)
+            self.log.error("segment cannot be listed; skipped", rung=rung, seq=seg.seq,
+                           error=str(exc))
+            self.expiry.schedule([entry], 0.0)
+            return False
+        self._unpublished.add(rung)
+        window = max(before, playlist.duration)
+        self._removed.setdefault(rung, []).extend((e, window) for e in removed)
+        return True
+
+    async def _publish_variant(self, rung: str) -> None:
+        data = self.playlists[rung].render().encode()
+        name = self.ladder.variant_name(rung)
+        started = asyncio.get_running_loop().time()
+        await self.retry(partial(self.transfer.put_playlist, data, name), "playlist")
+        self._unpublished.discard(rung)  # only this rung's lane worker adds to it
+        if self.metrics:
+            self.metrics.upload(self.name, "playlist",
+                                asyncio.get_running_loop().time() - started)
+        self.published_variants.add(rung)
+        for entry, window in self._removed.pop(rung, []):
+            # Clients may hold the previous playlist for its whole duration (§6.2.2).
+            self.expiry.schedule([entry], window)
+        await self._maybe_publish_master()
+
+    async def _maybe_publish_master(self) -> None:
+        async with self._master_lock:
+            if not self.ladder.rungs or not set(self.ladder.rungs) <= self.published_variants:
+                return
+            text = self.ladder.master_text()
+            if text is None or text == self._master_text:
+                return
+            await self.retry(partial(self.transfer.put_playlist, text.encode(),
+                                     self.ladder.master_name), "master playlist")
+            self._master_text = text
+
+
+def _gone(lane: Lane, seg: SegmentFile) -> bool:
+    """The upload is no longer wanted: the segment left the window, or its file vanished."""
+    return seg not in lane or not seg.path.exists()
+
+
+def _entry(seg: SegmentFile, discontinuity: bool) -> Entry:
+    return Entry(seq=seg.seq, name=seg.name, duration=seg.duration,
+                 discontinuity=discontinuity, program_date_time=seg.program_date_time,
+                 independent=seg.independent)

@@ -1,0 +1,56 @@
+"""Deleting what left a destination's playlists, once RFC 8216 §6.2.2 allows it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Iterable
+
+import structlog
+
+from hlsd.media.playlist import Entry
+from hlsd.media.retention import Retention
+from hlsd.publish.transfer.base import Transfer, TransferError
+
+log = structlog.get_logger()
+
+DELETE_BATCH = 1000
+DELETE_RETRY = 5.0  # seconds before a failed delete is tried again
+IDLE_CHECK = 60.0  # seconds between looks when nothing is scheduled (a bound, not a poll)
+
+
+class Expiry:
+    """One destination's deletions: scheduled with their grace time, deleted in batches
+    when due (woken by each new schedule, so nothing polls)."""
+
+    def __init__(self, transfer: Transfer, retention: Retention | None = None) -> None:
+        self.transfer = transfer
+        self.retention = retention or Retention()
+        self._changed = asyncio.Event()
+        self.log = log.bind(destination=transfer.name)
+
+    def schedule(self, removed: Iterable[Entry], playlist_duration: float,
+                 now: float | None = None) -> None:
+        """`removed` left a playlist that lasted `playlist_duration` (wall time)."""
+        self.retention.schedule(removed, playlist_duration, time.time() if now is None else now)
+        self._changed.set()
+
+    async def run(self) -> None:
+        while True:
+            due = self.retention.due(time.time())
+            for start in range(0, len(due), DELETE_BATCH):
+                await self._delete(due[start:start + DELETE_BATCH])
+            when = self.retention.next_due()
+            wait = IDLE_CHECK if when is None else max(0.0, when - time.time())
+            self._changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), min(wait, IDLE_CHECK))
+
+    async def _delete(self, batch: list[str]) -> None:
+        try:
+            await self.transfer.delete(batch)
+        except TransferError as exc:
+            self.log.warning("delete failed; will retry", error=str(exc), count=len(batch))
+            self.retention.schedule([Entry(seq=0, name=n, duration=0.0) for n in batch], 0.0,
+                                    time.time() + DELETE_RETRY)

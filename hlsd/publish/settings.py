@@ -1,0 +1,21 @@
+"""How a destination publishes: the playlists' fixed target duration, their window, and
+what follows from them (how many segments a lane may hold before the oldest is skipped)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PublishSettings:
+    target_duration: int
+    window: int  # index_segment_count
+    segment_length: float
+    url_prefix: str
+
+    @property
+    def lane_capacity(self) -> int:
+        if self.window == 0:
+            return 100_000  # keep-all playlists: nothing may be skipped
+        return max(self.window, math.ceil(3 * self.target_duration / self.segment_length) + 1)

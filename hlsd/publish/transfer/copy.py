@@ -1,0 +1,100 @@
+"""The `copy` destination: a local directory, usually a web server's document root."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from hlsd.config import CopyProfile
+from hlsd.publish.transfer.base import TransferError
+
+FILE_MODE = 0o644  # served by a web server running as another user
+
+
+def _check_name(name: str) -> None:
+    if not name or "/" in name or name in (".", "..") or "\0" in name:
+        raise TransferError(f"refusing object name {name!r}")
+
+
+class CopyTransfer:
+    def __init__(self, profile: CopyProfile) -> None:
+        self.name = profile.name
+        self.directory = profile.directory
+        self._threads = profile.concurrency
+        # Its own threads, not the loop's shared default pool: a directory that hangs
+        # (a dead network mount) then blocks only this destination's uploads, never
+        # another destination's work or the daemon's state saving.
+        self._pool: ThreadPoolExecutor | None = None
+
+    async def _run(self, fn: Callable[..., None], *args: Any) -> None:
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix=f"copy-{self.name}")
+        await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    async def open(self) -> None:
+        try:
+            await self._run(lambda: self.directory.mkdir(parents=True, exist_ok=True))
+        except OSError as exc:
+            raise TransferError(f"cannot create {self.directory}: {exc.strerror}") from None
+
+    def _install(self, write_tmp: Path, target: Path) -> None:
+        os.chmod(write_tmp, FILE_MODE)
+        os.replace(write_tmp, target)  # atomic: readers see the old or the new file
+
+    def _put_file(self, local: Path, name: str) -> None:
+        target = self.directory / name
+        tmp = self.directory / f".{name}.tmp"
+        try:
+            try:
+                os.link(local, tmp)  # same filesystem: no bytes copied
+            except FileExistsError:
+                os.unlink(tmp)
+                os.link(local, tmp)
+            except OSError:
+                shutil.copyfile(local, tmp)
+            self._install(tmp, target)
+        except OSError as exc:
+            raise TransferError(f"cannot store {target}: {exc.strerror}") from None
+
+    def _put_bytes(self, data: bytes, name: str) -> None:
+        target = self.directory / name
+        tmp = self.directory / f".{name}.tmp"
+        try:
+            with open(tmp, "wb") as fh:
+                fh.write(data)
+            self._install(tmp, target)
+        except OSError as exc:
+            raise TransferError(f"cannot write {target}: {exc.strerror}") from None
+
+    def _delete(self, names: Sequence[str]) -> None:
+        for name in names:
+            try:
+                (self.directory / name).unlink()
+            except FileNotFoundError:
+                pass
+            except OSError as exc:
+                raise TransferError(f"cannot delete {self.directory / name}: "
+                                    f"{exc.strerror}") from None
+
+    async def put_segment(self, local: Path, name: str) -> None:
+        _check_name(name)
+        await self._run(self._put_file, local, name)
+
+    async def put_playlist(self, data: bytes, name: str) -> None:
+        _check_name(name)
+        await self._run(self._put_bytes, data, name)
+
+    async def delete(self, names: Sequence[str]) -> None:
+        for name in names:
+            _check_name(name)
+        await self._run(self._delete, names)
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False)  # a hung call keeps its thread; we stop waiting on it

@@ -1,0 +1,85 @@
+"""The daemon's optional HTTP origin across its life: started with the config, rebound
+or re-pointed by a reload, stopped last."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import structlog
+
+from hlsd import config as cfg
+
+if TYPE_CHECKING:
+    from hlsd.serve.http import HttpOrigin, StreamStatus
+
+log = structlog.get_logger()
+
+
+class OriginError(Exception):
+    """The origin cannot listen (port taken, address not local): the operator must fix it."""
+
+
+def served_directory(config: cfg.Config) -> Path | None:
+    """The copy destination the origin serves: `http.serve`, else the first copy one."""
+    copies = [p for p in config.transfer_profiles if isinstance(p, cfg.CopyProfile)]
+    serve = config.http.serve if config.http else None
+    served = next((p for p in copies if p.name == serve), copies[0] if copies else None)
+    return served.directory if served else None
+
+
+class Origin:
+    """Starts the HttpOrigin when the config has `http:`; `on_listening(url)` is told
+    each time it starts listening (the demo prints the URL)."""
+
+    def __init__(self, status: StreamStatus,
+                 on_listening: Callable[[str], None] | None = None) -> None:
+        self._status = status
+        self._on_listening = on_listening
+        self.http: HttpOrigin | None = None  # None while not listening
+        self._listening = asyncio.Event()
+
+    async def start(self, config: cfg.Config) -> None:
+        if config.http is None:
+            return
+        # aiohttp is imported only by daemons that serve HTTP.
+        from hlsd.serve.http import HttpOrigin
+
+        settings = config.http
+        http = HttpOrigin(settings, served_directory(config), self._status)
+        try:
+            await http.start()
+        except OSError as exc:
+            raise OriginError(f"http {settings.listen}:{settings.port}: "
+                              f"{exc.strerror or exc}") from None
+        self.http = http
+        self._listening.set()
+        log.info("http origin listening", url=http.url, directory=str(http.directory))
+        if self._on_listening is not None:
+            self._on_listening(http.url)
+
+    async def apply(self, old: cfg.Config, new: cfg.Config) -> None:
+        """Rebind only when the HTTP settings changed; a new served folder is swapped in."""
+        if old.http == new.http:
+            if self.http is not None:
+                self.http.serve(served_directory(new))
+            return
+        await self.stop()
+        try:
+            await self.start(new)
+        except OriginError as exc:  # the stream goes on; only the origin is missing
+            log.error("http origin not restarted", reason=str(exc))
+
+    async def listening(self) -> HttpOrigin:
+        """The origin, once it listens."""
+        while self.http is None:  # set again by a reload's rebind
+            self._listening.clear()
+            await self._listening.wait()
+        return self.http
+
+    async def stop(self) -> None:
+        if self.http is not None:
+            await self.http.stop()
+            self.http = None

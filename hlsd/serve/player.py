@@ -1,0 +1,26 @@
+"""The player page served at `/` (package data: player.html).
+
+Values reach the page only as HTML-escaped attributes of <body>, which the page's
+own script reads; nothing is pasted into JavaScript source, so a config value can
+never break out of its string.
+"""
+
+from __future__ import annotations
+
+import html
+from functools import cache
+from importlib.resources import files
+
+__all__ = ["player_page"]
+
+
+@cache
+def _template() -> str:
+    return files("hlsd.serve").joinpath("player.html").read_text(encoding="utf-8")
+
+
+def player_page(hls_js_url: str, master: str) -> str:
+    """The page for a stream whose master playlist is at `master` (relative to `/`)."""
+    return (_template()
+            .replace("{{hls_js_url}}", html.escape(hls_js_url, quote=True))
+            .replace("{{master}}", html.escape(master, quote=True)))

@@ -1,0 +1,60 @@
+"""Applying a reloaded config to the running pipeline, as its reload plan says: only what
+changed restarts, and the stream never stops."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+
+from hlsd import config as cfg
+from hlsd.service import logs
+from hlsd.service.assembly import Parts
+from hlsd.service.metrics import Metrics
+from hlsd.service.reload import plan_reload
+
+log = structlog.get_logger()
+
+
+async def apply_reload(parts: Parts, metrics: Metrics, old: cfg.Config, new: cfg.Config,
+                       tg: asyncio.TaskGroup) -> None:
+    plan = plan_reload(old, new)
+    for warning in new.warnings:
+        log.warning("config", problem=warning)
+    if plan.logging_changed:
+        logs.configure(new.log_level, new.log_type, new.log_file)
+    if plan.target_duration_changed:
+        # EXT-X-TARGETDURATION is fixed for a playlist's life (RFC 8216 §6.2.1).
+        log.warning("target duration stays until a restart", running=old.target_duration,
+                    configured=new.target_duration)
+    rungs, destinations = parts.rungs, parts.destinations
+    for name in plan.stop_rungs:
+        await rungs.stop(name)
+    rungs.reconfigure(new)
+    parts.intake.reconfigure(new.temp_dir)
+    parts.status.reconfigure(new.segment_length)
+    for name in plan.removed_rungs:
+        await destinations.remove_rung(name)
+        metrics.forget_rung(name)
+        rungs.forget(name)
+    parts.ladder.set_rungs({p.name: p.bandwidth for p in new.encoding_profiles})
+    profiles = {t.name: t for t in new.transfer_profiles}
+    for name in plan.removed_destinations:
+        await destinations.remove(name)
+        log.info("destination removed", destination=name)
+    for name in plan.added_destinations:
+        destinations.add(profiles[name], new)
+        log.info("destination added", destination=name)
+    for name in plan.replaced_destinations:
+        await destinations.replace(profiles[name], new, rungs.finished)
+        log.info("destination restarted with new settings", destination=name)
+    if plan.window_changed:
+        destinations.set_window(new.index_segment_count)
+    # Stopping a shared encoder stopped all its rungs: start whatever is not running.
+    starting = [p for p in new.encoding_profiles if p.name not in rungs]
+    rungs.start(tg, starting, restarted=True)
+    await parts.origin.apply(old, new)
+    log.info("config reloaded", restarted_rungs=[p.name for p in starting
+                                                 if p.name not in plan.added_rungs],
+             removed_rungs=list(plan.removed_rungs), added_rungs=list(plan.added_rungs),
+             destinations=destinations.names())
