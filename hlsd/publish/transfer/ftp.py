@@ -17,11 +17,10 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, TypeVar
 
 import aioftp
-import structlog
 
 from hlsd.config import FtpProfile
 from hlsd.publish.transfer.base import TransferError
-from hlsd.publish.transfer.remote import RemoteErrors, temp_name
+from hlsd.publish.transfer.remote import RemoteDirectory, temp_name
 
 T = TypeVar("T")
 
@@ -44,28 +43,22 @@ def _closing(exc: aioftp.StatusCodeError) -> bool:
     return any(code.matches("421") for code in exc.received_codes)
 
 
-class FtpTransfer:
+class FtpTransfer(RemoteDirectory[aioftp.Client]):
     """Publishes into `profile.directory` on an FTP server (explicit TLS optional)."""
 
+    scheme = "ftp"
+
     def __init__(self, profile: FtpProfile) -> None:
-        self.name = profile.name
+        super().__init__(profile.name, profile.directory, profile.user_name,
+                         profile.remote_host, profile.port, profile.password.reveal())
         self._profile = profile
-        self._dir = PurePosixPath(profile.directory)
-        self._where = f"ftp://{profile.user_name}@{profile.remote_host}:{profile.port}"
-        self._errors = RemoteErrors(profile.name, self._where, profile.password.reveal())
         self._idle: list[aioftp.Client] = []
         self._busy: set[aioftp.Client] = set()
         self._slots = asyncio.Semaphore(profile.concurrency)
         self._ssl: ssl.SSLContext | None = None
-        self._log = structlog.get_logger().bind(destination=profile.name)
 
-    async def open(self) -> None:
-        if str(self._dir) in ("/", "."):
-            await self._call("log in", self._dir, self._noop)
-        else:
-            await self._call("create directory", self._dir,
-                             lambda c: c.make_directory(self._dir, parents=True))
-        self._log.info("ftp destination ready", url=self._where, directory=str(self._dir))
+    async def _make_directory(self, client: aioftp.Client) -> None:
+        await client.make_directory(self._dir, parents=True)
 
     async def put_segment(self, local: Path, name: str) -> None:
         path = self._dir / name
@@ -138,10 +131,6 @@ class FtpTransfer:
             with contextlib.suppress(aioftp.StatusCodeError):
                 await client.remove_file(target)
             await client.rename(temp, target)
-
-    @staticmethod
-    async def _noop(client: aioftp.Client) -> None:
-        return None
 
     async def _call(self, action: str, path: PurePosixPath,
                     op: Callable[[aioftp.Client], Awaitable[T]]) -> T:

@@ -14,11 +14,10 @@ from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
 import asyncssh
-import structlog
 
 from hlsd.config import SshProfile
 from hlsd.publish.transfer.base import TransferError
-from hlsd.publish.transfer.remote import RemoteErrors, temp_name
+from hlsd.publish.transfer.remote import RemoteDirectory, temp_name
 
 T = TypeVar("T")
 
@@ -35,30 +34,24 @@ def _connection_lost(exc: BaseException) -> bool:
                       | asyncssh.ChannelOpenError | ConnectionError | EOFError)
 
 
-class SftpTransfer:
+class SftpTransfer(RemoteDirectory[asyncssh.SFTPClient]):
     """Publishes into `profile.directory` over SFTP, verifying the server's host key."""
 
+    scheme = "sftp"
+
     def __init__(self, profile: SshProfile) -> None:
-        self.name = profile.name
+        super().__init__(profile.name, profile.directory, profile.user_name,
+                         profile.remote_host, profile.port,
+                         profile.password.reveal() if profile.password else None)
         self._profile = profile
-        self._dir = PurePosixPath(profile.directory)
-        self._where = f"sftp://{profile.user_name}@{profile.remote_host}:{profile.port}"
-        self._errors = RemoteErrors(profile.name, self._where, profile.password.reveal()
-                                    if profile.password else None)
         self._conn: asyncssh.SSHClientConnection | None = None
         self._sftp: asyncssh.SFTPClient | None = None
         self._connecting = asyncio.Lock()
         self._posix_rename = True  # until the server shows it lacks posix-rename@openssh.com
         self._warned_insecure = False
-        self._log = structlog.get_logger().bind(destination=profile.name)
 
-    async def open(self) -> None:
-        if str(self._dir) in (".", "/"):
-            await self._call("log in", self._dir, self._noop)
-        else:
-            await self._call("create directory", self._dir,
-                             lambda sftp: sftp.makedirs(self._dir, exist_ok=True))
-        self._log.info("sftp destination ready", url=self._where, directory=str(self._dir))
+    async def _make_directory(self, sftp: asyncssh.SFTPClient) -> None:
+        await sftp.makedirs(self._dir, exist_ok=True)
 
     async def put_segment(self, local: Path, name: str) -> None:
         if not local.is_file():
@@ -118,10 +111,6 @@ class SftpTransfer:
         with contextlib.suppress(asyncssh.SFTPNoSuchFile):
             await sftp.remove(target)
         await sftp.rename(temp, target)
-
-    @staticmethod
-    async def _noop(sftp: asyncssh.SFTPClient) -> None:
-        return None
 
     async def _call(self, action: str, path: PurePosixPath,
                     op: Callable[[asyncssh.SFTPClient], Awaitable[T]]) -> T:
