@@ -12,6 +12,7 @@ from hlsd.config.model import (
     Config,
     CopyProfile,
     EncodingProfile,
+    EncryptionSettings,
     FtpProfile,
     HttpSettings,
     S3Profile,
@@ -22,6 +23,7 @@ from hlsd.config.secret import Secret
 
 __all__ = [
     "DEFAULT_HLS_JS", "Config", "ConfigError", "CopyProfile", "EncodingProfile",
+    "EncryptionSettings",
     "FtpProfile", "HttpSettings", "Problem", "S3Profile", "Secret", "SshProfile",
     "TransferProfile", "load", "parse",
 ]

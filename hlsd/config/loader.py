@@ -10,51 +10,33 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from hlsd.config.checker import Checker, show
 from hlsd.config.commands import command_problems, shared_problems
+from hlsd.config.encryption import parse_encryption
 from hlsd.config.errors import ConfigError, Problem
 from hlsd.config.model import (
     MAX_DURATION_SLACK,
     Config,
     CopyProfile,
     EncodingProfile,
-    FtpProfile,
     HttpSettings,
-    SshProfile,
     TransferProfile,
     yaml_keys,
 )
 from hlsd.config.reader import expand_env, read_document, warn_if_readable
+from hlsd.config.sections import SAFE_NAME, find_sections, names, profiles, rebase
 from hlsd.config.transfer import parse_transfer, present
-
-P = TypeVar("P")  # a profile type
 
 __all__ = ["load", "parse"]
 
-SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 LEGACY_PIPE_TAIL = re.compile(r"\|\s*(%s\s*){1,6}$")
 
-# Top-level keys that are settings, not profile sections.
-TOP_KEYS = yaml_keys(Config)
 ENCODING_KEYS = yaml_keys(EncodingProfile)
 HTTP_KEYS = yaml_keys(HttpSettings)
-
-
-def _names(raw: Any, key: str, check: Checker) -> list[str]:
-    if isinstance(raw, str):
-        return [raw]
-    if isinstance(raw, list) and raw and all(isinstance(n, str) for n in raw):
-        if len(set(raw)) != len(raw):
-            check.problem(key, f"names a profile twice: {show(raw)}", "each profile once")
-        return list(dict.fromkeys(raw))
-    check.problem(key, f"expected a profile name or a non-empty list of names, found "
-                  f"{show(raw)}", "e.g. ep_720p or [ep_720p, ep_360p]")
-    return []
 
 
 def strip_legacy_tail(command: str) -> tuple[str, bool]:
@@ -97,26 +79,6 @@ def _http(raw: Any, check: Checker) -> HttpSettings | None:
         hls_js_url=check.string(raw, "hls_js_url", "http")))
 
 
-def _sections(raw: dict[Any, Any], enc_names: list[str], tr_names: list[str],
-              check: Checker) -> set[str]:
-    """The profile sections: top-level mappings that are not settings. Anything else at
-    the top level that is no setting is an unknown key."""
-    sections = {k for k, v in raw.items()
-                if isinstance(k, str) and k not in TOP_KEYS and isinstance(v, dict)}
-    for key in raw:
-        if key not in TOP_KEYS and key not in sections:
-            check.unknown({key: None}, TOP_KEYS, "")
-    for key in sorted(sections):
-        if not SAFE_NAME.match(key):
-            check.problem(key, "profile names may hold only letters, digits, '_', '.', '-'",
-                          "e.g. ep_720p")
-        sec = raw[key]
-        if key not in enc_names and key not in tr_names and not (
-                "ffmpeg_command" in sec or "transfer_type" in sec):
-            check.unknown({key: sec}, TOP_KEYS, "")
-    return sections
-
-
 def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = None) -> Config:
     """Validate a loaded YAML document; raises ConfigError listing every problem."""
     check = Checker()
@@ -124,12 +86,12 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
         raise ConfigError([Problem("", f"the file holds {type(raw).__name__}, not a mapping",
                                    "a YAML mapping of settings and profile sections")])
     raw = expand_env(raw, "", check)
-    enc_names = _names(raw.get("encoding_profile"), "encoding_profile", check)
-    tr_names = _names(raw.get("transfer_profile"), "transfer_profile", check)
-    sections = _sections(raw, enc_names, tr_names, check)
-    encodings = _profiles(raw, sections, enc_names, "encoding_profile", "ffmpeg_command",
+    enc_names = names(raw.get("encoding_profile"), "encoding_profile", check)
+    tr_names = names(raw.get("transfer_profile"), "transfer_profile", check)
+    sections = find_sections(raw, enc_names, tr_names, check)
+    encodings = profiles(raw, sections, enc_names, "encoding_profile", "ffmpeg_command",
                           _encoding, check)
-    transfers: list[TransferProfile] = _profiles(
+    transfers: list[TransferProfile] = profiles(
         raw, sections, tr_names, "transfer_profile", "transfer_type", parse_transfer, check)
 
     def rel(p: str | None) -> Path | None:
@@ -138,7 +100,7 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
         path = Path(p).expanduser()
         return path if path.is_absolute() or base_dir is None else base_dir / path
 
-    transfers = [_rebase(t, rel) for t in transfers]
+    transfers = [rebase(t, rel) for t in transfers]
     temp_dir = rel(check.string(raw, "temp_dir", "", required=True))
     input_location = check.string(raw, "input_location", "")
     source_command = check.string(raw, "source_command", "")
@@ -174,6 +136,9 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
                                                   if isinstance(t, CopyProfile)}:
         check.problem("http.serve", f"{show(http.serve)} is not a copy transfer profile in use",
                       "the name of a copy profile listed in transfer_profile")
+    encryption = parse_encryption(raw, sections, tr_names, rel, check)
+    segment_format = check.choice(raw, "segment_format", "", ("ts", "fmp4"))
+    iframes = check.boolean(raw, "iframe_playlists", "")
     live = check.boolean(raw, "live", "")
     url_prefix = check.string(raw, "url_prefix", "")
     segmenter = check.string(raw, "segmenter_binary", "")
@@ -187,12 +152,14 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
         live=_is_live(input_location or "") if live is None else live,
         target_duration=target, max_segment_duration=target + MAX_DURATION_SLACK,
         encoder_mode=_encoder_mode(mode, commands),
-        http=http, source_path=source_path, warnings=tuple(check.warnings),
+        http=http, encryption=encryption, source_path=source_path,
+        warnings=tuple(check.warnings),
         **present(segment_prefix=prefixes["segment_prefix"],
                   index_prefix=prefixes["index_prefix"], log_type=log_type,
                   log_file=log_file, log_level=level, source_command=source_command,
                   segment_length=seg_len, url_prefix=url_prefix, index_segment_count=count,
-                  segmenter_binary=segmenter),
+                  segmenter_binary=segmenter, segment_format=segment_format,
+                  iframe_playlists=iframes),
     )
 
 
@@ -210,39 +177,6 @@ def _encoder_mode(configured: str | None, commands: dict[str, str]) -> Any:
     if configured in ("per_rung", "shared"):
         return configured
     return "shared" if len(commands) > 1 and not shared_problems(commands) else "per_rung"
-
-
-def _profiles(raw: Mapping[str, Any], sections: set[str], names: list[str], key: str,
-              marker: str, parse: Callable[[str, Mapping[str, Any], Checker], P | None],
-              check: Checker) -> list[P]:
-    """The sections `key` names, each parsed; a name that is no section is a problem
-    suggesting the closest section that has `marker` (ffmpeg_command, transfer_type)."""
-    found = []
-    for name in names:
-        sec = raw.get(name)
-        if not isinstance(sec, dict):
-            check.problem(key, f"names {show(name)}, which is not a section of the file",
-                          f"a top-level section with {marker}",
-                          choices=[s for s in sections if marker in raw[s]], near=name)
-        elif (profile := parse(name, sec, check)) is not None:
-            found.append(profile)
-    return found
-
-
-def _rebase(t: TransferProfile, rel: Callable[[str | None], Path | None]
-            ) -> TransferProfile:
-    """Relative local paths in profiles are relative to the config file's folder (a
-    service's working directory is /, so nothing else would be predictable)."""
-    def local(path: Path | None) -> Path | None:
-        return rel(str(path)) if path is not None else None
-
-    if isinstance(t, CopyProfile):
-        return replace(t, directory=local(t.directory) or t.directory)
-    if isinstance(t, SshProfile):
-        return replace(t, key_file=local(t.key_file), known_hosts=local(t.known_hosts))
-    if isinstance(t, FtpProfile):
-        return replace(t, tls_ca_file=local(t.tls_ca_file))
-    return t
 
 
 def load(path: str | Path) -> Config:

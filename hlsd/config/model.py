@@ -16,7 +16,8 @@ from typing import Any, Literal
 from hlsd.config.secret import Secret
 
 __all__ = [
-    "DEFAULT_HLS_JS", "Config", "CopyProfile", "EncodingProfile", "FtpProfile",
+    "DEFAULT_HLS_JS", "Config", "CopyProfile", "EncodingProfile", "EncryptionSettings",
+    "FtpProfile",
     "HttpSettings", "S3Profile", "SshProfile", "TransferProfile", "yaml_keys",
 ]
 
@@ -111,6 +112,18 @@ TRANSFER_TYPES: dict[str, type[TransferProfile]] = {
 
 
 @dataclass(frozen=True)
+class EncryptionSettings:
+    """`encryption:` whole-segment AES-128 (RFC 8216 §4.3.2.4), keys rotated together on
+    every rung and published to their own destinations."""
+
+    key_transfer_profiles: tuple[TransferProfile, ...] = field(
+        default=(), metadata=key("key_transfer_profile"))
+    method: Literal["AES-128"] = "AES-128"
+    key_rotation: int = 0  # segments per key; 0: one key for the stream's life
+    key_url_prefix: str = ""  # what #EXT-X-KEY URIs start with ("" = relative)
+
+
+@dataclass(frozen=True)
 class HttpSettings:
     listen: str = "127.0.0.1"
     port: int = 8080
@@ -141,6 +154,9 @@ class Config:
     target_duration: int = 4
     encoder_mode: Literal["per_rung", "shared"] = "per_rung"
     http: HttpSettings | None = None
+    segment_format: Literal["ts", "fmp4"] = "ts"
+    iframe_playlists: bool = True
+    encryption: EncryptionSettings | None = None
     # --max-duration for the segmenter: keeps round(EXTINF) <= target_duration.
     max_segment_duration: float = field(default=4 + MAX_DURATION_SLACK, metadata=NOT_A_KEY)
     source_path: Path | None = field(default=None, compare=False, metadata=NOT_A_KEY)

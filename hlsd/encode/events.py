@@ -49,6 +49,16 @@ class SegmentReady:
     keyframe: bool
     discontinuity: bool = False
     corrupt: int = 0  # input packets skipped as corrupt since the previous segment
+    init: str | None = None  # fMP4: the init segment file it needs (announced before)
+
+
+@dataclass(frozen=True)
+class InitReady:
+    """`{"event":"init",...}`: an fMP4 init segment, content-addressed (a new name
+    whenever its content changes), written before any segment that needs it."""
+
+    file: str
+    bytes: int
 
 
 @dataclass(frozen=True)
@@ -60,7 +70,7 @@ class StreamEnd:
     corrupt: int = 0  # input packets skipped as corrupt, in all
 
 
-Event = StreamInfo | SegmentReady | StreamEnd
+Event = StreamInfo | InitReady | SegmentReady | StreamEnd
 
 
 def _field(obj: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
@@ -76,6 +86,13 @@ def _count(obj: dict[str, Any], name: str) -> int:
     value = obj.get(name, 0)
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise EventError(f"field {name!r} is not a count: {value!r}")
+    return value
+
+
+def _optional_text(obj: dict[str, Any], name: str) -> str | None:
+    value = obj.get(name)
+    if value is not None and not isinstance(value, str):
+        raise EventError(f"field {name!r} is not a string: {value!r}")
     return value
 
 
@@ -120,7 +137,10 @@ def parse_line(line: str | bytes) -> Event | None:
             keyframe=bool(obj.get("keyframe", True)),
             discontinuity=bool(obj.get("discontinuity", False)),
             corrupt=_count(obj, "corrupt"),
+            init=_optional_text(obj, "init"),
         )
+    if kind == "init":
+        return InitReady(file=_field(obj, "file", str), bytes=_field(obj, "bytes", int))
     if kind == "stream":
         return StreamInfo(video=_video(obj.get("video")), audio=_audio(obj.get("audio")))
     if kind == "end":

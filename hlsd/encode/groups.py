@@ -31,7 +31,8 @@ def rung_spec(config: cfg.Config, profile: cfg.EncodingProfile,
         name=profile.name, segmenter=resolve_segmenter(config.segmenter_binary),
         workdir=config.temp_dir / profile.name,
         prefix=f"{config.segment_prefix}_{profile.name}",
-        segment_length=config.segment_length, max_duration=max_duration)
+        segment_length=config.segment_length, max_duration=max_duration,
+        segment_format=config.segment_format)
 
 
 def group_specs(config: cfg.Config, profiles: list[cfg.EncodingProfile], ffmpeg: str,

@@ -29,11 +29,14 @@ class RungSpec:
     prefix: str  # segment file prefix: <segment_prefix>_<rung>
     segment_length: float
     max_duration: float
+    segment_format: str = "ts"  # ts | fmp4
 
     def segmenter_argv(self, start_seq: int, grid: Grid | None = None) -> list[str]:
         argv = [self.segmenter, "--duration", f"{self.segment_length:g}",
                 "--max-duration", f"{self.max_duration:g}", "--dir", str(self.workdir),
                 "--prefix", self.prefix, "--start-seq", str(start_seq)]
+        if self.segment_format != "ts":  # older segmenters know no --format
+            argv += ["--format", self.segment_format]
         if grid is not None:
             argv += ["--grid-origin", str(grid.pts), "--grid-seq", str(grid.seq)]
         return argv

@@ -11,7 +11,7 @@ import re
 from datetime import datetime
 
 from hlsd.media.master import Variant
-from hlsd.media.playlist import Entry, MediaPlaylist, PlaylistError
+from hlsd.media.playlist import Entry, KeyTag, MediaPlaylist, PlaylistError
 
 
 def parse_media(text: str, *, url_prefix: str = "", window: int | None = None) -> MediaPlaylist:
@@ -27,6 +27,8 @@ def parse_media(text: str, *, url_prefix: str = "", window: int | None = None) -
     independent = ended = False
     entries: list[Entry] = []
     disc, pdt, duration = False, None, None
+    map_name: str | None = None  # MAP and KEY apply until the next one
+    key: KeyTag | None = None
     for line in _lines(text)[1:]:
         tag, _, value = line.partition(":")
         if tag == "#EXT-X-TARGETDURATION":
@@ -47,11 +49,17 @@ def parse_media(text: str, *, url_prefix: str = "", window: int | None = None) -
             pdt = _datetime(line, value)
         elif tag == "#EXTINF":
             duration = _float(line, value.partition(",")[0])
+        elif tag == "#EXT-X-MAP":
+            uri = parse_attributes(value).get("URI", "")
+            map_name = uri.removeprefix(url_prefix) if url_prefix else uri
+        elif tag == "#EXT-X-KEY":
+            key = _key(line, parse_attributes(value))
         elif not line.startswith("#"):
             if duration is None:
                 raise PlaylistError(f"URI without #EXTINF: {line!r}")
             name = line.removeprefix(url_prefix) if url_prefix else line
-            entries.append(Entry(msn + len(entries), name, duration, disc, pdt, independent))
+            entries.append(Entry(msn + len(entries), name, duration, disc, pdt, independent,
+                                 map_name, key))
             disc, pdt, duration = False, None, None
     if target is None:
         raise PlaylistError("no #EXT-X-TARGETDURATION")
@@ -105,6 +113,16 @@ _ATTRIBUTE = re.compile(r'([A-Z0-9-]+)=("[^"]*"|[^",]*)(?:,|$)')
 def parse_attributes(text: str) -> dict[str, str]:
     """An RFC 8216 §4.2 attribute list; quoted values come back without their quotes."""
     return {m[1]: m[2].strip('"') for m in _ATTRIBUTE.finditer(text)}
+
+
+def _key(line: str, attrs: dict[str, str]) -> KeyTag | None:
+    method = attrs.get("METHOD")
+    if method == "NONE":
+        return None
+    iv = attrs.get("IV", "")
+    if method != "AES-128" or not iv.lower().startswith("0x"):
+        raise PlaylistError(f"unsupported key (AES-128 with an IV expected): {line!r}")
+    return KeyTag(attrs.get("URI", ""), iv[2:].lower())
 
 
 def _lines(text: str) -> list[str]:

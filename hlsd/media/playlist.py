@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
 
-VERSION = 3  # floating-point EXTINF needs 3 (RFC 8216 §7); nothing we write needs more
+VERSION = 3  # floating-point EXTINF needs 3 (RFC 8216 §7)
+MAP_VERSION = 6  # EXT-X-MAP outside an I-frame playlist needs 6 (RFC 8216 §7)
 
 
 class PlaylistError(ValueError):
@@ -30,8 +31,26 @@ def extinf_rounded(duration: float) -> int:
 
 
 @dataclass(frozen=True)
+class KeyTag:
+    """#EXT-X-KEY:METHOD=AES-128 with its URI and an explicit IV (RFC 8216 §4.3.2.4)."""
+
+    uri: str
+    iv: str  # 32 hex digits, written as IV=0x…
+
+    def __post_init__(self) -> None:
+        if not self.uri or has_control(self.uri) or '"' in self.uri:
+            raise PlaylistError(f"key URI {self.uri!r} is empty or not quotable")
+        if len(self.iv) != 32 or any(c not in "0123456789abcdef" for c in self.iv):
+            raise PlaylistError(f"key IV {self.iv!r} is not 32 lowercase hex digits")
+
+    def render(self) -> str:
+        return f'#EXT-X-KEY:METHOD=AES-128,URI="{self.uri}",IV=0x{self.iv}'
+
+
+@dataclass(frozen=True)
 class Entry:
-    """One media segment line group (#EXT-X-DISCONTINUITY, #EXT-X-PROGRAM-DATE-TIME, #EXTINF).
+    """One media segment line group (#EXT-X-DISCONTINUITY, #EXT-X-KEY, #EXT-X-MAP,
+    #EXT-X-PROGRAM-DATE-TIME, #EXTINF).
 
     Normalised on construction to what the playlist text can say (duration to the
     millisecond, date-time to the millisecond in UTC), so model → text → model is exact.
@@ -43,8 +62,13 @@ class Entry:
     discontinuity: bool = False
     program_date_time: datetime | None = None  # tz-aware UTC
     independent: bool = True  # starts with a random access point
+    map_name: str | None = None  # fMP4: object name of its init segment (#EXT-X-MAP)
+    key: KeyTag | None = None  # encrypted whole with AES-128 (None: clear)
 
     def __post_init__(self) -> None:
+        if self.map_name is not None and (not self.map_name or has_control(self.map_name)
+                                          or '"' in self.map_name):
+            raise PlaylistError(f"init segment name {self.map_name!r} is not quotable")
         if self.seq < 0:
             raise PlaylistError(f"segment {self.name!r}: negative sequence number {self.seq}")
         if not self.name or has_control(self.name):
@@ -139,6 +163,11 @@ class MediaPlaylist:
         return math.fsum(e.duration for e in self.entries)
 
     @property
+    def version(self) -> int:
+        """EXT-X-VERSION: the lowest that allows every tag written (RFC 8216 §7)."""
+        return MAP_VERSION if any(e.map_name for e in self.entries) else VERSION
+
+    @property
     def playlist_type(self) -> str | None:
         if self.window:
             return None
@@ -147,7 +176,7 @@ class MediaPlaylist:
     def render(self) -> str:
         lines = [
             "#EXTM3U",
-            f"#EXT-X-VERSION:{VERSION}",
+            f"#EXT-X-VERSION:{self.version}",
             f"#EXT-X-TARGETDURATION:{self.target_duration}",
             f"#EXT-X-MEDIA-SEQUENCE:{self.media_sequence}",
             f"#EXT-X-DISCONTINUITY-SEQUENCE:{self.discontinuity_sequence}",
@@ -156,9 +185,23 @@ class MediaPlaylist:
             lines.append(f"#EXT-X-PLAYLIST-TYPE:{self.playlist_type}")
         if self.entries and all(e.independent for e in self.entries):
             lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
+        current_map: str | None = None
+        keyed = False  # an AES-128 key applies to what follows
         for e in self.entries:
             if e.discontinuity:
                 lines.append("#EXT-X-DISCONTINUITY")
+            if e.map_name is not None and e.map_name != current_map:
+                if keyed:  # the init segment is clear: no key may apply to it (§4.3.2.5)
+                    lines.append("#EXT-X-KEY:METHOD=NONE")
+                    keyed = False
+                lines.append(f'#EXT-X-MAP:URI="{self.url_prefix}{e.map_name}"')
+                current_map = e.map_name
+            if e.key is not None:  # each segment its own IV: one tag per segment
+                lines.append(e.key.render())
+                keyed = True
+            elif keyed:
+                lines.append("#EXT-X-KEY:METHOD=NONE")
+                keyed = False
             if e.program_date_time is not None:
                 lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_format_pdt(e.program_date_time)}")
             lines.append(f"#EXTINF:{e.duration:.3f},")
@@ -179,7 +222,8 @@ class MediaPlaylist:
     def from_dict(cls, data: dict[str, Any]) -> MediaPlaylist:
         try:
             entries = [
-                Entry(**{**e, "program_date_time": _from_iso(e["program_date_time"])})
+                Entry(**{**e, "program_date_time": _from_iso(e["program_date_time"]),
+                         "key": KeyTag(**e["key"]) if e.get("key") else None})
                 for e in data["entries"]
             ]
             playlist = cls(**{**data, "entries": entries})

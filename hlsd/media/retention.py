@@ -40,6 +40,10 @@ class Retention:
                 self._when[entry.name] = when
                 heapq.heappush(self._heap, (when, entry.name))
 
+    def cancel(self, name: str) -> None:
+        """`name` is needed again (an init segment a new segment uses): keep it."""
+        self._when.pop(name, None)  # its heap pair goes stale and `due` skips it
+
     def due(self, now: float) -> list[str]:
         """Names whose time has come, earliest first; they are forgotten once returned."""
         names: list[str] = []

@@ -8,17 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from dataclasses import replace
 from functools import partial
 
 import structlog
 
 from hlsd.media.ladder import Ladder
-from hlsd.media.playlist import Entry, MediaPlaylist, PlaylistError
-from hlsd.media.retention import Retention
+from hlsd.media.playlist import MediaPlaylist, PlaylistError
 from hlsd.publish.expiry import Expiry
 from hlsd.publish.lane import Lane
+from hlsd.publish.listing import Listing, entry_of
 from hlsd.publish.metrics import DestinationMetrics
 from hlsd.publish.retry import Retrier
 from hlsd.publish.segment import SegmentFile
@@ -49,45 +48,28 @@ class Destination:
                              if metrics else None,
                              cap=min(10.0, max(2.0, 2.0 * settings.target_duration)))
         self.lanes: dict[str, Lane] = {}
-        self.playlists: dict[str, MediaPlaylist] = {}
-        self.published_variants: set[str] = set()
         state = state or DestinationState()
+        self.listing = Listing(settings, state)
         self.expiry = Expiry(transfer, state.retention)
         self.skipped = 0
-        self._removed: dict[str, list[tuple[Entry, float]]] = {}
         self._master_text: str | None = None
         self._master_lock = asyncio.Lock()
         self._tg: asyncio.TaskGroup | None = None  # while running: the workers' group
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._done: dict[str, asyncio.Event] = {}
-        # Rungs whose playlist gained segments not yet published: a stop waits for them,
-        # or the last segment would be stored but named by no playlist.
-        self._unpublished: set[str] = set()
-        self._restore(state)
         for rung in ladder.rungs:  # segments offered while connecting wait in their lane
             self.add_rung(rung)
 
     # -- state ---------------------------------------------------------------------------
-    def _restore(self, state: DestinationState) -> None:
-        for rung, playlist in state.playlists.items():
-            if playlist.ended or playlist.target_duration != self.settings.target_duration:
-                continue  # a finished VOD or another target duration: a new playlist
-            self.playlists[rung] = replace(playlist, window=self.settings.window,
-                                           url_prefix=self.settings.url_prefix)
-            self.published_variants.add(rung)
+    @property
+    def playlists(self) -> dict[str, MediaPlaylist]:
+        return self.listing.playlists
 
     def snapshot(self) -> DestinationState:
-        # Entries that left a playlist not yet republished still need deleting later.
-        retention = Retention.from_dict(self.expiry.retention.to_dict())
-        now = time.time()
-        for removed in self._removed.values():
-            for entry, window in removed:
-                retention.schedule([entry], window, now)
-        return DestinationState(dict(self.playlists), retention)
+        return self.listing.snapshot(self.expiry.retention)
 
     def last_seq(self) -> int:
-        return max((p.entries[-1].seq for p in self.playlists.values() if p.entries),
-                   default=-1)
+        return self.listing.last_seq()
 
     # -- rungs ---------------------------------------------------------------------------
     def add_rung(self, rung: str) -> None:
@@ -95,7 +77,7 @@ class Destination:
             return
         self.lanes[rung] = Lane(self.settings.lane_capacity)
         self._done[rung] = asyncio.Event()
-        self.playlists.setdefault(rung, self._new_playlist())
+        self.listing.add_rung(rung)
         if self._tg is not None:
             self._start_worker(rung)
 
@@ -112,22 +94,15 @@ class Destination:
                 await task
         for seg in self.lanes.pop(rung, Lane(0)).items:
             seg.release()
-        self.published_variants.discard(rung)
         self._done.pop(rung, None)
-        self._unpublished.discard(rung)
-        # Its playlist stays where it is; the master no longer names it.
+        self.listing.remove_rung(rung)
         await self._maybe_publish_master()
 
     def set_window(self, window: int) -> None:
         self.settings = replace(self.settings, window=window)
-        for playlist in self.playlists.values():
-            playlist.window = window
+        self.listing.set_window(window)
         for lane in self.lanes.values():
             lane.capacity = self.settings.lane_capacity
-
-    def _new_playlist(self) -> MediaPlaylist:
-        return MediaPlaylist(target_duration=self.settings.target_duration,
-                             window=self.settings.window, url_prefix=self.settings.url_prefix)
 
     # -- intake --------------------------------------------------------------------------
     def offer(self, seg: SegmentFile) -> None:
@@ -167,7 +142,7 @@ class Destination:
 
     def idle(self) -> bool:
         """Nothing queued and every stored segment named by a published playlist."""
-        return not self._unpublished and all(not lane.items for lane in self.lanes.values())
+        return not self.listing.unpublished and all(not lane.items for lane in self.lanes.values())
 
     # -- work ----------------------------------------------------------------------------
     async def run(self) -> None:
@@ -204,8 +179,9 @@ class Destination:
                 continue
             seg = lane.items[0]
             started = loop.time()
-            stored = await self.retry(partial(self.transfer.put_segment, seg.path, seg.name),
-                                      "segment", abort=partial(_gone, lane, seg))
+            stored = await self._store_init(lane, seg) and await self.retry(
+                partial(self.transfer.put_segment, seg.path, seg.name), "segment",
+                abort=partial(_gone, lane, seg))
             if not stored and lane.items and lane.items[0] is seg:
                 # Aborted because its file vanished from temp_dir: not the destination's
                 # fault, so it is skipped like a segment that left the window.
@@ -213,18 +189,33 @@ class Destination:
                 continue
             if not stored or not lane.items or lane.items[0] is not seg:
                 if stored:  # fell out of the window mid-upload: an orphan, delete later
-                    self.expiry.schedule([_entry(seg, False)], 0.0)
+                    self.expiry.schedule([entry_of(seg, False)], 0.0)
                 continue
             lane.items.popleft()
-            seg.release()
             if self.metrics:
                 self.metrics.upload(self.name, "segment", loop.time() - started)
-            if not self._list(rung, seg):
+            if seg.key is not None:  # no playlist names a segment before its key is out
+                await seg.key.key.published.wait()
+            listed = self._list(seg)
+            seg.release()
+            if not listed:
                 continue
             # Catching up after an outage: publish once the backlog is stored, not per file.
             if not lane.items or loop.time() - last_publish > self.settings.target_duration / 2:
                 await self._publish_variant(rung)
                 last_publish = loop.time()
+
+    async def _store_init(self, lane: Lane, seg: SegmentFile) -> bool:
+        """The init segment `seg` needs, stored here before it (once per name)."""
+        init = seg.init
+        if init is None or init.name in self.listing.inits:
+            return True
+        self.expiry.cancel(init.name)  # needed again: a deletion pending must not happen
+        if not await self.retry(partial(self.transfer.put_segment, init.path, init.name),
+                                "init segment", abort=partial(_gone, lane, seg)):
+            return False
+        self.listing.inits.add(init.name)
+        return True
 
     def _drop_head(self, lane: Lane, seg: SegmentFile, why: str) -> None:
         lane.items.popleft()
@@ -232,23 +223,17 @@ class Destination:
         self._count_skipped(1)
         self.log.error(why, rung=seg.rung, seq=seg.seq, file=str(seg.path))
 
-    def _list(self, rung: str, seg: SegmentFile) -> bool:
+    def _list(self, seg: SegmentFile) -> bool:
         """Add a stored segment to its playlist; False (and it is deleted later) when the
         playlist cannot take it, which is logged and counted, never fatal to the lane."""
-        playlist = self.playlists[rung]
-        before = playlist.duration
-        entry = _entry(seg, seg.discontinuity and bool(playlist.entries))
         try:
-            removed = playlist.add(entry)
+            self.listing.add(seg)
         except PlaylistError as exc:
             self._count_skipped(1)
-            self.log.error("segment cannot be listed; skipped", rung=rung, seq=seg.seq,
+            self.log.error("segment cannot be listed; skipped", rung=seg.rung, seq=seg.seq,
                            error=str(exc))
-            self.expiry.schedule([entry], 0.0)
+            self.expiry.schedule([entry_of(seg, False)], 0.0)
             return False
-        self._unpublished.add(rung)
-        window = max(before, playlist.duration)
-        self._removed.setdefault(rung, []).extend((e, window) for e in removed)
         return True
 
     async def _publish_variant(self, rung: str) -> None:
@@ -256,19 +241,18 @@ class Destination:
         name = self.ladder.variant_name(rung)
         started = asyncio.get_running_loop().time()
         await self.retry(partial(self.transfer.put_playlist, data, name), "playlist")
-        self._unpublished.discard(rung)  # only this rung's lane worker adds to it
         if self.metrics:
             self.metrics.upload(self.name, "playlist",
                                 asyncio.get_running_loop().time() - started)
-        self.published_variants.add(rung)
-        for entry, window in self._removed.pop(rung, []):
+        for entry, window in self.listing.published(rung):
             # Clients may hold the previous playlist for its whole duration (§6.2.2).
             self.expiry.schedule([entry], window)
         await self._maybe_publish_master()
 
     async def _maybe_publish_master(self) -> None:
         async with self._master_lock:
-            if not self.ladder.rungs or not set(self.ladder.rungs) <= self.published_variants:
+            if not self.ladder.rungs or not (set(self.ladder.rungs)
+                                             <= self.listing.published_variants):
                 return
             text = self.ladder.master_text()
             if text is None or text == self._master_text:
@@ -281,9 +265,3 @@ class Destination:
 def _gone(lane: Lane, seg: SegmentFile) -> bool:
     """The upload is no longer wanted: the segment left the window, or its file vanished."""
     return seg not in lane or not seg.path.exists()
-
-
-def _entry(seg: SegmentFile, discontinuity: bool) -> Entry:
-    return Entry(seq=seg.seq, name=seg.name, duration=seg.duration,
-                 discontinuity=discontinuity, program_date_time=seg.program_date_time,
-                 independent=seg.independent)

@@ -36,6 +36,10 @@ class Expiry:
         self.retention.schedule(removed, playlist_duration, time.time() if now is None else now)
         self._changed.set()
 
+    def cancel(self, name: str) -> None:
+        """`name` is needed again: forget its pending deletion."""
+        self.retention.cancel(name)
+
     async def run(self) -> None:
         while True:
             due = self.retention.due(time.time())

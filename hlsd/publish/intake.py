@@ -6,30 +6,36 @@ The Intake is the RungSink the encode stage reports to (hlsd.encode.rungs).
 
 from __future__ import annotations
 
+import asyncio
+import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
 
-from hlsd.encode.events import Event, SegmentReady, StreamInfo
+from hlsd.encode.events import Event, InitReady, SegmentReady, StreamInfo
 from hlsd.media.ladder import Ladder, RungMedia
 from hlsd.media.timeline import Timeline
+from hlsd.publish.cipher import encrypt_file
 from hlsd.publish.destinations import DestinationSet
+from hlsd.publish.keys import KeyRing
 from hlsd.publish.metrics import IntakeMetrics
-from hlsd.publish.segment import SegmentFile
+from hlsd.publish.segment import InitFile, KeyUse, SegmentFile
 
 log = structlog.get_logger()
 
 
 class Intake:
     def __init__(self, temp_dir: Path, ladder: Ladder, destinations: DestinationSet,
-                 metrics: IntakeMetrics) -> None:
+                 metrics: IntakeMetrics, keys: KeyRing | None = None) -> None:
         self._temp_dir = temp_dir
         self.ladder = ladder
         self.destinations = destinations
         self.metrics = metrics
+        self.keys = keys  # encryption on: every segment is encrypted before it is offered
         self.timeline = Timeline()
         self.segments = 0  # segments taken in by this daemon
+        self._inits: dict[str, InitFile] = {}  # rung -> its newest init segment
 
     def reconfigure(self, temp_dir: Path) -> None:
         """A reload moved temp_dir (every rung restarts into it)."""
@@ -45,8 +51,10 @@ class Intake:
                 frame_rate=video.fps if video else None))
             log.info("stream", rung=rung, codecs=event.codecs,
                      video=video.__dict__ if video else None)
+        elif isinstance(event, InitReady):
+            self._init(rung, event)
         elif isinstance(event, SegmentReady):
-            self._segment(rung, event)
+            await self._segment(rung, event)
 
     def rung_started(self, rung: str) -> None:
         self.destinations.add_rung(rung)
@@ -58,16 +66,53 @@ class Intake:
         self.metrics.encoder_restart(rung)
 
     # -- segments ------------------------------------------------------------------------
-    def _segment(self, rung: str, event: SegmentReady) -> None:
-        path = Path(event.file)
+    def _inside(self, rung: str, file: str) -> Path | None:
+        path = Path(file)
         if path.parent != self._temp_dir / rung:
-            log.error("segment outside its rung's directory ignored", rung=rung, file=event.file)
+            log.error("file outside its rung's directory ignored", rung=rung, file=file)
+            return None
+        return path
+
+    def _init(self, rung: str, event: InitReady) -> None:
+        path = self._inside(rung, event.file)
+        if path is None:
             return
+        old = self._inits.get(rung)
+        if old is not None and old.path != path:
+            old.supersede()
+        if old is None or old.path != path:
+            self._inits[rung] = InitFile(path)
+            log.info("init segment", rung=rung, file=path.name, bytes=event.bytes)
+
+    async def _segment(self, rung: str, event: SegmentReady) -> None:
+        path = self._inside(rung, event.file)
+        if path is None:
+            return
+        init = self._inits.get(rung)
+        if event.init is not None and (init is None or str(init.path) != event.init):
+            log.error("segment names an init segment never announced; skipped", rung=rung,
+                      seq=event.seq, init=event.init)
+            return
+        nbytes, key = event.bytes, None
+        if self.keys is not None:
+            # A fresh random IV per segment: one key serves every rung, so IVs derived
+            # from sequence numbers would repeat a (key, IV) pair across rungs.
+            use = KeyUse(self.keys.key_for(event.seq), secrets.token_hex(16))
+            try:
+                nbytes = await asyncio.to_thread(encrypt_file, path, use.key.material(),
+                                                 bytes.fromhex(use.iv))
+            except OSError as exc:  # disk full, file gone: this segment is lost, not more
+                log.error("cannot encrypt segment; skipped", rung=rung, seq=event.seq,
+                          error=str(exc))
+                path.unlink(missing_ok=True)
+                return
+            key = use
         pdt = self.timeline.program_date_time(rung, event.seq, event.duration,
                                               event.discontinuity, datetime.now(UTC))
         seg = SegmentFile(rung=rung, seq=event.seq, path=path, duration=event.duration,
-                          nbytes=event.bytes, independent=event.keyframe,
-                          discontinuity=event.discontinuity, program_date_time=pdt)
+                          nbytes=nbytes, independent=event.keyframe,
+                          discontinuity=event.discontinuity, program_date_time=pdt,
+                          init=init if event.init is not None else None, key=key)
         if self.ladder.measure(rung, event.bytes, event.duration):
             stats = self.ladder.rungs[rung]
             log.warning("measured peak bitrate exceeds configured bandwidth", rung=rung,

@@ -1,4 +1,5 @@
-"""A finished segment on its way to the destinations (the daemon's own record of it)."""
+"""The files a finished segment brings to the destinations (the daemon's own records):
+the segment itself, the fMP4 init segment it needs, the AES-128 key it was encrypted with."""
 
 from __future__ import annotations
 
@@ -7,6 +8,51 @@ import os
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+
+from hlsd.media.playlist import KeyTag
+from hlsd.publish.keyfile import KeyFile
+
+
+@dataclass(eq=False)
+class InitFile:
+    """An fMP4 init segment in temp_dir: kept while a segment that needs it is in flight,
+    deleted once a newer one replaced it and nothing holds it any more."""
+
+    path: Path
+    _holders: int = field(default=0, repr=False)
+    _superseded: bool = field(default=False, repr=False)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def hold(self) -> None:
+        self._holders += 1
+
+    def release(self) -> None:
+        self._holders -= 1
+        self._delete_if_unused()
+
+    def supersede(self) -> None:
+        self._superseded = True
+        self._delete_if_unused()
+
+    def _delete_if_unused(self) -> None:
+        if self._superseded and self._holders <= 0:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+
+
+@dataclass(frozen=True)
+class KeyUse:
+    """A segment encrypted with `key` and its own `iv` (hex)."""
+
+    key: KeyFile
+    iv: str
+
+    @property
+    def tag(self) -> KeyTag:
+        return KeyTag(self.key.uri, self.iv)
 
 
 @dataclass(eq=False)
@@ -21,7 +67,13 @@ class SegmentFile:
     independent: bool
     discontinuity: bool
     program_date_time: datetime
+    init: InitFile | None = None  # fMP4: stored at a destination before this segment
+    key: KeyUse | None = None  # encrypted: its key is published before a playlist names it
     _holders: int = field(default=0, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.init is not None:
+            self.init.hold()
 
     @property
     def name(self) -> str:
@@ -36,3 +88,6 @@ class SegmentFile:
         if self._holders <= 0:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
+            if self.init is not None:
+                init, self.init = self.init, None
+                init.release()

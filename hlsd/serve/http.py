@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from hlsd.config.model import PLAYLIST_CACHE_CONTROL, SEGMENT_CACHE_CONTROL, HttpSettings
-from hlsd.publish.transfer.base import PLAYLIST_CONTENT_TYPE, content_type
+from hlsd.publish.transfer.base import cache_control, content_type
 from hlsd.serve.player import player_page
 
 __all__ = ["HttpOrigin", "StreamStatus"]
@@ -132,8 +132,8 @@ class HttpOrigin:
         kind = content_type(path.name)
         if kind is not None:
             headers["Content-Type"] = kind
-            headers["Cache-Control"] = (PLAYLIST_CACHE_CONTROL if kind == PLAYLIST_CONTENT_TYPE
-                                        else SEGMENT_CACHE_CONTROL)
+            headers["Cache-Control"] = cache_control(path.name, PLAYLIST_CACHE_CONTROL,
+                                                     SEGMENT_CACHE_CONTROL)
             # Players on other origins (a web page elsewhere) may fetch the stream.
             headers["Access-Control-Allow-Origin"] = "*"
         else:

@@ -10,6 +10,8 @@ from hlsd.encode.rungs import Rungs
 from hlsd.media.ladder import Ladder
 from hlsd.publish.destinations import DestinationSet
 from hlsd.publish.intake import Intake
+from hlsd.publish.keys import KeyRing, KeyState
+from hlsd.publish.settings import PublishSettings
 from hlsd.serve.origin import Origin
 from hlsd.service.metrics import Metrics
 from hlsd.service.state import DaemonState
@@ -23,6 +25,7 @@ class Parts:
 
     ladder: Ladder
     destinations: DestinationSet
+    keys: KeyRing | None
     intake: Intake
     rungs: Rungs
     status: StreamStatus
@@ -36,10 +39,25 @@ def assemble(config: cfg.Config, ffmpeg: str, state: DaemonState, metrics: Metri
     destinations = DestinationSet(ladder, metrics, config.target_duration, state.destinations)
     for profile in config.transfer_profiles:
         destinations.add(profile, config)
-    intake = Intake(config.temp_dir, ladder, destinations, metrics)
+    keys = None if config.encryption is None else key_ring(config, state.keys)
+    intake = Intake(config.temp_dir, ladder, destinations, metrics, keys)
     # Numbering never goes back: past what was persisted and what any playlist lists.
     next_seq = max(state.next_seq, destinations.last_seq() + 1)
     rungs = Rungs(config, ffmpeg, intake, next_seq, config.max_segment_duration)
     status = StreamStatus(rungs, ladder, destinations, intake, metrics, config.segment_length,
                           config.target_duration)
-    return Parts(ladder, destinations, intake, rungs, status, Origin(status, on_listening))
+    return Parts(ladder, destinations, keys, intake, rungs, status,
+                 Origin(status, on_listening))
+
+
+def key_ring(config: cfg.Config, state: KeyState) -> KeyRing:
+    """Keys may be listed until a lagging destination's lane and window have moved past
+    their last segment; clients may fetch them for another window after that."""
+    assert config.encryption is not None
+    settings = PublishSettings(config.target_duration, config.index_segment_count,
+                               config.segment_length, config.url_prefix)
+    lane = settings.lane_capacity
+    keep_all = config.index_segment_count == 0
+    return KeyRing(config.encryption, config.temp_dir / "keys", config.index_prefix, state,
+                   horizon=0 if keep_all else 2 * lane,
+                   grace=lane * config.segment_length + 2 * config.target_duration)

@@ -18,6 +18,7 @@ import structlog
 from hlsd import config as cfg
 from hlsd.encode.ffmpeg import find_ffmpeg
 from hlsd.encode.supervisor import RungFailed
+from hlsd.publish.keys import KeyState
 from hlsd.serve.origin import OriginError
 from hlsd.service.assembly import Parts, assemble
 from hlsd.service.metrics import Metrics
@@ -65,6 +66,7 @@ class Daemon:
         self.metrics = Metrics()
         self._store = StateStore(config.temp_dir)
         self._on_listening = on_listening
+        self._keys_at_start = KeyState()
 
     # -- life ------------------------------------------------------------------------------
     async def run(self) -> int:
@@ -109,8 +111,10 @@ class Daemon:
             config.temp_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
         except OSError as exc:
             raise FatalError(f"temp_dir {config.temp_dir}: {exc.strerror}") from None
-        parts = assemble(config, ffmpeg.path, self._store.load(), self.metrics,
-                         self._on_listening)
+        state = self._store.load()
+        # Without encryption now, what an earlier run scheduled for its keys is kept.
+        self._keys_at_start = state.keys
+        parts = assemble(config, ffmpeg.path, state, self.metrics, self._on_listening)
         for warning in config.warnings:
             log.warning("config", problem=warning)
         log.info("hlsd starting", rungs=[p.name for p in config.encoding_profiles],
@@ -121,6 +125,8 @@ class Daemon:
 
     async def _main(self, parts: Parts, tg: asyncio.TaskGroup) -> None:
         parts.destinations.start(tg)
+        if parts.keys is not None:
+            tg.create_task(parts.keys.run(), name="keys")
         parts.rungs.start(tg, list(self.config.encoding_profiles))
         tg.create_task(self._persist_loop(parts), name="persist")
         tg.create_task(self._reload_loop(parts, tg), name="reload")
@@ -164,7 +170,9 @@ class Daemon:
     # -- state, notify ---------------------------------------------------------------------
     def _save_state(self, parts: Parts) -> None:
         try:
-            self._store.save(DaemonState(parts.rungs.next_seq, parts.destinations.snapshot()))
+            keys = parts.keys.state() if parts.keys is not None else self._keys_at_start
+            self._store.save(DaemonState(parts.rungs.next_seq, parts.destinations.snapshot(),
+                                         keys))
         except OSError as exc:
             log.error("cannot save state", path=str(self._store.path), error=exc.strerror)
 

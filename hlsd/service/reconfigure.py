@@ -27,6 +27,9 @@ async def apply_reload(parts: Parts, metrics: Metrics, old: cfg.Config, new: cfg
         # EXT-X-TARGETDURATION is fixed for a playlist's life (RFC 8216 §6.2.1).
         log.warning("target duration stays until a restart", running=old.target_duration,
                     configured=new.target_duration)
+    if plan.encryption_changed:
+        log.warning("encryption settings stay until a restart (keys and their rotation "
+                    "belong to the running stream)")
     rungs, destinations = parts.rungs, parts.destinations
     for name in plan.stop_rungs:
         await rungs.stop(name)

@@ -12,7 +12,7 @@ from hlsd.config import Config
 
 # Settings every encoder depends on: a change restarts them all.
 ENCODER_KEYS = ("input_location", "source_command", "segment_length", "segment_prefix",
-                "segmenter_binary", "live", "temp_dir", "encoder_mode")
+                "segmenter_binary", "live", "temp_dir", "encoder_mode", "segment_format")
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class ReloadPlan:
     window_changed: bool
     logging_changed: bool
     target_duration_changed: bool
+    encryption_changed: bool  # keys are the stream's: new settings wait for a restart
 
 
 def plan_reload(old: Config, new: Config) -> ReloadPlan:
@@ -55,4 +56,5 @@ def plan_reload(old: Config, new: Config) -> ReloadPlan:
         window_changed=old.index_segment_count != new.index_segment_count,
         logging_changed=(old.log_level, old.log_type, old.log_file) != (
             new.log_level, new.log_type, new.log_file),
-        target_duration_changed=old.target_duration != new.target_duration)
+        target_duration_changed=old.target_duration != new.target_duration,
+        encryption_changed=old.encryption != new.encryption)

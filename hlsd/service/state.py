@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 
+from hlsd.publish.keys import KeyState
 from hlsd.publish.state import DestinationState
 
 log = structlog.get_logger()
@@ -22,10 +23,12 @@ VERSION = 1
 class DaemonState:
     next_seq: int = 0  # the number of the next new segment: never goes back
     destinations: dict[str, DestinationState] = field(default_factory=dict)
+    keys: KeyState = field(default_factory=KeyState)
 
     def to_json(self) -> dict[str, Any]:
         return {"version": VERSION, "next_seq": self.next_seq,
-                "destinations": {n: d.to_json() for n, d in self.destinations.items()}}
+                "destinations": {n: d.to_json() for n, d in self.destinations.items()},
+                "keys": self.keys.to_json()}
 
     @classmethod
     def from_json(cls, data: Any) -> DaemonState:
@@ -36,7 +39,8 @@ class DaemonState:
         dests = data.get("destinations", {})
         if not isinstance(next_seq, int) or next_seq < 0 or not isinstance(dests, dict):
             raise ValueError("next_seq or destinations malformed")
-        return cls(next_seq, {str(n): DestinationState.from_json(d) for n, d in dests.items()})
+        return cls(next_seq, {str(n): DestinationState.from_json(d) for n, d in dests.items()},
+                   KeyState.from_json(data.get("keys", {})))
 
 
 class StateStore:

@@ -23,7 +23,17 @@ CONTENT_TYPES = {
     ".mp4": "video/mp4",
     ".aac": "audio/aac",
     ".vtt": "text/vtt",
+    ".key": "application/octet-stream",
 }
+KEY_CACHE_CONTROL = "private, no-store"  # a key is for its players only, never a cache
+
+
+def cache_control(name: str, playlist: str, segment: str) -> str:
+    """Cache-Control by kind: a playlist's `playlist`, a key never cached, else `segment`
+    (segments and init segments: a name is never reused with other content)."""
+    if name.endswith(".m3u8"):
+        return playlist
+    return KEY_CACHE_CONTROL if name.endswith(".key") else segment
 
 
 def content_type(name: str) -> str | None:
@@ -52,6 +62,10 @@ class Transfer(Protocol):
 
     async def put_playlist(self, data: bytes, name: str) -> None:
         """Replace playlist `name` atomically as a client sees it. Raises TransferError."""
+
+    async def put_key(self, data: bytes, name: str) -> None:
+        """Store an encryption key atomically, readable only by whom must serve it
+        (no public cache). Raises TransferError."""
 
     async def delete(self, names: Sequence[str]) -> None:
         """Remove objects; a missing one is not an error. Raises TransferError."""

@@ -14,6 +14,8 @@ from hlsd.config import CopyProfile
 from hlsd.publish.transfer.base import TransferError
 
 FILE_MODE = 0o644  # served by a web server running as another user
+# Keys: the web server that serves them must be in hlsd's group; nobody else reads them.
+KEY_MODE = 0o640
 
 
 def _check_name(name: str) -> None:
@@ -42,8 +44,8 @@ class CopyTransfer:
         except OSError as exc:
             raise TransferError(f"cannot create {self.directory}: {exc.strerror}") from None
 
-    def _install(self, write_tmp: Path, target: Path) -> None:
-        os.chmod(write_tmp, FILE_MODE)
+    def _install(self, write_tmp: Path, target: Path, mode: int = FILE_MODE) -> None:
+        os.chmod(write_tmp, mode)
         os.replace(write_tmp, target)  # atomic: readers see the old or the new file
 
     def _put_file(self, local: Path, name: str) -> None:
@@ -61,13 +63,16 @@ class CopyTransfer:
         except OSError as exc:
             raise TransferError(f"cannot store {target}: {exc.strerror}") from None
 
-    def _put_bytes(self, data: bytes, name: str) -> None:
+    def _put_bytes(self, data: bytes, name: str, mode: int = FILE_MODE) -> None:
         target = self.directory / name
         tmp = self.directory / f".{name}.tmp"
         try:
-            with open(tmp, "wb") as fh:
+            # Created with the final mode: a key is never readable by others, not even
+            # for the instant before the chmod.
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+            with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
-            self._install(tmp, target)
+            self._install(tmp, target, mode)
         except OSError as exc:
             raise TransferError(f"cannot write {target}: {exc.strerror}") from None
 
@@ -88,6 +93,10 @@ class CopyTransfer:
     async def put_playlist(self, data: bytes, name: str) -> None:
         _check_name(name)
         await self._run(self._put_bytes, data, name)
+
+    async def put_key(self, data: bytes, name: str) -> None:
+        _check_name(name)
+        await self._run(self._put_bytes, data, name, KEY_MODE)
 
     async def delete(self, names: Sequence[str]) -> None:
         for name in names:

@@ -87,6 +87,10 @@ class FtpTransfer(RemoteDirectory[aioftp.Client]):
                 raise
         await self._call("replace", target, replace)
 
+    async def put_key(self, data: bytes, name: str) -> None:
+        # FTP sets no modes: the server's umask and its web server's rules decide.
+        await self.put_playlist(data, name)
+
     async def delete(self, names: Sequence[str]) -> None:
         paths = [self._dir / name for name in names]
         if not paths:

@@ -28,6 +28,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from hlsd.config import S3Profile
 from hlsd.publish.transfer.base import (
+    CONTENT_TYPES,
+    KEY_CACHE_CONTROL,
     PLAYLIST_CONTENT_TYPE,
     SEGMENT_CONTENT_TYPE,
     TransferError,
@@ -143,6 +145,9 @@ class S3Transfer:
         # A PUT replaces the object atomically: readers see the old or the new playlist.
         await self._put(self._key(name), data, PLAYLIST_CONTENT_TYPE,
                         self._profile.playlist_cache_control)
+
+    async def put_key(self, data: bytes, name: str) -> None:
+        await self._put(self._key(name), data, CONTENT_TYPES[".key"], KEY_CACHE_CONTROL)
 
     async def delete(self, names: Sequence[str]) -> None:
         client = self._require_open()

@@ -25,6 +25,8 @@ CONNECT_TIMEOUT = 10.0  # seconds for TCP connect plus SSH handshake
 KEEPALIVE_INTERVAL = 15.0  # a silently dead peer is noticed after about 3 intervals
 KEEPALIVE_COUNT_MAX = 3
 DEFAULT_KNOWN_HOSTS = Path("~", ".ssh", "known_hosts")
+PUBLIC = asyncssh.SFTPAttrs()  # the server's default mode for new files
+KEY_ATTRS = asyncssh.SFTPAttrs(permissions=0o640)  # keys: the owner and its web server
 
 KnownHosts = str | tuple[list[asyncssh.SSHKey], list[asyncssh.SSHKey], list[asyncssh.SSHKey]] | None
 
@@ -60,11 +62,17 @@ class SftpTransfer(RemoteDirectory[asyncssh.SFTPClient]):
         await self._call("upload", path, lambda sftp: sftp.put(local, path))
 
     async def put_playlist(self, data: bytes, name: str) -> None:
+        await self._replace(data, name, PUBLIC)
+
+    async def put_key(self, data: bytes, name: str) -> None:
+        await self._replace(data, name, KEY_ATTRS)
+
+    async def _replace(self, data: bytes, name: str, attrs: asyncssh.SFTPAttrs) -> None:
         target = self._dir / name
         temp = self._dir / temp_name(name)
 
         async def replace(sftp: asyncssh.SFTPClient) -> None:
-            async with sftp.open(temp, "wb") as remote:
+            async with sftp.open(temp, "wb", attrs) as remote:
                 await remote.write(data)
             try:
                 await self._rename_over(sftp, temp, target)

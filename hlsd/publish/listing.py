@@ -1,0 +1,91 @@
+"""What one destination's playlists list: entries added as segments are stored, what left
+them (deleted only after the republished playlist and the §6.2.2 grace), which variants
+are published, and which init segments are stored there."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+
+from hlsd.media.playlist import Entry, MediaPlaylist
+from hlsd.media.retention import Retention
+from hlsd.publish.segment import SegmentFile
+from hlsd.publish.settings import PublishSettings
+from hlsd.publish.state import DestinationState
+
+Removed = list[tuple[Entry, float]]  # (entry, longest duration of a playlist that had it)
+
+
+class Listing:
+    def __init__(self, settings: PublishSettings, state: DestinationState) -> None:
+        self.settings = settings
+        self.playlists: dict[str, MediaPlaylist] = {}
+        self.published_variants: set[str] = set()
+        self.inits: set[str] = set()  # init segments stored and not being deleted
+        # Rungs whose playlist gained segments not yet published: a stop waits for them,
+        # or the last segment would be stored but named by no playlist.
+        self.unpublished: set[str] = set()
+        self._removed: dict[str, Removed] = {}
+        for rung, playlist in state.playlists.items():
+            if playlist.ended or playlist.target_duration != settings.target_duration:
+                continue  # a finished VOD or another target duration: a new playlist
+            self.playlists[rung] = replace(playlist, window=settings.window,
+                                           url_prefix=settings.url_prefix)
+            self.published_variants.add(rung)
+
+    def snapshot(self, retention: Retention) -> DestinationState:
+        # Entries that left a playlist not yet republished still need deleting later.
+        pending = Retention.from_dict(retention.to_dict())
+        now = time.time()
+        for removed in self._removed.values():
+            for entry, window in removed:
+                pending.schedule([entry], window, now)
+        return DestinationState(dict(self.playlists), pending)
+
+    def last_seq(self) -> int:
+        return max((p.entries[-1].seq for p in self.playlists.values() if p.entries),
+                   default=-1)
+
+    def add_rung(self, rung: str) -> None:
+        self.playlists.setdefault(rung, MediaPlaylist(
+            target_duration=self.settings.target_duration, window=self.settings.window,
+            url_prefix=self.settings.url_prefix))
+
+    def remove_rung(self, rung: str) -> None:
+        """Its playlist stays where it is; the master no longer names it."""
+        self.published_variants.discard(rung)
+        self.unpublished.discard(rung)
+
+    def set_window(self, window: int) -> None:
+        self.settings = replace(self.settings, window=window)
+        for playlist in self.playlists.values():
+            playlist.window = window
+
+    def add(self, seg: SegmentFile) -> Entry:
+        """List a stored segment (raises PlaylistError when its playlist cannot)."""
+        playlist = self.playlists[seg.rung]
+        before = playlist.duration
+        entry = entry_of(seg, seg.discontinuity and bool(playlist.entries))
+        removed = playlist.add(entry)
+        self.unpublished.add(seg.rung)
+        # An init segment no listed entry needs any more goes with its last segment.
+        listed = {e.map_name for e in playlist.entries}
+        inits = {e.map_name for e in removed if e.map_name and e.map_name not in listed}
+        self.inits -= inits
+        removed += [Entry(seq=entry.seq, name=name, duration=0.0) for name in sorted(inits)]
+        window = max(before, playlist.duration)
+        self._removed.setdefault(seg.rung, []).extend((e, window) for e in removed)
+        return entry
+
+    def published(self, rung: str) -> Removed:
+        """The variant of `rung` was published: what left it may now be scheduled."""
+        self.unpublished.discard(rung)  # only this rung's lane worker adds to it
+        self.published_variants.add(rung)
+        return self._removed.pop(rung, [])
+
+
+def entry_of(seg: SegmentFile, discontinuity: bool) -> Entry:
+    return Entry(seq=seg.seq, name=seg.name, duration=seg.duration,
+                 discontinuity=discontinuity, program_date_time=seg.program_date_time,
+                 independent=seg.independent, map_name=seg.init.name if seg.init else None,
+                 key=seg.key.tag if seg.key else None)
