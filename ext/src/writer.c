@@ -17,7 +17,7 @@ int writer_init(seg_writer *w, const char *dir, const char *prefix)
     w->fd = -1;
     long iov_max = sysconf(_SC_IOV_MAX);
     w->iov_max = (iov_max < 16) ? 16 : (iov_max > WRITER_IOV_MAX ? WRITER_IOV_MAX : (int)iov_max);
-    w->arena = malloc(WRITER_ARENA);
+    w->arena = malloc(HS_WRITER_ARENA);
     return w->arena ? 0 : -1;
 }
 
@@ -126,7 +126,7 @@ void writer_add_ref(seg_writer *w, const uint8_t *p, size_t n)
 
 uint8_t *writer_reserve(seg_writer *w, size_t n)
 {
-    if (w->niov >= w->iov_max || w->arena_len + n > WRITER_ARENA)
+    if (w->niov >= w->iov_max || w->arena_len + n > HS_WRITER_ARENA)
         writer_flush(w);
     uint8_t *p = w->arena + w->arena_len;
     w->arena_len += n;

@@ -10,7 +10,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#define WRITER_ARENA (256u << 10)
+#include "sizes.h"
+
 #define WRITER_IOV_MAX 512
 
 typedef struct {
@@ -25,9 +26,9 @@ typedef struct {
     struct iovec iov[WRITER_IOV_MAX];
     size_t arena_len;
     uint8_t *arena;
-    char final_path[4200];
-    char tmp_path[4208];
-    char error[4400];
+    char final_path[HS_PATH_MAX];
+    char tmp_path[HS_PATH_MAX + 8];
+    char error[HS_PATH_MAX + 200];
 } seg_writer;
 
 int writer_init(seg_writer *w, const char *dir, const char *prefix);
@@ -51,7 +52,7 @@ static inline void writer_put_ref(seg_writer *w, const uint8_t *p, size_t n)
     }
     writer_add_ref(w, p, n);
 }
-/* Room for n (<= WRITER_ARENA) bytes in the arena; returns where to put them. */
+/* Room for n (<= HS_WRITER_ARENA) bytes in the arena; returns where to put them. */
 uint8_t *writer_reserve(seg_writer *w, size_t n);
 /* Writes out everything gathered so far (call before referenced bytes change). */
 int writer_flush(seg_writer *w);
