@@ -102,7 +102,18 @@ size_t event_segment(char *buf, size_t cap, const segment_report *r)
         pos = put(buf, cap, pos, ",\"discontinuity\":true");
     if (r->corrupt)
         pos = put(buf, cap, pos, ",\"corrupt\":%llu", (unsigned long long)r->corrupt);
+    if (r->init) {
+        pos = put(buf, cap, pos, ",\"init\":");
+        pos = put_string(buf, cap, pos, r->init);
+    }
     return put(buf, cap, pos, "}");
+}
+
+size_t event_init(char *buf, size_t cap, const char *file, uint64_t bytes)
+{
+    size_t pos = put(buf, cap, 0, "{\"event\":\"init\",\"file\":");
+    pos = put_string(buf, cap, pos, file);
+    return put(buf, cap, pos, ",\"bytes\":%llu}", (unsigned long long)bytes);
 }
 
 size_t event_end(char *buf, size_t cap, uint64_t segments, int64_t dur_ticks, uint64_t corrupt)

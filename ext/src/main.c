@@ -23,8 +23,9 @@
 
 static const char usage[] =
     "usage: hlsd-segmenter --duration S --dir DIR --prefix NAME [--start-seq N] "
-    "[--max-duration M] [--grid-origin PTS [--grid-seq N]]\n"
-    "  Reads MPEG-TS on stdin, writes DIR/NAME-<seq>.ts, prints one JSON event per line.\n";
+    "[--max-duration M] [--grid-origin PTS [--grid-seq N]] [--format ts|fmp4]\n"
+    "  Reads MPEG-TS on stdin, writes DIR/NAME-<seq>.ts (fmp4: DIR/NAME-init-<hash>.mp4 and\n"
+    "  DIR/NAME-<seq>.m4s), prints one JSON event per line.\n";
 
 static volatile sig_atomic_t stop_requested;
 
@@ -110,6 +111,7 @@ typedef struct {
     unsigned long long start_seq, grid_seq;
     long long grid_origin;
     int have_grid_seq;
+    int fmp4;
 } options;
 
 static int parse_count(const char *value, unsigned long long *out)
@@ -140,6 +142,10 @@ static int set_option(options *o, const char *name, const char *opt, const char 
         if (parse_count(value, &o->grid_seq) < 0)
             return bad_args("--grid-seq needs an integer >= 0", value);
         o->have_grid_seq = 1;
+    } else if (!strcmp(name, "--format")) {
+        if (strcmp(value, "ts") != 0 && strcmp(value, "fmp4") != 0)
+            return bad_args("--format needs ts or fmp4", value);
+        o->fmp4 = !strcmp(value, "fmp4");
     } else if (!strcmp(name, "--grid-origin")) {
         char *end;
         errno = 0;
@@ -280,6 +286,7 @@ int main(int argc, char **argv)
         .start_seq = o.start_seq,
         .grid_origin = o.grid_origin,
         .grid_seq = o.have_grid_seq ? o.grid_seq : o.start_seq,
+        .fmp4 = o.fmp4,
         .on_event = on_event,
         .on_log = on_log,
         .ctx = NULL,

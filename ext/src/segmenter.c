@@ -16,16 +16,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "codec.h"
 #include "events.h"
+#include "mp4.h"
 #include "nal.h"
+#include "remux.h"
 #include "sizes.h"
 #include "ts.h"
 #include "writer.h"
 
-#define TICKS 90000
-#define PTS_MASK ((1ULL << 33) - 1)
-#define JUMP_LIMIT (5 * TICKS)          /* a forward DTS step larger than this is a break */
 #define LOG_RESYNCS_MAX 20              /* sync messages on stderr before going quiet */
 
 enum es_kind { K_NONE, K_H264, K_HEVC, K_ADTS, K_MPA, K_AUDIO_OTHER };
@@ -49,6 +49,7 @@ typedef struct {
     nal_scanner nal;            /* video */
     uint8_t *abuf;              /* audio: payload of the current PES */
     size_t alen;
+    size_t aused;               /* fMP4: bytes of abuf already taken as frames */
 } es_state;
 
 /* Cuts follow a fixed grid (origin + k x duration), not "duration after the last
@@ -104,7 +105,19 @@ typedef struct {
     uint64_t seq;               /* its number (the next one's once it is reported) */
     int open, has_first, keyframe, disc;
     int64_t first, max_rel, end_rel;
+    size_t keyframes;           /* where its keyframes are, for I-frame playlists */
+    keyframe_range keyframe_at[HS_KEYFRAMES_MAX];
 } current_segment;
+
+/* fMP4 output: the remuxer and the init segment the open segment refers to. */
+typedef struct {
+    int on;
+    remux mx;
+    byte_buf init, next_init;   /* the last init written; the one being built */
+    int have_init;
+    char init_path[HS_PATH_MAX];
+    int seg_has_init;           /* the open segment's init is written and announced */
+} fmp4_output;
 
 /* What was wrong with the input. Events report it as "corrupt" packets: see
  * take_corrupt(). */
@@ -127,6 +140,7 @@ struct hs_segmenter {
     frame_timing frames;
     held_packets held;
     current_segment seg;
+    fmp4_output fmp4;
     seg_writer w;
     input_counters bad;
     uint64_t segments;
@@ -150,13 +164,6 @@ static void emit(hs_segmenter *s, const char *line, size_t len)
 {
     if (s->cfg.on_event)
         s->cfg.on_event(s->cfg.ctx, line, len);
-}
-
-/* a - b on the 33-bit timestamp circle, as a signed distance. */
-static int64_t ts_diff(int64_t a, int64_t b)
-{
-    int64_t d = (int64_t)(((uint64_t)a - (uint64_t)b) & PTS_MASK);
-    return d >= (1LL << 32) ? d - (1LL << 33) : d;
 }
 
 static int is_video(const es_state *es) { return es->kind == K_H264 || es->kind == K_HEVC; }
@@ -197,6 +204,20 @@ static void put_table(hs_segmenter *s, const uint8_t *sec, size_t len, unsigned 
     memcpy(writer_reserve(&s->w, n * TS_PACKET), pk, n * TS_PACKET);  /* n <= 6: fits */
 }
 
+/* fMP4 segments start with a styp; the configurations waiting for a new segment
+ * take effect. */
+static void open_fmp4_segment(hs_segmenter *s)
+{
+    byte_buf b;
+    bb_init(&b, 0);
+    mp4_styp(&b);
+    if (!b.failed)
+        memcpy(writer_reserve(&s->w, b.len), b.p, b.len);
+    bb_free(&b);
+    s->fmp4.seg_has_init = 0;
+    remux_commit(&s->fmp4.mx);
+}
+
 static void open_segment(hs_segmenter *s)
 {
     if (writer_open(&s->w, s->seg.seq) < 0)
@@ -207,6 +228,11 @@ static void open_segment(hs_segmenter *s)
     seg->keyframe = 0;
     seg->disc = 0;
     seg->first = seg->max_rel = seg->end_rel = 0;
+    seg->keyframes = 0;
+    if (s->fmp4.on) {
+        open_fmp4_segment(s);
+        return;
+    }
     put_table(s, s->psi.pat, s->psi.pat_len, PID_PAT, &s->psi.cc_pat);
     put_table(s, s->psi.pmt, s->psi.pmt_len, s->psi.pmt_pid, &s->psi.cc_pmt);
 }
@@ -266,10 +292,77 @@ static void report_segment(hs_segmenter *s, int64_t dur)
         .keyframe = s->seg.keyframe,
         .discontinuity = s->seg.disc,
         .corrupt = take_corrupt(&s->bad),
+        .init = s->fmp4.on ? s->fmp4.init_path : NULL,
     };
     char line[HS_EVENT_MAX];
     size_t len = event_segment(line, sizeof line, &r);
     emit(s, line, len);
+}
+
+/* The init segment for the configurations in use. Its name is its content's hash,
+ * so a name is never reused with other bytes; it is written (and announced) only
+ * when it differs from the last one. */
+static void settle_init(hs_segmenter *s)
+{
+    fmp4_output *f = &s->fmp4;
+    byte_buf *b = &f->next_init;
+    bb_clear(b);
+    remux_init_segment(&f->mx, b);
+    f->seg_has_init = 1;
+    if (b->failed) {
+        log_msg(s, "out of memory building the init segment");
+        s->failed = 1;
+        return;
+    }
+    if (f->have_init && b->len == f->init.len && memcmp(b->p, f->init.p, b->len) == 0)
+        return;
+    uint32_t hash = crc32_mpeg(b->p, b->len);
+    if (s->cfg.dir)
+        snprintf(f->init_path, sizeof f->init_path, "%s/%s-init-%08x.mp4", s->cfg.dir,
+                 s->cfg.prefix, (unsigned)hash);
+    else
+        snprintf(f->init_path, sizeof f->init_path, "%s-init-%08x.mp4", s->cfg.prefix,
+                 (unsigned)hash);
+    char err[HS_PATH_MAX + 200];
+    if (s->cfg.dir && write_file_atomic(f->init_path, b->p, b->len, err, sizeof err) < 0) {
+        if (!s->failed)
+            log_msg(s, "I/O error: %s", err);
+        s->failed = 1;
+        return;
+    }
+    byte_buf swap = f->init;
+    f->init = *b;
+    *b = swap;
+    f->have_init = 1;
+    char line[HS_EVENT_MAX];
+    size_t len = event_init(line, sizeof line, f->init_path, f->init.len);
+    emit(s, line, len);
+}
+
+/* fMP4: the samples waiting in the remuxer become fragments of the open segment.
+ * next_dts: the DTS of the video access unit after them, when have_next. */
+static void flush_fragment(hs_segmenter *s, int have_next, int64_t next_dts)
+{
+    fmp4_output *f = &s->fmp4;
+    if (!remux_has_samples(&f->mx) || s->failed)
+        return;
+    if (!f->seg_has_init)
+        settle_init(s);
+    keyframe_range kf;
+    current_segment *seg = &s->seg;
+    if (remux_write(&f->mx, &s->w, have_next, next_dts, &kf) && seg->keyframes < HS_KEYFRAMES_MAX)
+        seg->keyframe_at[seg->keyframes++] = kf;
+    if (s->w.failed)
+        io_fail(s);
+}
+
+/* Nothing in it to play: the segment's file goes, and its number is used again. */
+static void drop_segment(hs_segmenter *s, const char *why)
+{
+    log_msg(s, "dropping %llu bytes %s", (unsigned long long)s->w.bytes, why);
+    writer_abort(&s->w);
+    if (s->fmp4.on)
+        remux_discard(&s->fmp4.mx);
 }
 
 static void finish_segment(hs_segmenter *s, int64_t dur)
@@ -279,11 +372,17 @@ static void finish_segment(hs_segmenter *s, int64_t dur)
     s->seg.open = 0;
     if (!s->seg.has_first) {
         /* Not one timestamp of the timing stream: nothing a playlist could time. */
-        log_msg(s, "dropping %llu bytes without a %s timestamp",
-                (unsigned long long)s->w.bytes,
-                s->timing ? (is_video(s->timing) ? "video" : "audio") : "video or audio");
-        writer_abort(&s->w);
+        drop_segment(s, !s->timing ? "without a video or audio timestamp"
+                        : (is_video(s->timing) ? "without a video timestamp"
+                                               : "without an audio timestamp"));
         return;
+    }
+    if (s->fmp4.on) {
+        flush_fragment(s, 0, 0);
+        if (!s->fmp4.seg_has_init) {
+            drop_segment(s, "without a sample that fMP4 can carry");
+            return;
+        }
     }
     if (writer_close(&s->w) < 0) {
         io_fail(s);
@@ -314,6 +413,8 @@ static void out_packet(hs_segmenter *s, const uint8_t *pkt, int stable)
 {
     if (!s->seg.open)
         open_segment(s);
+    if (s->fmp4.on)
+        return;  /* the payload went to the remuxer as it was parsed */
     unsigned pid = ts_pid(pkt);
     if ((pid == PID_PAT || pid == s->psi.pmt_pid) && (pkt[3] & 0x10)) {
         /* Our inserted tables took counter values: renumber the stream's own ones. */
@@ -370,7 +471,9 @@ static void start_first_segment(hs_segmenter *s, int64_t pts, int rap)
     number_by_grid(s, pts);
 }
 
-enum cut_kind { CUT_NONE, CUT_GRID, CUT_FORCED, CUT_BREAK };
+/* CUT_CONFIG: fMP4 codec parameters changed, so the next segment needs a new init
+ * (and, like a timestamp break, is marked as a discontinuity). */
+enum cut_kind { CUT_NONE, CUT_GRID, CUT_FORCED, CUT_BREAK, CUT_CONFIG };
 
 /* Whether to cut before an access unit at pts, e ticks into the segment. */
 static enum cut_kind cut_needed(const hs_segmenter *s, const es_state *es, int64_t e, int rap)
@@ -399,6 +502,9 @@ static void cut(hs_segmenter *s, const es_state *es, enum cut_kind kind, int64_t
         log_msg(s, "segment %llu cut without a keyframe after %.3f s (--max-duration)",
                 (unsigned long long)(s->seg.seq - 1), (double)e / TICKS);
     }
+    if (kind == CUT_CONFIG)
+        log_msg(s, "new codec parameters: segment %llu starts a discontinuity with a new init",
+                (unsigned long long)s->seg.seq);
     if (kind == CUT_BREAK)
         log_msg(s, "timestamp break (%.3f s -> %.3f s): segment %llu starts a discontinuity",
                 (double)((uint64_t)(s->seg.first + s->seg.max_rel) & PTS_MASK) / TICKS,
@@ -409,7 +515,18 @@ static void cut(hs_segmenter *s, const es_state *es, enum cut_kind kind, int64_t
     set_grid(s, kind == CUT_BREAK ? pts : s->grid.origin, pts);
     if (kind != CUT_BREAK)
         number_by_grid(s, pts);
-    s->seg.disc = (kind == CUT_BREAK);
+    s->seg.disc = (kind == CUT_BREAK || kind == CUT_CONFIG);
+}
+
+/* fMP4: the parameter sets in front of this access unit; 1 when they (or audio
+ * frames seen before) need a new init, hence a new segment. */
+static int config_changed(hs_segmenter *s, es_state *es)
+{
+    remux *mx = &s->fmp4.mx;
+    if (is_video(es))
+        remux_video_params(mx, &es->nal);
+    remux_apply_free(mx);
+    return remux_needs_cut(mx);
 }
 
 /* The timing stream's access unit at the head of the held packets is known:
@@ -419,12 +536,22 @@ static void decide(hs_segmenter *s, es_state *es)
     int rap = is_video(es) ? es->nal.rap : 1;
     if (!s->seg.open)
         open_segment(s);
+    int changed = s->fmp4.on && config_changed(s, es);
     if (!s->seg.has_first) {
+        if (changed)
+            remux_commit(&s->fmp4.mx);  /* nothing of this segment is written yet */
         start_first_segment(s, es->pts, rap);
         return;
     }
     int64_t e = ts_diff(es->pts, s->seg.first);
     enum cut_kind kind = cut_needed(s, es, e, rap);
+    if (kind == CUT_NONE && changed && e > 0)
+        kind = CUT_CONFIG;
+    /* fMP4 fragments end before every keyframe (so each keyframe's byte range starts
+     * at a moof) and at every cut. */
+    if (s->fmp4.on &&
+        (kind != CUT_NONE || (is_video(es) && rap) || remux_wants_flush(&s->fmp4.mx)))
+        flush_fragment(s, kind != CUT_BREAK, es->dts);
     if (kind != CUT_NONE) {
         cut(s, es, kind, e, rap);
         return;
@@ -437,14 +564,14 @@ static void apply_sps(hs_segmenter *s, es_state *es)
 {
     const nal_scanner *sc = &es->nal;
     stream_params *p = &s->params;
-    if (sc->sps_len == 0 ||
-        (sc->sps_len == p->last_sps_len && memcmp(sc->sps, p->last_sps, sc->sps_len) == 0))
+    const uint8_t *sps = sc->ps[NAL_SPS];
+    size_t len = sc->ps_len[NAL_SPS];
+    if (len == 0 || (len == p->last_sps_len && memcmp(sps, p->last_sps, len) == 0))
         return;
-    memcpy(p->last_sps, sc->sps, sc->sps_len);
-    p->last_sps_len = sc->sps_len;
+    memcpy(p->last_sps, sps, len);
+    p->last_sps_len = len;
     video_params v;
-    int rc = (es->kind == K_H264) ? h264_parse_sps(sc->sps, sc->sps_len, &v)
-                                  : hevc_parse_sps(sc->sps, sc->sps_len, &v);
+    int rc = (es->kind == K_H264) ? h264_parse_sps(sps, len, &v) : hevc_parse_sps(sps, len, &v);
     if (rc == 0) {
         p->video = v;
         p->have_video = 1;
@@ -537,6 +664,8 @@ static void es_header_done(hs_segmenter *s, es_state *es)
         es->pts = read_ts(es->hdr + 9);
         es->dts = ((flags & 0x40) && hlen >= 10) ? read_ts(es->hdr + 14) : es->pts;
     }
+    if (s->fmp4.on && !is_video(es))
+        remux_audio_pes(&s->fmp4.mx, es->has_pts, es->pts);
     if (es != s->timing || !es->has_pts)
         return;
     if (is_video(es))
@@ -548,8 +677,11 @@ static void es_header_done(hs_segmenter *s, es_state *es)
     es->has_prev = 1;
 }
 
-static void es_start(es_state *es)
+static void es_start(hs_segmenter *s, es_state *es)
 {
+    if (s->fmp4.on && is_video(es))
+        remux_video_start(&s->fmp4.mx);
+    es->aused = 0;
     es->in_pes = 1;
     es->hdr_state = HDR_COLLECT;
     es->hdr_got = 0;
@@ -597,11 +729,15 @@ static void es_payload(hs_segmenter *s, es_state *es, const uint8_t *data, size_
         return;
     if (is_video(es)) {
         nal_scan_feed(&es->nal, data, len);
+        if (s->fmp4.on)
+            remux_video_data(&s->fmp4.mx, data, len);
     } else if (es->alen < HS_AUDIO_PES_MAX) {
         size_t room = HS_AUDIO_PES_MAX - es->alen;
         size_t take = room < len ? room : len;
         memcpy(es->abuf + es->alen, data, take);
         es->alen += take;
+        if (s->fmp4.on && (es->kind == K_ADTS || es->kind == K_MPA))
+            remux_audio_data(&s->fmp4.mx, es->kind == K_ADTS, es->abuf, es->alen, &es->aused);
     }
 }
 
@@ -642,8 +778,13 @@ static void es_end(hs_segmenter *s, es_state *es)
     if (!es->in_pes)
         return;
     es->in_pes = 0;
-    if (!is_video(es) && es->hdr_state == HDR_DONE)
+    if (es->hdr_state != HDR_DONE)
+        return;
+    if (!is_video(es))
         audio_pes_end(s, es);
+    else if (s->fmp4.on)
+        remux_video_end(&s->fmp4.mx, es->kind == K_H264 ? NAL_H264 : NAL_HEVC, es->has_pts,
+                        es->pts, es->dts);
 }
 
 static int es_ready(const es_state *es)
@@ -883,7 +1024,7 @@ static void timing_unit_start(hs_segmenter *s, es_state *es, const uint8_t *pkt,
     if (s->held.active)
         resolve_pending(s);
     es_end(s, es);
-    es_start(es);
+    es_start(s, es);
     es_payload(s, es, v->payload, v->len);
     s->held.len = 0;
     if (es_ready(es)) {
@@ -901,8 +1042,10 @@ static void timing_unit_start(hs_segmenter *s, es_state *es, const uint8_t *pkt,
 static void pass_packet(hs_segmenter *s, es_state *es, const uint8_t *pkt,
                         const packet_view *v)
 {
-    /* Most video packets come after the first slice NAL unit: nothing left to parse. */
-    if (es && v->len && !(es->hdr_state == HDR_DONE && is_video(es) && es->nal.done))
+    /* For TS, most video packets come after the first slice NAL unit: nothing left to
+     * parse. fMP4 needs every byte. */
+    if (es && v->len &&
+        (s->fmp4.on || !(es->hdr_state == HDR_DONE && is_video(es) && es->nal.done)))
         es_payload(s, es, v->payload, v->len);
     if (!s->held.active) {
         out_packet(s, pkt, 1);
@@ -931,7 +1074,7 @@ static void process_packet(hs_segmenter *s, const uint8_t *pkt)
             return;
         }
         es_end(s, es);
-        es_start(es);
+        es_start(s, es);
     }
     pass_packet(s, es, pkt, &v);
 }
@@ -983,7 +1126,13 @@ hs_segmenter *hs_create(const hs_config *cfg)
     s->video.last_cc = s->audio.last_cc = -1;
     s->video.abuf = malloc(HS_AUDIO_PES_MAX);
     s->audio.abuf = malloc(HS_AUDIO_PES_MAX);
-    if (!s->video.abuf || !s->audio.abuf || writer_init(&s->w, cfg->dir, cfg->prefix) < 0) {
+    s->fmp4.on = cfg->fmp4;
+    bb_init(&s->fmp4.init, 0);
+    bb_init(&s->fmp4.next_init, 0);
+    int mx = cfg->fmp4 ? remux_init(&s->fmp4.mx) : 0;  /* TS needs none of it */
+    const char *ext = cfg->fmp4 ? ".m4s" : ".ts";
+    if (!s->video.abuf || !s->audio.abuf || mx < 0 ||
+        writer_init(&s->w, cfg->dir, cfg->prefix, ext) < 0) {
         hs_destroy(s);
         return NULL;
     }
@@ -998,6 +1147,9 @@ void hs_destroy(hs_segmenter *s)
     free(s->video.abuf);
     free(s->audio.abuf);
     free(s->held.buf);
+    remux_free(&s->fmp4.mx);
+    bb_free(&s->fmp4.init);
+    bb_free(&s->fmp4.next_init);
     free(s);
 }
 
@@ -1048,12 +1200,13 @@ static void log_summary(hs_segmenter *s)
     log_msg(s,
             "end of input: %llu packets, %llu segments; skipped %llu bytes out of sync, "
             "%llu corrupt packets, %llu continuity errors, %llu packets before PAT/PMT, "
-            "%llu truncated bytes at the end, %llu timestamp breaks, %llu cuts without keyframe",
+            "%llu truncated bytes at the end, %llu timestamp breaks, %llu cuts without keyframe, "
+            "%llu samples fMP4 could not carry",
             (unsigned long long)c->packets, (unsigned long long)s->segments,
             (unsigned long long)c->skipped_bytes, (unsigned long long)c->corrupt,
             (unsigned long long)c->cc_errors, (unsigned long long)c->before_pmt,
             (unsigned long long)c->truncated, (unsigned long long)c->jumps,
-            (unsigned long long)c->forced_cuts);
+            (unsigned long long)c->forced_cuts, (unsigned long long)s->fmp4.mx.dropped);
 }
 
 int hs_finish(hs_segmenter *s)

@@ -13,6 +13,12 @@
 #define HS_AUDIO_PES_MAX HS_CHUNK
 /* Packets held while the first slice of an access unit is looked for. */
 #define HS_PENDING_MAX (32u * HS_CHUNK)
+/* fMP4: a track's samples wait for their fragment (one GOP, normally). Past the soft
+ * size a fragment is written at the next access unit; the hard one bounds memory
+ * (and one access unit). */
+#define HS_FRAGMENT_SOFT (32u * HS_CHUNK)
+#define HS_FRAGMENT_MAX (128u * HS_CHUNK)
+#define HS_FRAGMENT_SAMPLES 4096u
 /* The pipe depth asked for on stdin: lets the encoder run ahead. */
 #define HS_PIPE_SIZE (4u * HS_CHUNK)
 

@@ -17,6 +17,7 @@
 typedef struct {
     const char *dir;    /* absolute directory, or NULL to discard */
     const char *prefix;
+    const char *ext;    /* ".ts" or ".m4s" */
     int fd;
     int open;
     int failed;         /* an I/O call failed: see error */
@@ -31,7 +32,7 @@ typedef struct {
     char error[HS_PATH_MAX + 200];
 } seg_writer;
 
-int writer_init(seg_writer *w, const char *dir, const char *prefix);
+int writer_init(seg_writer *w, const char *dir, const char *prefix, const char *ext);
 void writer_free(seg_writer *w);
 int writer_open(seg_writer *w, uint64_t seq);
 /* The open segment will be published as number seq instead. */
@@ -60,5 +61,10 @@ int writer_flush(seg_writer *w);
 int writer_close(seg_writer *w);
 /* Closes and removes the temporary file (used on error paths). */
 void writer_abort(seg_writer *w);
+
+/* Writes a whole small file under path (as path.tmp, then renamed). -1 on error,
+ * with the reason in err. */
+int write_file_atomic(const char *path, const uint8_t *data, size_t len, char *err,
+                      size_t errcap);
 
 #endif
