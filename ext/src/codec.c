@@ -44,15 +44,17 @@ int h264_parse_sps(const uint8_t *nal, size_t len, video_params *out)
     unsigned constraints = br_u(&br, 8);
     unsigned level = br_u(&br, 8);
     br_ue(&br);  /* seq_parameter_set_id */
-    unsigned chroma = 1, separate_planes = 0;
+    unsigned chroma = 1, separate_planes = 0, depth_luma = 0, depth_chroma = 0;
     if (h264_high_profile(profile)) {
         chroma = br_ue(&br);
         if (chroma > 3)
             return -1;
         if (chroma == 3)
             separate_planes = br_u(&br, 1);
-        br_ue(&br);     /* bit_depth_luma_minus8 */
-        br_ue(&br);     /* bit_depth_chroma_minus8 */
+        depth_luma = br_ue(&br);
+        depth_chroma = br_ue(&br);
+        if (depth_luma > 6 || depth_chroma > 6)
+            return -1;
         br_u(&br, 1);   /* qpprime_y_zero_transform_bypass_flag */
         if (br_u(&br, 1)) {  /* seq_scaling_matrix_present_flag */
             int lists = (chroma != 3) ? 8 : 12;
@@ -104,9 +106,15 @@ int h264_parse_sps(const uint8_t *nal, size_t len, video_params *out)
                      - (int64_t)(unit_y * ((uint64_t)crop_t + crop_b));
     if (width <= 0 || height <= 0)
         return -1;
+    memset(out, 0, sizeof *out);
     snprintf(out->codec, sizeof out->codec, "avc1.%02x%02x%02x", profile, constraints, level);
     out->width = (int)width;
     out->height = (int)height;
+    out->chroma_format = chroma;
+    out->bit_depth_luma = depth_luma;
+    out->bit_depth_chroma = depth_chroma;
+    out->profile_idc = profile;
+    out->level_idc = level;
     return 0;
 }
 
@@ -122,7 +130,7 @@ int hevc_parse_sps(const uint8_t *nal, size_t len, video_params *out)
     br_init(&br, rbsp + 2, n - 2);  /* skip the two-byte NAL header */
     br_u(&br, 4);                   /* sps_video_parameter_set_id */
     unsigned max_sub_layers_minus1 = br_u(&br, 3);
-    br_u(&br, 1);                   /* sps_temporal_id_nesting_flag */
+    unsigned nesting = br_u(&br, 1);
     /* profile_tier_level(1, max_sub_layers_minus1) */
     unsigned space = br_u(&br, 2);
     unsigned tier = br_u(&br, 1);
@@ -162,7 +170,9 @@ int hevc_parse_sps(const uint8_t *nal, size_t len, video_params *out)
         crop_t = br_ue(&br);
         crop_b = br_ue(&br);
     }
-    if (br.overrun || width == 0 || height == 0 || width > 16888 || height > 16888)
+    unsigned depth_luma = br_ue(&br), depth_chroma = br_ue(&br);
+    if (br.overrun || width == 0 || height == 0 || width > 16888 || height > 16888 ||
+        depth_luma > 8 || depth_chroma > 8 || max_sub_layers_minus1 > 6)
         return -1;
     unsigned array_type = separate_planes ? 0 : chroma;
     uint64_t sub_w = (array_type == 1 || array_type == 2) ? 2 : 1;
@@ -174,6 +184,7 @@ int hevc_parse_sps(const uint8_t *nal, size_t len, video_params *out)
 
     /* ISO/IEC 14496-15 Annex E: profile space letter + profile, compatibility flags
      * in reverse bit order, tier letter + level, constraint bytes without trailing zeros. */
+    memset(out, 0, sizeof *out);
     uint32_t reversed = 0;
     for (int i = 0; i < 32; i++)
         if (compat & (1u << i))
@@ -188,45 +199,73 @@ int hevc_parse_sps(const uint8_t *nal, size_t len, video_params *out)
         pos += snprintf(out->codec + pos, sizeof out->codec - (size_t)pos, ".%X", constraint[i]);
     out->width = (int)w;
     out->height = (int)h;
+    out->chroma_format = chroma;
+    out->bit_depth_luma = depth_luma;
+    out->bit_depth_chroma = depth_chroma;
+    out->profile_space = space;
+    out->tier = tier;
+    out->profile_idc = profile;
+    out->level_idc = level;
+    out->compat_flags = compat;
+    memcpy(out->constraint_flags, constraint, sizeof constraint);
+    out->max_sub_layers = max_sub_layers_minus1 + 1;
+    out->temporal_id_nesting = nesting;
     return 0;
 }
 
 static const int adts_rates[16] = {96000, 88200, 64000, 48000, 44100, 32000, 24000,
                                    22050, 16000, 12000, 11025, 8000, 7350, 0, 0, 0};
 
+int adts_frame(const uint8_t *data, size_t len, audio_frame *out)
+{
+    if (len < 7)
+        return -1;
+    const uint8_t *h = data;
+    if (h[0] != 0xFF || (h[1] & 0xF6) != 0xF0)
+        return -1;
+    unsigned rate_index = (h[2] >> 2) & 0x0F;
+    int rate = adts_rates[rate_index];
+    size_t flen = ((size_t)(h[3] & 0x03) << 11) | ((size_t)h[4] << 3) | (h[5] >> 5);
+    size_t header = (h[1] & 0x01) ? 7 : 9;  /* protection_absent = 0: a CRC follows */
+    if (rate == 0 || flen < header)
+        return -1;
+    memset(out, 0, sizeof *out);
+    out->length = flen;
+    out->header = header;
+    out->samples = 1024u * ((h[6] & 0x03) + 1u);
+    out->sample_rate = rate;
+    out->object_type = ((h[2] >> 6) & 0x03) + 1u;
+    out->rate_index = rate_index;
+    out->channel_config = ((h[2] & 0x01u) << 2) | (h[3] >> 6);
+    out->channels = (out->channel_config == 7) ? 8 : (int)out->channel_config;
+    return flen <= len ? 1 : 0;
+}
+
 uint64_t adts_walk(const uint8_t *data, size_t len, audio_params *first)
 {
     uint64_t samples = 0;
     int rate = 0;
     size_t pos = 0;
-    while (len - pos >= 7) {
-        const uint8_t *h = data + pos;
-        if (h[0] != 0xFF || (h[1] & 0xF6) != 0xF0)
-            break;
-        int r = adts_rates[(h[2] >> 2) & 0x0F];
-        size_t flen = ((size_t)(h[3] & 0x03) << 11) | ((size_t)h[4] << 3) | (h[5] >> 5);
-        if (r == 0 || flen < 7 || flen > len - pos)
-            break;
+    audio_frame f;
+    while (adts_frame(data + pos, len - pos, &f) == 1) {
         if (rate == 0) {
-            rate = r;
+            rate = f.sample_rate;
             if (first) {
-                unsigned object_type = ((h[2] >> 6) & 0x03) + 1u;
-                snprintf(first->codec, sizeof first->codec, "mp4a.40.%u", object_type);
-                first->sample_rate = r;
-                int ch = ((h[2] & 0x01) << 2) | (h[3] >> 6);
-                first->channels = (ch == 7) ? 8 : ch;
+                snprintf(first->codec, sizeof first->codec, "mp4a.40.%u", f.object_type);
+                first->sample_rate = f.sample_rate;
+                first->channels = f.channels;
             }
-        } else if (r != rate) {
+        } else if (f.sample_rate != rate) {
             break;
         }
-        samples += 1024u * (uint64_t)((h[6] & 0x03) + 1);
-        pos += flen;
+        samples += f.samples;
+        pos += f.length;
     }
     return rate ? samples * 90000u / (uint64_t)rate : 0;
 }
 
 /* MPEG audio layer I/II/III frame header -> frame length, samples and params. */
-static int mpa_header(const uint8_t *h, size_t *flen, unsigned *samples, audio_params *p)
+static int mpa_header(const uint8_t *h, audio_frame *f)
 {
     static const unsigned short kbps[2][3][15] = {
         {   /* MPEG-1: layer I, II, III */
@@ -248,26 +287,33 @@ static int mpa_header(const uint8_t *h, size_t *flen, unsigned *samples, audio_p
     unsigned br_idx = h[2] >> 4, sr_idx = (h[2] >> 2) & 3, pad = (h[2] >> 1) & 1;
     if (version == 1 || layer_bits == 0 || br_idx == 0 || br_idx == 15 || sr_idx == 3)
         return -1;
+    memset(f, 0, sizeof *f);
     unsigned layer = 4 - layer_bits;      /* 1, 2, 3 */
     unsigned mpeg1 = (version == 3);
     unsigned rate = rates[sr_idx] >> (mpeg1 ? 0 : (version == 2 ? 1 : 2));
     unsigned long bitrate = kbps[mpeg1 ? 0 : 1][layer - 1][br_idx] * 1000ul;
     if (layer == 1) {
-        *flen = (12 * bitrate / rate + pad) * 4;
-        *samples = 384;
+        f->length = (12 * bitrate / rate + pad) * 4;
+        f->samples = 384;
     } else if (layer == 2 || mpeg1) {
-        *flen = 144 * bitrate / rate + pad;
-        *samples = 1152;
+        f->length = 144 * bitrate / rate + pad;
+        f->samples = 1152;
     } else {
-        *flen = 72 * bitrate / rate + pad;
-        *samples = 576;
+        f->length = 72 * bitrate / rate + pad;
+        f->samples = 576;
     }
-    if (p) {
-        snprintf(p->codec, sizeof p->codec, "mp4a.40.%u", 31 + layer);  /* 32/33/34 */
-        p->sample_rate = (int)rate;
-        p->channels = ((h[3] >> 6) == 3) ? 1 : 2;
-    }
-    return (int)rate;
+    f->sample_rate = (int)rate;
+    f->channels = ((h[3] >> 6) == 3) ? 1 : 2;
+    f->object_type = layer;
+    f->mpeg1 = (int)mpeg1;
+    return f->length < 4 ? -1 : 0;
+}
+
+int mpa_frame(const uint8_t *data, size_t len, audio_frame *out)
+{
+    if (len < 4 || mpa_header(data, out) < 0)
+        return -1;
+    return out->length <= len ? 1 : 0;
 }
 
 uint64_t mpa_walk(const uint8_t *data, size_t len, audio_params *first)
@@ -275,15 +321,16 @@ uint64_t mpa_walk(const uint8_t *data, size_t len, audio_params *first)
     uint64_t samples = 0;
     int rate = 0;
     size_t pos = 0;
-    while (len - pos >= 4) {
-        size_t flen;
-        unsigned n;
-        int r = mpa_header(data + pos, &flen, &n, rate == 0 ? first : NULL);
-        if (r <= 0 || flen < 4 || flen > len - pos || (rate != 0 && r != rate))
-            break;
-        rate = r;
-        samples += n;
-        pos += flen;
+    audio_frame f;
+    while (mpa_frame(data + pos, len - pos, &f) == 1 && (rate == 0 || f.sample_rate == rate)) {
+        if (rate == 0 && first) {
+            snprintf(first->codec, sizeof first->codec, "mp4a.40.%u", 31 + f.object_type);
+            first->sample_rate = f.sample_rate;
+            first->channels = f.channels;
+        }
+        rate = f.sample_rate;
+        samples += f.samples;
+        pos += f.length;
     }
     return rate ? samples * 90000u / (uint64_t)rate : 0;
 }

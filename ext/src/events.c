@@ -90,22 +90,36 @@ size_t event_stream(char *buf, size_t cap, const video_params *video, int hevc, 
     return put(buf, cap, pos, "}");
 }
 
-size_t event_segment(char *buf, size_t cap, uint64_t seq, const char *file, int64_t dur_ticks,
-                     int64_t pts, uint64_t bytes, int keyframe, int discontinuity)
+size_t event_segment(char *buf, size_t cap, const segment_report *r)
 {
     size_t pos = put(buf, cap, 0, "{\"event\":\"segment\",\"seq\":%llu,\"file\":",
-                     (unsigned long long)seq);
-    pos = put_string(buf, cap, pos, file);
+                     (unsigned long long)r->seq);
+    pos = put_string(buf, cap, pos, r->file);
     pos = put(buf, cap, pos, ",\"duration\":%.6f,\"pts\":%lld,\"bytes\":%llu,\"keyframe\":%s",
-              (double)dur_ticks / 90000.0, (long long)pts, (unsigned long long)bytes,
-              keyframe ? "true" : "false");
-    if (discontinuity)
+              (double)r->dur_ticks / 90000.0, (long long)r->pts, (unsigned long long)r->bytes,
+              r->keyframe ? "true" : "false");
+    if (r->discontinuity)
         pos = put(buf, cap, pos, ",\"discontinuity\":true");
+    if (r->corrupt)
+        pos = put(buf, cap, pos, ",\"corrupt\":%llu", (unsigned long long)r->corrupt);
+    if (r->init) {
+        pos = put(buf, cap, pos, ",\"init\":");
+        pos = put_string(buf, cap, pos, r->init);
+    }
     return put(buf, cap, pos, "}");
 }
 
-size_t event_end(char *buf, size_t cap, uint64_t segments, int64_t dur_ticks)
+size_t event_init(char *buf, size_t cap, const char *file, uint64_t bytes)
 {
-    return put(buf, cap, 0, "{\"event\":\"end\",\"segments\":%llu,\"duration\":%.6f}",
-               (unsigned long long)segments, (double)dur_ticks / 90000.0);
+    size_t pos = put(buf, cap, 0, "{\"event\":\"init\",\"file\":");
+    pos = put_string(buf, cap, pos, file);
+    return put(buf, cap, pos, ",\"bytes\":%llu}", (unsigned long long)bytes);
+}
+
+size_t event_end(char *buf, size_t cap, uint64_t segments, int64_t dur_ticks, uint64_t corrupt)
+{
+    return put(buf, cap, 0, "{\"event\":\"end\",\"segments\":%llu,\"duration\":%.6f,"
+               "\"corrupt\":%llu}",
+               (unsigned long long)segments, (double)dur_ticks / 90000.0,
+               (unsigned long long)corrupt);
 }

@@ -13,8 +13,22 @@
 size_t event_stream(char *buf, size_t cap, const video_params *video, int hevc, int have_video,
                     double fps, const audio_params *audio, unsigned audio_stream_type,
                     int have_audio);
-size_t event_segment(char *buf, size_t cap, uint64_t seq, const char *file, int64_t dur_ticks,
-                     int64_t pts, uint64_t bytes, int keyframe, int discontinuity);
-size_t event_end(char *buf, size_t cap, uint64_t segments, int64_t dur_ticks);
+/* Everything a segment event says. */
+typedef struct {
+    uint64_t seq;
+    const char *file;
+    int64_t dur_ticks;
+    int64_t pts;
+    uint64_t bytes;
+    int keyframe;
+    int discontinuity;
+    uint64_t corrupt;   /* TS packets lost since the previous segment event; 0: not shown */
+    const char *init;   /* fMP4: the init segment it needs; NULL for TS */
+} segment_report;
+
+size_t event_segment(char *buf, size_t cap, const segment_report *r);
+size_t event_init(char *buf, size_t cap, const char *file, uint64_t bytes);
+/* corrupt: the total over the whole input, always shown. */
+size_t event_end(char *buf, size_t cap, uint64_t segments, int64_t dur_ticks, uint64_t corrupt);
 
 #endif

@@ -17,16 +17,15 @@
 #include <unistd.h>
 
 #include "segmenter.h"
+#include "sizes.h"
 
-/* Reads stay cache-sized: each chunk is parsed and written out while still hot. */
-#define READ_BUFFER (256u << 10)
-#define PIPE_SIZE (1u << 20)
 #define HEAD 1024u   /* room for the unconsumed tail of a read: < 3 packets */
 
 static const char usage[] =
     "usage: hlsd-segmenter --duration S --dir DIR --prefix NAME [--start-seq N] "
-    "[--max-duration M] [--grid-origin PTS [--grid-seq N]]\n"
-    "  Reads MPEG-TS on stdin, writes DIR/NAME-<seq>.ts, prints one JSON event per line.\n";
+    "[--max-duration M] [--grid-origin PTS [--grid-seq N]] [--format ts|fmp4]\n"
+    "  Reads MPEG-TS on stdin, writes DIR/NAME-<seq>.ts (fmp4: DIR/NAME-init-<hash>.mp4 and\n"
+    "  DIR/NAME-<seq>.m4s), prints one JSON event per line.\n";
 
 static volatile sig_atomic_t stop_requested;
 
@@ -45,7 +44,7 @@ static void on_event(void *ctx, const char *line, size_t len)
     (void)ctx;
     /* One write per line: the daemon reads whole lines, and a pipe write this small
      * is atomic. */
-    char buf[8300];
+    char buf[HS_EVENT_MAX + 1];
     if (len + 1 > sizeof buf)
         len = sizeof buf - 1;
     memcpy(buf, line, len);
@@ -105,14 +104,80 @@ static int make_dirs(const char *path)
     return 0;
 }
 
-int main(int argc, char **argv)
+/* The command line, checked. */
+typedef struct {
+    const char *dir, *prefix;
+    double duration, max_duration;
+    unsigned long long start_seq, grid_seq;
+    long long grid_origin;
+    int have_grid_seq;
+    int fmp4;
+} options;
+
+static int parse_count(const char *value, unsigned long long *out)
 {
-    const char *dir = NULL, *prefix = NULL;
-    double duration = 0, max_duration = 0;
-    unsigned long long start_seq = 0;
-    long long grid_origin = -1;
-    unsigned long long grid_seq = 0;
-    int have_grid_seq = 0;
+    char *end;
+    errno = 0;
+    *out = strtoull(value, &end, 10);
+    return (errno || end == value || *end || value[0] == '-' || *out > 999999999999ULL) ? -1 : 0;
+}
+
+/* One option and its value; returns 0, or the exit status for a bad one. */
+static int set_option(options *o, const char *name, const char *opt, const char *value)
+{
+    if (!strcmp(name, "--duration")) {
+        if (parse_seconds(value, &o->duration) < 0)
+            return bad_args("--duration needs seconds > 0", value);
+    } else if (!strcmp(name, "--max-duration")) {
+        if (parse_seconds(value, &o->max_duration) < 0)
+            return bad_args("--max-duration needs seconds > 0", value);
+    } else if (!strcmp(name, "--dir")) {
+        o->dir = value;
+    } else if (!strcmp(name, "--prefix")) {
+        o->prefix = value;
+    } else if (!strcmp(name, "--start-seq")) {
+        if (parse_count(value, &o->start_seq) < 0)
+            return bad_args("--start-seq needs an integer >= 0", value);
+    } else if (!strcmp(name, "--grid-seq")) {
+        if (parse_count(value, &o->grid_seq) < 0)
+            return bad_args("--grid-seq needs an integer >= 0", value);
+        o->have_grid_seq = 1;
+    } else if (!strcmp(name, "--format")) {
+        if (strcmp(value, "ts") != 0 && strcmp(value, "fmp4") != 0)
+            return bad_args("--format needs ts or fmp4", value);
+        o->fmp4 = !strcmp(value, "fmp4");
+    } else if (!strcmp(name, "--grid-origin")) {
+        char *end;
+        errno = 0;
+        o->grid_origin = strtoll(value, &end, 10);
+        if (errno || end == value || *end || o->grid_origin < 0 || o->grid_origin >= (1LL << 33))
+            return bad_args("--grid-origin needs a PTS from 0 to 2^33-1", value);
+    } else {
+        return bad_args("unknown option", opt);
+    }
+    return 0;
+}
+
+static int check_options(const options *o)
+{
+    if (o->duration <= 0)
+        return bad_args("--duration is required", NULL);
+    if (!o->dir || !*o->dir)
+        return bad_args("--dir is required", NULL);
+    if (!o->prefix || !*o->prefix || strchr(o->prefix, '/') || strlen(o->prefix) > HS_PREFIX_MAX)
+        return bad_args("--prefix is required: a file name part without '/'", o->prefix);
+    if (o->max_duration > 0 && o->max_duration < o->duration)
+        return bad_args("--max-duration must not be less than --duration", NULL);
+    if (strlen(o->dir) > HS_DIR_MAX)
+        return bad_args("--dir is too long", NULL);
+    return 0;
+}
+
+/* Returns -1 to go on, else the exit status (0 after --help). */
+static int parse_args(int argc, char **argv, options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->grid_origin = -1;
     for (int i = 1; i < argc; i++) {
         const char *opt = argv[i];
         if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
@@ -134,104 +199,53 @@ int main(int argc, char **argv)
             value = argv[++i];
         else
             return bad_args("missing value for", opt);
-        if (!strcmp(name, "--duration")) {
-            if (parse_seconds(value, &duration) < 0)
-                return bad_args("--duration needs seconds > 0", value);
-        } else if (!strcmp(name, "--max-duration")) {
-            if (parse_seconds(value, &max_duration) < 0)
-                return bad_args("--max-duration needs seconds > 0", value);
-        } else if (!strcmp(name, "--dir")) {
-            dir = value;
-        } else if (!strcmp(name, "--prefix")) {
-            prefix = value;
-        } else if (!strcmp(name, "--start-seq")) {
-            char *end;
-            errno = 0;
-            start_seq = strtoull(value, &end, 10);
-            if (errno || end == value || *end || value[0] == '-' || start_seq > 999999999999ULL)
-                return bad_args("--start-seq needs an integer >= 0", value);
-        } else if (!strcmp(name, "--grid-seq")) {
-            char *end;
-            errno = 0;
-            grid_seq = strtoull(value, &end, 10);
-            if (errno || end == value || *end || value[0] == '-' || grid_seq > 999999999999ULL)
-                return bad_args("--grid-seq needs an integer >= 0", value);
-            have_grid_seq = 1;
-        } else if (!strcmp(name, "--grid-origin")) {
-            char *end;
-            errno = 0;
-            grid_origin = strtoll(value, &end, 10);
-            if (errno || end == value || *end || grid_origin < 0 || grid_origin >= (1LL << 33))
-                return bad_args("--grid-origin needs a PTS from 0 to 2^33-1", value);
-        } else {
-            return bad_args("unknown option", opt);
-        }
+        int rc = set_option(o, name, opt, value);
+        if (rc)
+            return rc;
     }
-    if (duration <= 0)
-        return bad_args("--duration is required", NULL);
-    if (!dir || !*dir)
-        return bad_args("--dir is required", NULL);
-    if (!prefix || !*prefix || strchr(prefix, '/') || strlen(prefix) > 200)
-        return bad_args("--prefix is required: a file name part without '/'", prefix);
-    if (max_duration > 0 && max_duration < duration)
-        return bad_args("--max-duration must not be less than --duration", NULL);
-    if (strlen(dir) > 3800)
-        return bad_args("--dir is too long", NULL);
+    int rc = check_options(o);
+    return rc ? rc : -1;
+}
 
-    char absdir[PATH_MAX];
+/* Creates the directory and resolves it to an absolute path; -1 or the exit status. */
+static int output_dir(const char *dir, char *absdir)
+{
     if (make_dirs(dir) < 0 || !realpath(dir, absdir)) {
         fprintf(stderr, "hlsd-segmenter: cannot use directory %s: %s\n", dir, strerror(errno));
         return 1;
     }
-    if (strlen(absdir) > 3800)
+    if (strlen(absdir) > HS_DIR_MAX)
         return bad_args("--dir is too long", NULL);
+    return -1;
+}
 
-    hs_config cfg = {
-        .duration = duration,
-        .max_duration = max_duration,
-        .dir = absdir,
-        .prefix = prefix,
-        .start_seq = start_seq,
-        .grid_origin = grid_origin,
-        .grid_seq = have_grid_seq ? grid_seq : start_seq,
-        .on_event = on_event,
-        .on_log = on_log,
-        .ctx = NULL,
-    };
-    hs_segmenter *s = hs_create(&cfg);
-    /* Reads land page-aligned at buf + HEAD; the unconsumed tail of the previous read
-     * (less than HEAD bytes) is moved just in front of them. Misaligned copies out of
-     * the kernel cost measurably at these rates. */
-    uint8_t *buf = malloc(HEAD + READ_BUFFER + 4096);
-    uint8_t *area = buf ? buf + HEAD + (4096 - (uintptr_t)(buf + HEAD) % 4096) % 4096 : NULL;
-    if (!s || !buf) {
-        fprintf(stderr, "hlsd-segmenter: out of memory\n");
-        return 1;
-    }
-#ifdef F_SETPIPE_SZ
-    /* A deeper pipe lets the encoder run ahead and halves our read calls; best effort
-     * (fails harmlessly on non-pipes or above /proc/sys/fs/pipe-max-size). */
-    (void)fcntl(STDIN_FILENO, F_SETPIPE_SZ, (int)PIPE_SIZE);
-#endif
+static void install_signals(void)
+{
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop;  /* no SA_RESTART: a blocked read() returns EINTR */
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+}
 
+/* Feeds stdin to the segmenter until end of input or a stop signal. Reads land
+ * page-aligned at `area`; the unconsumed tail of the previous read (less than HEAD
+ * bytes) is moved just in front of it. Misaligned copies out of the kernel cost
+ * measurably at these rates. Returns 0, or 1 on a read or internal error. */
+static int read_loop(hs_segmenter *s, uint8_t *area)
+{
     size_t have = 0;
-    int eof = 0, rc = 0;
+    int eof = 0;
     while (!eof) {
-        ssize_t n = stop_requested ? 0 : read(STDIN_FILENO, area, READ_BUFFER);
+        ssize_t n = stop_requested ? 0 : read(STDIN_FILENO, area, HS_READ_BUFFER);
         if (n < 0 && stop_requested)
             n = 0;
         if (n < 0) {
             if (errno == EINTR)
                 continue;
             fprintf(stderr, "hlsd-segmenter: reading stdin: %s\n", strerror(errno));
-            rc = 1;
-            break;
+            return 1;
         }
         if (n == 0) {
             eof = 1;
@@ -242,15 +256,55 @@ int main(int argc, char **argv)
         have += (size_t)n;
         size_t used = hs_feed(s, start, have, eof);
         if (hs_failed(s))
-            break;
+            return 0;
         have -= used;
         if (have > HEAD) {  /* cannot happen: hs_feed leaves less than three packets */
             fprintf(stderr, "hlsd-segmenter: internal error: %zu bytes left over\n", have);
-            rc = 1;
-            break;
+            return 1;
         }
         memmove(area - have, start + used, have);
     }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc >= 0)
+        return rc;
+    char absdir[PATH_MAX];
+    rc = output_dir(o.dir, absdir);
+    if (rc >= 0)
+        return rc;
+
+    hs_config cfg = {
+        .duration = o.duration,
+        .max_duration = o.max_duration,
+        .dir = absdir,
+        .prefix = o.prefix,
+        .start_seq = o.start_seq,
+        .grid_origin = o.grid_origin,
+        .grid_seq = o.have_grid_seq ? o.grid_seq : o.start_seq,
+        .fmp4 = o.fmp4,
+        .on_event = on_event,
+        .on_log = on_log,
+        .ctx = NULL,
+    };
+    hs_segmenter *s = hs_create(&cfg);
+    uint8_t *buf = malloc(HEAD + HS_READ_BUFFER + 4096);
+    uint8_t *area = buf ? buf + HEAD + (4096 - (uintptr_t)(buf + HEAD) % 4096) % 4096 : NULL;
+    if (!s || !buf) {
+        fprintf(stderr, "hlsd-segmenter: out of memory\n");
+        return 1;
+    }
+#ifdef F_SETPIPE_SZ
+    /* A deeper pipe lets the encoder run ahead and halves our read calls; best effort
+     * (fails harmlessly on non-pipes or above /proc/sys/fs/pipe-max-size). */
+    (void)fcntl(STDIN_FILENO, F_SETPIPE_SZ, (int)HS_PIPE_SIZE);
+#endif
+    install_signals();
+    rc = read_loop(s, area);
     if (!hs_failed(s) && hs_finish(s) < 0)
         rc = 1;
     if (hs_failed(s))

@@ -2,6 +2,33 @@
 
 #include <string.h>
 
+unsigned nal_type(enum nal_codec codec, uint8_t header)
+{
+    return codec == NAL_H264 ? (header & 0x1Fu) : ((header >> 1) & 0x3Fu);
+}
+
+int nal_is_vcl(enum nal_codec codec, unsigned type)
+{
+    return codec == NAL_H264 ? (type >= 1 && type <= 5) : (type < 32);
+}
+
+int nal_is_rap(enum nal_codec codec, unsigned type)
+{
+    return codec == NAL_H264 ? (type == 5) : (type >= 16 && type <= 23);
+}
+
+int nal_is_aud(enum nal_codec codec, unsigned type)
+{
+    return codec == NAL_H264 ? (type == 9) : (type == 35);
+}
+
+int nal_ps_kind(enum nal_codec codec, unsigned type)
+{
+    if (codec == NAL_H264)
+        return type == 7 ? NAL_SPS : (type == 8 ? NAL_PPS : -1);
+    return type == 32 ? NAL_VPS : (type == 33 ? NAL_SPS : (type == 34 ? NAL_PPS : -1));
+}
+
 void nal_scan_reset(nal_scanner *sc, enum nal_codec codec)
 {
     sc->codec = codec;
@@ -12,21 +39,23 @@ void nal_scan_reset(nal_scanner *sc, enum nal_codec codec)
     sc->capturing = 0;
     sc->cap_len = 0;
     sc->cap_overflow = 0;
-    sc->sps_len = 0;
+    for (int k = 0; k < NAL_PS_KINDS; k++)
+        sc->ps_len[k] = 0;
 }
 
 static void end_capture(nal_scanner *sc)
 {
-    /* The bytes of the start code that ended the SPS were captured too; the SPS itself
+    /* The bytes of the start code that ended the parameter set were captured too; it
      * ends with a stop bit, so trailing zero bytes never belong to it. */
     size_t n = sc->cap_len;
     if (n > 0 && sc->cap[n - 1] == 1)
         n--;
     while (n > 0 && sc->cap[n - 1] == 0)
         n--;
+    int kind = sc->capturing - 1;
     if (!sc->cap_overflow && n > 0) {
-        memcpy(sc->sps, sc->cap, n);
-        sc->sps_len = n;
+        memcpy(sc->ps[kind], sc->cap, n);
+        sc->ps_len[kind] = n;
     }
     sc->capturing = 0;
     sc->cap_len = 0;
@@ -36,26 +65,15 @@ static void end_capture(nal_scanner *sc)
 /* Returns 1 when the scan is complete (first VCL NAL unit found). */
 static int on_header(nal_scanner *sc, uint8_t b)
 {
-    unsigned type;
-    int vcl, rap, sps;
-    if (sc->codec == NAL_H264) {
-        type = b & 0x1Fu;
-        vcl = (type >= 1 && type <= 5);
-        rap = (type == 5);
-        sps = (type == 7);
-    } else {
-        type = (b >> 1) & 0x3Fu;
-        vcl = (type < 32);
-        rap = (type >= 16 && type <= 23);
-        sps = (type == 33);
-    }
-    if (vcl) {
+    unsigned type = nal_type(sc->codec, b);
+    if (nal_is_vcl(sc->codec, type)) {
         sc->done = 1;
-        sc->rap = rap;
+        sc->rap = nal_is_rap(sc->codec, type);
         return 1;
     }
-    if (sps) {
-        sc->capturing = 1;
+    int kind = nal_ps_kind(sc->codec, type);
+    if (kind >= 0) {
+        sc->capturing = 1 + kind;
         sc->cap_len = 0;
         sc->cap_overflow = 0;
     }

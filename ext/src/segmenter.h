@@ -20,6 +20,9 @@ typedef struct {
     /* With a grid origin: the number of the cell that starts at it. A segment is then
      * numbered by its cell, but never below start_seq nor below the one before it. */
     uint64_t grid_seq;
+    /* 0: MPEG-TS segments (NAME-<seq>.ts); 1: CMAF, an init segment NAME-init-<hash>.mp4
+     * and media segments NAME-<seq>.m4s. */
+    int fmp4;
     /* One JSON event line (no newline). */
     void (*on_event)(void *ctx, const char *line, size_t len);
     /* One diagnostic message (no newline); NULL: silent. */

@@ -10,12 +10,14 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-#define WRITER_ARENA (256u << 10)
+#include "sizes.h"
+
 #define WRITER_IOV_MAX 512
 
 typedef struct {
     const char *dir;    /* absolute directory, or NULL to discard */
     const char *prefix;
+    const char *ext;    /* ".ts" or ".m4s" */
     int fd;
     int open;
     int failed;         /* an I/O call failed: see error */
@@ -25,12 +27,12 @@ typedef struct {
     struct iovec iov[WRITER_IOV_MAX];
     size_t arena_len;
     uint8_t *arena;
-    char final_path[4200];
-    char tmp_path[4208];
-    char error[4400];
+    char final_path[HS_PATH_MAX];
+    char tmp_path[HS_PATH_MAX + 8];
+    char error[HS_PATH_MAX + 200];
 } seg_writer;
 
-int writer_init(seg_writer *w, const char *dir, const char *prefix);
+int writer_init(seg_writer *w, const char *dir, const char *prefix, const char *ext);
 void writer_free(seg_writer *w);
 int writer_open(seg_writer *w, uint64_t seq);
 /* The open segment will be published as number seq instead. */
@@ -51,7 +53,7 @@ static inline void writer_put_ref(seg_writer *w, const uint8_t *p, size_t n)
     }
     writer_add_ref(w, p, n);
 }
-/* Room for n (<= WRITER_ARENA) bytes in the arena; returns where to put them. */
+/* Room for n (<= HS_WRITER_ARENA) bytes in the arena; returns where to put them. */
 uint8_t *writer_reserve(seg_writer *w, size_t n);
 /* Writes out everything gathered so far (call before referenced bytes change). */
 int writer_flush(seg_writer *w);
@@ -59,5 +61,10 @@ int writer_flush(seg_writer *w);
 int writer_close(seg_writer *w);
 /* Closes and removes the temporary file (used on error paths). */
 void writer_abort(seg_writer *w);
+
+/* Writes a whole small file under path (as path.tmp, then renamed). -1 on error,
+ * with the reason in err. */
+int write_file_atomic(const char *path, const uint8_t *data, size_t len, char *err,
+                      size_t errcap);
 
 #endif

@@ -310,6 +310,11 @@ def test_pts_wraparound(make_ts: MakeTs, tmp_path: Path) -> None:
         check_standalone(Path(seg["file"]), video=True)
 
 
+def stream_pids(path: Path) -> set[int]:
+    """The PID of every elementary stream, as ffprobe reports it."""
+    return {int(str(s["id"]), 16) for s in stream_info(path)}
+
+
 def garbage(n: int, seed: int) -> bytes:
     """Random bytes without a sync byte (0x47), so the amount skipped is exact."""
     return random.Random(seed).randbytes(n).replace(b"\x47", b"\x48")
@@ -333,6 +338,35 @@ def test_garbage_prefix_and_middle(ts_h264_aac: Path, tmp_path: Path) -> None:
         check_standalone(Path(seg["file"]), video=True)
 
 
+def test_corrupt_packets_are_reported(ts_h264_aac: Path, tmp_path: Path) -> None:
+    """Skipped and damaged input is counted in the events (hlsd_corrupt_packets_total).
+    1. a clean run reports no "corrupt" in its segments and "corrupt":0 at the end;
+    2. 777 bytes of junk in the middle, and one packet flagged transport_error further
+       on: the segments in flight report them (777 bytes = 5 packets, + 1, + the
+       continuity gap the lost packet leaves in its audio or video PID), only those
+       segments carry the field, and the end event's total is their sum.
+    """
+    data = ts_h264_aac.read_bytes()
+    clean = segment(data, tmp_path / "clean")
+    check_contract(clean)
+    assert all("corrupt" not in s for s in clean.segments)
+    assert clean.events[-1]["corrupt"] == 0
+
+    half = (len(data) // TS // 2) * TS
+    flagged = bytearray(data[half:])
+    at = (len(flagged) // TS // 2) * TS
+    flagged[at + 1] |= 0x80  # transport_error_indicator
+    pid = (flagged[at + 1] & 0x1F) << 8 | flagged[at + 2]
+    gap = 1 if pid in stream_pids(ts_h264_aac) else 0
+    dirty = segment(data[:half] + garbage(777, 3) + bytes(flagged), tmp_path / "dirty")
+    check_contract(dirty)
+    counts = [s.get("corrupt", 0) for s in dirty.segments]
+    assert sum(counts) == math.ceil(777 / TS) + 1 + gap, counts
+    assert sum(1 for n in counts if n) >= 1
+    assert all("corrupt" not in s or s["corrupt"] > 0 for s in dirty.segments)
+    assert dirty.events[-1]["corrupt"] == sum(counts)
+
+
 def test_truncated_last_packet(ts_h264_aac: Path, tmp_path: Path) -> None:
     """A stream cut 100 bytes into its last packet: the partial packet is dropped and
     counted, the last segment is still written and reported."""
@@ -349,7 +383,7 @@ def test_empty_input(tmp_path: Path) -> None:
     """No bytes at all: exit 0, just the end event, no files."""
     run = segment(b"", tmp_path)
     assert run.returncode == 0
-    assert run.events == [{"event": "end", "segments": 0, "duration": 0.0}]
+    assert run.events == [{"event": "end", "segments": 0, "duration": 0.0, "corrupt": 0}]
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,0 +1,327 @@
+"""hlsd-segmenter --format fmp4: MPEG-TS in, CMAF init + media segments out.
+
+Expectations come from ffprobe of the source and from an independent box reader
+(tests/mp4boxes.py), never from the segmenter's own idea of the stream: box structure,
+sync samples at segment starts, decode times that continue exactly from segment to
+segment, and ffmpeg decoding the concatenation (and an HLS playlist of it) to the
+source's duration.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import mp4boxes
+from tests.fixtures.media import (
+    FFMPEG,
+    FPS,
+    MakeTs,
+    probe_packets,
+    source_duration,
+    stream_info,
+)
+from tests.test_segmenter import BINARY, TS, WRAP_SECONDS, Run, garbage
+
+FRAME = 1 / FPS
+
+
+class FmpRun(Run):
+    """A finished run of the fmp4 segmenter: also its init events."""
+
+    @property
+    def inits(self) -> list[dict[str, Any]]:
+        return [e for e in self.events if e["event"] == "init"]
+
+
+def segment_fmp4(data: bytes, out_dir: Path, *args: str, duration: float = 2.0) -> FmpRun:
+    proc = subprocess.run(
+        [BINARY, "--format", "fmp4", "--duration", str(duration), "--dir", str(out_dir),
+         "--prefix", "seg", *args],
+        input=data, capture_output=True, timeout=60, check=False)
+    events = [json.loads(line) for line in proc.stdout.decode().splitlines()]
+    return FmpRun(proc.returncode, events, proc.stderr.decode(), out_dir)
+
+
+def check_contract(run: FmpRun) -> None:
+    """Exit code, names, sizes; every segment names an init announced before it."""
+    assert run.returncode == 0, run.stderr
+    kinds = [e["event"] for e in run.events]
+    assert kinds[-1] == "end" and kinds.count("end") == 1
+    assert run.events[-1]["segments"] == len(run.segments)
+    announced: set[str] = set()
+    for event in run.events:
+        if event["event"] == "init":
+            path = Path(event["file"])
+            assert re.fullmatch(r"seg-init-[0-9a-f]{8}\.mp4", path.name), path
+            assert path.is_absolute() and path.stat().st_size == event["bytes"]
+            announced.add(event["file"])
+        elif event["event"] == "segment":
+            assert event["init"] in announced, "init announced before its first segment"
+            path = Path(event["file"])
+            assert path == run.out_dir.resolve() / f"seg-{event['seq']:05d}.m4s"
+            assert path.stat().st_size == event["bytes"]
+    assert not list(run.out_dir.glob("*.tmp"))
+
+
+def check_boxes(run: FmpRun) -> dict[int, mp4boxes.Track]:
+    """Init and segment box structure; returns the tracks of the (single) init."""
+    (init,) = {s["init"] for s in run.segments}
+    init_boxes = mp4boxes.parse(Path(init).read_bytes())
+    assert [b.type for b in init_boxes] == ["ftyp", "moov"]
+    ftyp = init_boxes[0].body
+    assert ftyp[:4] == b"iso6" and b"cmfc" in ftyp[8:]
+    (moov,) = mp4boxes.find(init_boxes, "moov")
+    assert [b.type for b in moov.children][:1] == ["mvhd"]
+    for trak in moov.find("trak"):
+        for path in ("tkhd", "mdia/mdhd", "mdia/hdlr", "mdia/minf/dinf/dref",
+                     "mdia/minf/stbl/stsd", "mdia/minf/stbl/stts", "mdia/minf/stbl/stsc",
+                     "mdia/minf/stbl/stsz", "mdia/minf/stbl/stco"):
+            assert len(trak.find(path)) == 1, path
+        assert len(trak.find("mdia/minf/vmhd") + trak.find("mdia/minf/smhd")) == 1
+    tracks = {t.id: t for t in mp4boxes.tracks(Path(init).read_bytes())}
+    trex_ids = [int.from_bytes(trex.body[4:8], "big") for trex in moov.find("mvex/trex")]
+    assert sorted(trex_ids) == sorted(tracks)
+    last_sequence = 0
+    for seg in run.segments:
+        data = Path(seg["file"]).read_bytes()
+        boxes = mp4boxes.parse(data)
+        assert boxes[0].type == "styp"
+        kinds = [b.type for b in boxes[1:]]
+        assert kinds and kinds == ["moof", "mdat"] * (len(kinds) // 2), kinds
+        for moof, mdat in zip(boxes[1::2], boxes[2::2], strict=True):
+            frags = [f for f in mp4boxes.fragments(data) if f.moof_offset == moof.offset]
+            for frag in frags:
+                assert frag.sequence > last_sequence
+                last_sequence = frag.sequence
+                assert frag.track in tracks
+                assert frag.data_offset == mdat.offset + 8
+                assert sum(frag.sizes) == mdat.size - 8
+    return tracks
+
+
+def per_track(run: FmpRun) -> dict[int, list[list[mp4boxes.Fragment]]]:
+    """track id -> per segment, its fragments in order."""
+    out: dict[int, list[list[mp4boxes.Fragment]]] = {}
+    for seg in run.segments:
+        frags = mp4boxes.fragments(Path(seg["file"]).read_bytes())
+        for track in {f.track for f in frags} | set(out):
+            out.setdefault(track, []).append([f for f in frags if f.track == track])
+    return out
+
+
+def check_timing(run: FmpRun, tracks: dict[int, mp4boxes.Track]) -> None:
+    """Video segments start with a sync sample; every fragment's tfdt is the previous
+    one's plus its durations, per track, also across segments."""
+    for track, segments in per_track(run).items():
+        video = tracks[track].handler == "vide"
+        expected = None
+        for frags in segments:
+            if video and frags:
+                assert frags[0].sync(0), "a video segment starts with a sync sample"
+            for frag in frags:
+                if expected is not None:
+                    assert frag.decode_time == expected, (track, frag.sequence)
+                expected = frag.decode_time + sum(frag.durations)
+                if video:
+                    for i in range(len(frag.sizes)):
+                        assert frag.flags[i] & 0x00010000 == (0 if frag.sync(i) else 0x10000)
+
+
+def concat(run: FmpRun, out: Path) -> Path:
+    (init,) = {s["init"] for s in run.segments}
+    out.write_bytes(Path(init).read_bytes()
+                    + b"".join(Path(s["file"]).read_bytes() for s in run.segments))
+    return out
+
+
+def decoded(path: Path, stream: str) -> tuple[int, float, str]:
+    """Decodes one stream: (frames, presentation span in seconds, ffmpeg's errors)."""
+    proc = subprocess.run(
+        [FFMPEG, "-v", "error", "-i", str(path), "-map", f"0:{stream}", "-f", "framecrc", "-"],
+        capture_output=True, text=True, check=False)
+    tb = re.search(r"#tb \d+: (\d+)/(\d+)", proc.stdout)
+    rows = [line.split(",") for line in proc.stdout.splitlines()
+            if line and not line.startswith("#")]
+    if not tb or not rows:
+        return 0, 0.0, proc.stderr or "nothing decoded"
+    unit = int(tb.group(1)) / int(tb.group(2))
+    pts = [int(r[2]) for r in rows]
+    span = (max(p + int(r[3]) for p, r in zip(pts, rows, strict=True)) - min(pts)) * unit
+    return len(rows), span, proc.stderr.strip()
+
+
+MEDIA = {
+    # fixture: (video codec or None, audio codec or None)
+    "ts_h264_aac": ("h264", "aac"),
+    "ts_h264_only": ("h264", None),
+    "ts_aac_only": (None, "aac"),
+    "ts_hevc_aac": ("hevc", "aac"),
+    "ts_mp3_only": (None, "mp3"),
+}
+
+
+@pytest.mark.parametrize("fixture", list(MEDIA))
+def test_fmp4_segments_decode(fixture: str, request: pytest.FixtureRequest,
+                              tmp_path: Path) -> None:
+    """For each codec mix:
+    1. segment the 6 s source into fMP4 with --duration 2;
+    2. init and segments are well-formed boxes; each video segment starts with a sync
+       sample; tfdt continues exactly per track;
+    3. init + segments concatenated: ffprobe sees the source's codecs, size, rate and
+       channels; ffmpeg decodes every frame without errors, to the source duration;
+    4. the segment durations add up to the source within one frame.
+    """
+    source: Path = request.getfixturevalue(fixture)
+    vcodec, acodec = MEDIA[fixture]
+    run = segment_fmp4(source.read_bytes(), tmp_path / "out")
+    check_contract(run)
+    assert len(run.segments) >= 3 and len(run.inits) == 1
+    tracks = check_boxes(run)
+    check_timing(run, tracks)
+    assert sorted(t.handler for t in tracks.values()) == sorted(
+        h for h, c in (("vide", vcodec), ("soun", acodec)) if c)
+
+    joined = concat(run, tmp_path / "x.mp4")
+    probed = {s["codec_type"]: s for s in stream_info(joined)}
+    source_streams = {s["codec_type"]: s for s in stream_info(source)}
+    timing = "v:0" if vcodec else "a:0"
+    if vcodec:
+        v = probed["video"]
+        assert v["codec_name"] == vcodec
+        assert (v["width"], v["height"]) == (320, 180)
+        assert v["codec_tag_string"] == ("avc1" if vcodec == "h264" else "hvc1")
+        video = next(t for t in tracks.values() if t.handler == "vide")
+        assert (video.width, video.height, video.timescale) == (320, 180, 90000)
+        frames, span, errors = decoded(joined, "v:0")
+        assert errors == ""
+        assert frames == len(probe_packets(source, "v:0"))
+        assert span == pytest.approx(source_duration(source, "v:0"), abs=0.25)
+    if acodec:
+        a, src = probed["audio"], source_streams["audio"]
+        assert a["codec_name"] == acodec
+        assert a["sample_rate"] == src["sample_rate"]
+        assert a["channels"] == src["channels"]
+        audio = next(t for t in tracks.values() if t.handler == "soun")
+        assert audio.timescale == int(str(src["sample_rate"]))
+        frames, span, errors = decoded(joined, "a:0")
+        assert errors == ""
+        assert span == pytest.approx(source_duration(source, "a:0"), abs=0.25)
+    total = sum(s["duration"] for s in run.segments)
+    packets = probe_packets(source, timing)
+    frame = FRAME if vcodec else packets[0].duration
+    assert total == pytest.approx(source_duration(source, timing), abs=frame)
+    # The video track's own durations tell the same length.
+    for track, segments in per_track(run).items():
+        if tracks[track].handler == "vide":
+            ticks = sum(sum(f.durations) for frags in segments for f in frags)
+            assert ticks / 90000 == pytest.approx(source_duration(source), abs=FRAME)
+
+
+def test_fmp4_hls_playlist_plays(ts_h264_aac: Path, tmp_path: Path) -> None:
+    """1. segment into fMP4; 2. write a VOD playlist by hand (#EXT-X-MAP + EXTINF);
+    3. ffmpeg reads the playlist and decodes the full duration without errors."""
+    out = tmp_path / "out"
+    run = segment_fmp4(ts_h264_aac.read_bytes(), out)
+    check_contract(run)
+    lines = ["#EXTM3U", "#EXT-X-VERSION:7", "#EXT-X-TARGETDURATION:3",
+             "#EXT-X-PLAYLIST-TYPE:VOD", f'#EXT-X-MAP:URI="{Path(run.segments[0]["init"]).name}"']
+    for seg in run.segments:
+        lines += [f"#EXTINF:{seg['duration']:.3f},", Path(seg["file"]).name]
+    lines.append("#EXT-X-ENDLIST")
+    playlist = out / "index.m3u8"
+    playlist.write_text("\n".join(lines) + "\n")
+    frames, span, errors = decoded(playlist, "v:0")
+    assert errors == ""
+    assert frames == len(probe_packets(ts_h264_aac, "v:0"))
+    assert span == pytest.approx(source_duration(ts_h264_aac), abs=0.25)
+
+
+def test_fmp4_new_parameters_new_init(make_ts: MakeTs, tmp_path: Path) -> None:
+    """An encoder restarted at another size:
+    1. a 320x180 stream, then a 160x96 one;
+    2. a second init event with another name comes before the first segment of the
+       new part, which is marked discontinuity and names it; the old init is unchanged;
+    3. the new init with its segments decodes at 160x96.
+    """
+    first, second = make_ts(3), make_ts(3, size="160x96")
+    run = segment_fmp4(first.read_bytes() + second.read_bytes(), tmp_path / "out")
+    check_contract(run)
+    assert len(run.inits) == 2
+    old, new = (e["file"] for e in run.inits)
+    assert old != new
+    kinds = [e["event"] for e in run.events]
+    after = next(e for e in run.events[kinds.index("init", kinds.index("init") + 1):]
+                 if e["event"] == "segment")
+    assert after["discontinuity"] is True and after["init"] == new
+    assert all(s["init"] == old for s in run.segments[:run.segments.index(after)])
+    assert all(s["init"] == new for s in run.segments[run.segments.index(after):])
+    assert [s for s in run.segments if s.get("discontinuity")] == [after]
+    tail = FmpRun(0, [e for e in run.events if e.get("init") == new], "", run.out_dir)
+    joined = concat(tail, tmp_path / "new.mp4")
+    v = next(s for s in stream_info(joined) if s["codec_type"] == "video")
+    assert (v["width"], v["height"]) == (160, 96)
+    assert decoded(joined, "v:0")[2] == ""
+
+
+def test_fmp4_config_change_without_timestamp_break(make_ts: MakeTs, tmp_path: Path) -> None:
+    """Another size on the same clock (no timestamp break) still gets its own init and
+    a discontinuity: the TS of a 160x96 stream whose clock continues the first one's."""
+    first = make_ts(3)
+    second = make_ts(3, size="160x96", ts_offset=3.0)
+    run = segment_fmp4(first.read_bytes() + second.read_bytes(), tmp_path / "out")
+    check_contract(run)
+    assert len(run.inits) == 2
+    marked = [s for s in run.segments if s.get("discontinuity")]
+    assert len(marked) == 1 and marked[0]["init"] == run.inits[1]["file"]
+
+
+def test_fmp4_pts_wraparound(make_ts: MakeTs, tmp_path: Path) -> None:
+    """Timestamps crossing 2^33: decode times keep growing, continuous, no break."""
+    source = make_ts(6, ts_offset=WRAP_SECONDS - 2.5)
+    run = segment_fmp4(source.read_bytes(), tmp_path / "out")
+    check_contract(run)
+    tracks = check_boxes(run)
+    check_timing(run, tracks)
+    assert all("discontinuity" not in s for s in run.segments)
+    video = per_track(run)[1]
+    assert video[-1][-1].decode_time > 2**33  # grew past the wrap, did not fold back
+    assert decoded(concat(run, tmp_path / "x.mp4"), "v:0")[2] == ""
+
+
+def test_fmp4_corrupt_input(ts_h264_aac: Path, tmp_path: Path) -> None:
+    """Junk in the middle and a truncated tail: skipped, counted, still valid fMP4."""
+    data = ts_h264_aac.read_bytes()
+    half = (len(data) // TS // 2) * TS
+    run = segment_fmp4(garbage(1000, 7) + data[:half] + garbage(777, 8) + data[half:-100],
+                       tmp_path / "out")
+    check_contract(run)
+    assert sum(s.get("corrupt", 0) for s in run.segments) == run.events[-1]["corrupt"] > 0
+    tracks = check_boxes(run)
+    check_timing(run, tracks)
+    frames, _, errors = decoded(concat(run, tmp_path / "x.mp4"), "v:0")
+    assert errors == "" and frames > 0
+
+
+def test_fmp4_max_duration_with_long_gop(make_ts: MakeTs, tmp_path: Path) -> None:
+    """Keyframes 10 s apart, --max-duration 3: segments cut without keyframes stay
+    within 3 s, say keyframe false, and the whole still decodes."""
+    source = make_ts(8, gop=10 * FPS)
+    run = segment_fmp4(source.read_bytes(), tmp_path / "out", "--max-duration", "3")
+    check_contract(run)
+    assert all(s["duration"] <= 3.0 + 1e-6 for s in run.segments)
+    assert [s["keyframe"] for s in run.segments][:2] == [True, False]
+    frames, _, errors = decoded(concat(run, tmp_path / "x.mp4"), "v:0")
+    assert errors == "" and frames == len(probe_packets(source, "v:0"))
+
+
+def test_fmp4_rejects_unknown_format(tmp_path: Path) -> None:
+    proc = subprocess.run([BINARY, "--format", "mkv", "--duration", "2", "--dir",
+                           str(tmp_path), "--prefix", "p"], input=b"", capture_output=True,
+                          check=False)
+    assert proc.returncode == 2 and b"usage" in proc.stderr
