@@ -179,7 +179,9 @@ class GroupSupervisor:
         assert segmenter.proc.stdout is not None
         await read_lines(segmenter.proc.stdout, partial(self._line, rung, state))
         code = await segmenter.wait()
-        if len(self.spec.rungs) > 1 and encoder.returncode is None and not self._stopping:
+        finished = code == 0 and rung in state.ended  # the input's end, not a failure
+        if len(self.spec.rungs) > 1 and encoder.returncode is None and not self._stopping \
+                and not finished:
             # One output of a shared encoder is gone: the unit restarts as a whole.
             self.log.warning("segmenter exited; restarting the shared encoder", rung=rung,
                              code=code)

@@ -53,15 +53,21 @@ SAMPLED_FOR = """s => window.__samples.length > 1 &&
   window.__samples[window.__samples.length - 1][0] - window.__samples[0][0] >= s"""
 
 
-def ladder_config(tmp_path: Path, mode: str) -> Path:
+def ladder_config(tmp_path: Path, mode: str, segment_format: str = "ts",
+                  encrypted: bool = False) -> Path:
     commands = {name: f"{SOURCE} {options} -f mpegts -" for name, (_, options) in RUNGS.items()}
     commands["ep_audio"] = f"{SOURCE} {AUDIO} -f mpegts -"
+    extra: dict[str, Any] = {}
+    if encrypted:  # keys in their own destination, which the origin serves under keys/
+        extra = {"encryption": {"key_rotation": 2, "key_url_prefix": "keys/",
+                                "key_transfer_profile": "keys"},
+                 "keys": {"transfer_type": "copy", "directory": str(tmp_path / "www" / "keys")}}
     return write_config(
         tmp_path / "ladder.yaml", temp_dir=str(tmp_path / "work"), input_location="lavfi",
         live=True, segment_length=1, index_segment_count=6, encoder_mode=mode,
-        encoding_profile=list(commands), transfer_profile="www",
+        segment_format=segment_format, encoding_profile=list(commands), transfer_profile="www",
         www={"transfer_type": "copy", "directory": str(tmp_path / "www")},
-        http={"listen": "127.0.0.1", "port": 0},
+        http={"listen": "127.0.0.1", "port": 0}, **extra,
         **{name: {"ffmpeg_command": command} for name, command in commands.items()})
 
 
@@ -78,7 +84,12 @@ def origin_url(log: Path) -> str | None:
 
 
 def segment_count(playlist: str | None) -> int:
-    return sum(line.endswith(".ts") for line in (playlist or "").splitlines())
+    return sum(line.startswith("#EXTINF") for line in (playlist or "").splitlines())
+
+
+def key_uris(playlist: str | None) -> set[str]:
+    return {line.split('URI="')[1].split('"')[0] for line in (playlist or "").splitlines()
+            if line.startswith("#EXT-X-KEY:METHOD=AES-128")}
 
 
 async def sample_playback(page: Page, seconds: float) -> list[list[float]]:
@@ -129,24 +140,30 @@ def assert_steady(samples: list[list[float]], what: str, made: float) -> None:
 
 
 @pytest.mark.browser
-@pytest.mark.parametrize("mode", ["shared", "per_rung"])
+@pytest.mark.parametrize(("mode", "segment_format", "encrypted"), [
+    ("shared", "ts", False), ("per_rung", "ts", False), ("shared", "fmp4", False),
+    ("per_rung", "fmp4", True)])
 async def test_the_master_plays_and_a_forced_level_plays_at_its_resolution(
-        tmp_path: Path, mode: str) -> None:
-    """1. `hlsd run`: a live ladder (480x270, 320x180, 64k audio-only, 1 s segments)
-       served by its own HTTP origin on a free loopback port
+        tmp_path: Path, mode: str, segment_format: str, encrypted: bool) -> None:
+    """1. `hlsd run`: a live ladder (480x270, 320x180, 64k audio-only, 1 s segments) as
+       MPEG-TS or CMAF (fMP4; MSE is strict about avcC, esds and timestamps), clear or
+       AES-128 encrypted with a new key every 2 segments, served by its own HTTP origin
+       on a free loopback port
     2. Chromium opens the player page (hls.js from a local copy, answered at its
        configured CDN URL): the master plays, currentTime advances steadily, the
        picture has one rung's resolution
     3. `hls.currentLevel` forced to the other video rung: playback goes on, steadily,
        at that rung's resolution; a screenshot is saved
-    4. SIGTERM: exit 0, no ffmpeg left; nothing was fetched from outside 127.0.0.1
+    4. encrypted: playback went on across key rotations (keys seen in the playlists)
+    5. SIGTERM: exit 0, no ffmpeg left; nothing was fetched from outside 127.0.0.1
     """
     require_browser()
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg is not installed")
     www, log = tmp_path / "www", tmp_path / "hlsd.log"
     encoders: set[int] = set()
-    with running(ladder_config(tmp_path, mode), log) as proc:
+    keys: set[str] = set()
+    with running(ladder_config(tmp_path, mode, segment_format, encrypted), log) as proc:
         url = wait_for(lambda: origin_url(log), 20, "the http origin")
         wait_for(lambda: all(segment_count(read(www / f"live_{rung}.m3u8")) >= 3
                              for rung in RUNGS) and (www / "live.m3u8").exists(),
@@ -169,6 +186,7 @@ async def test_the_master_plays_and_a_forced_level_plays_at_its_resolution(
                 return read(www / f"live_{rung}.m3u8")
 
             first = variant(sizes[0])  # every rung is cut at the same moments
+            keys |= key_uris(first)
             before = await sample_playback(page, STEADY_WINDOW)
             assert_steady(before, "the master", produced(first, variant(sizes[0])))
             shown = (before[-1][2], before[-1][3])
@@ -182,7 +200,9 @@ async def test_the_master_plays_and_a_forced_level_plays_at_its_resolution(
                 " return v.videoWidth === w && v.videoHeight === h; }",
                 arg=[width, height], timeout=15_000)
             first = variant((width, height))
+            keys |= key_uris(first)
             after = await sample_playback(page, STEADY_WINDOW)
+            keys |= key_uris(variant((width, height)))
             assert_steady(after, f"level {target}", produced(first, variant((width, height))))
             assert {(w, h) for _, _, w, h in after} == {(width, height)}
             assert await page.evaluate("window.hlsd.hls.currentLevel") == target
@@ -190,6 +210,10 @@ async def test_the_master_plays_and_a_forced_level_plays_at_its_resolution(
             assert b.blocked == []
             assert b.errors == []
 
+        if encrypted:  # every segment encrypted, keys rotating under the player
+            assert len(keys) >= 3, keys
+            assert "#EXT-X-KEY:METHOD=AES-128" in (read(www / "live_ep_audio.m3u8") or "")
+            assert not list(www.glob("*.key")), "a key landed next to the segments"
         encoders.update(p for p in descendants(proc.pid) if process_name(p) == "ffmpeg")
         start = time.monotonic()
         proc.send_signal(signal.SIGTERM)

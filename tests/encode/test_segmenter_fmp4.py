@@ -26,7 +26,9 @@ from tests.fixtures.media import (
     source_duration,
     stream_info,
 )
-from tests.test_segmenter import BINARY, TS, WRAP_SECONDS, Run, garbage
+from tests.encode.test_segmenter import BINARY, TS, WRAP_SECONDS, Run, garbage
+
+pytestmark = pytest.mark.e2e
 
 FRAME = 1 / FPS
 
