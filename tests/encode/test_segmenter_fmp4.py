@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from tests import mp4boxes
+from tests.encode.test_segmenter import BINARY, TS, WRAP_SECONDS, Run, garbage
 from tests.fixtures.media import (
     FFMPEG,
     FPS,
@@ -26,7 +27,6 @@ from tests.fixtures.media import (
     source_duration,
     stream_info,
 )
-from tests.encode.test_segmenter import BINARY, TS, WRAP_SECONDS, Run, garbage
 
 pytestmark = pytest.mark.e2e
 
