@@ -45,6 +45,8 @@ class MediaText:
     kind: str | None  # EXT-X-PLAYLIST-TYPE
     ended: bool
     segments: list[Segment] = field(default_factory=list)
+    # Other objects the playlist names: EXT-X-MAP init segments and EXT-X-KEY keys.
+    resources: list[str] = field(default_factory=list)
 
     @property
     def duration(self) -> float:
@@ -71,8 +73,19 @@ def parse_media_text(text: str, where: str = "playlist") -> MediaText:
     raw: list[tuple[str, str, bool]] = []
     extinf: str | None = None
     disc = False
+    resources: list[str] = []
+    maps = False
     for line in lines[1:]:
         tag = line.partition(":")[0]
+        if tag in ("#EXT-X-MAP", "#EXT-X-KEY"):
+            attrs = {m[1]: m[2].strip('"') for m in _ATTRIBUTE.finditer(line.partition(":")[2])}
+            if tag == "#EXT-X-KEY" and attrs.get("METHOD") not in ("NONE", "AES-128"):
+                _fail(where, f"unknown key method: {line!r}")
+            if "URI" in attrs:
+                resources.append(attrs["URI"])
+            elif attrs.get("METHOD") != "NONE":
+                _fail(where, f"{tag} without URI: {line!r}")
+            maps = maps or tag == "#EXT-X-MAP"
         if tag == "#EXT-X-VERSION":
             version = _int_tag(where, line)
         elif tag == "#EXT-X-TARGETDURATION":
@@ -107,11 +120,13 @@ def parse_media_text(text: str, where: str = "playlist") -> MediaText:
             extinf, disc = None, False
     if version < 3:
         _fail(where, f"EXT-X-VERSION {version} < 3 (decimal-float EXTINF needs 3)")
+    if maps and version < 6:
+        _fail(where, f"EXT-X-VERSION {version} < 6 with EXT-X-MAP (RFC 8216 §7)")
     if target is None:
         _fail(where, "no #EXT-X-TARGETDURATION")
     if kind == "VOD" and not ended:
         _fail(where, "VOD playlist without #EXT-X-ENDLIST")
-    playlist = MediaText(version, target, msn, dsn, kind, ended)
+    playlist = MediaText(version, target, msn, dsn, kind, ended, resources=resources)
     number = dsn
     for i, (uri, value, disc) in enumerate(raw):
         number += disc
@@ -140,6 +155,9 @@ class MediaPlaylistWatcher:
                 _fail(where, f"MSN {s.msn}: EXTINF {s.extinf} rounds above target {now.target}")
             if not exists(s.uri):
                 _fail(where, f"MSN {s.msn}: listed segment {s.uri!r} does not exist")
+        for uri in now.resources:  # absolute URIs (keys on another server) are not ours
+            if "://" not in uri and not exists(uri):
+                _fail(where, f"named object {uri!r} (MAP or KEY) does not exist")
         if self.last is not None:
             self._compare(where, self.last, now)
         for s in now.segments:

@@ -79,7 +79,8 @@ class Fanout:
     async def run(self) -> None:
         backoff = Backoff()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._all_subscribed.wait(), 10.0)
+            async with asyncio.timeout(10.0):
+                await self._all_subscribed.wait()
         try:
             while True:
                 started = time.monotonic()

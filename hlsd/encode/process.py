@@ -89,7 +89,8 @@ class Child:
         if self.proc.returncode is None:
             self.send(signal.SIGTERM)
             try:
-                await asyncio.wait_for(asyncio.shield(self.proc.wait()), grace)
+                async with asyncio.timeout(grace):
+                    await self.proc.wait()
             except TimeoutError:
                 log.warning("child ignored SIGTERM; killing", child=self.label, pid=self.pid)
                 self.send(signal.SIGKILL)

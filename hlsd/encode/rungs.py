@@ -168,10 +168,10 @@ class Rungs:
             self.by_rung.pop(rung.name, None)
         sup.stop()
         task = self._tasks.pop(sup.spec.name)
-        try:
-            await asyncio.wait_for(task, STOP_GRACE)
-        except TimeoutError:
-            log.warning("encoder did not stop in time", group=sup.spec.name)
+        _, pending = await asyncio.wait({task}, timeout=STOP_GRACE)
+        if pending:
+            log.warning("encoder did not stop in time; cancelling", group=sup.spec.name)
+            task.cancel()
 
     def forget(self, name: str) -> None:
         """A rung removed by a reload."""

@@ -110,9 +110,9 @@ class MediaPlaylist:
     def add(self, entry: Entry) -> list[Entry]:
         """Append; returns the entries that left the window (to be deleted later, not now).
 
-        A gap in sequence numbers (segments skipped at this destination) empties the
-        playlist and marks the new entry as a discontinuity, so every listed entry keeps
-        media sequence number == seq.
+        A gap in sequence numbers (segments skipped at this destination) or a change
+        between TS and fMP4 empties the playlist and marks the new entry as a
+        discontinuity, so every listed entry keeps media sequence number == seq.
         """
         if self.ended:
             raise PlaylistError(f"segment {entry.seq}: playlist already has #EXT-X-ENDLIST")
@@ -130,7 +130,10 @@ class MediaPlaylist:
                 f"segment {entry.seq}: sequence goes back (media sequence {self.media_sequence})"
             )
         removed: list[Entry] = []
-        if self.entries and entry.seq != self.entries[-1].seq + 1:
+        # A gap, or a change of segment format: no EXT-X-MAP can be taken back, so TS
+        # never follows fMP4 in one playlist (nor the reverse, for symmetry).
+        if self.entries and (entry.seq != self.entries[-1].seq + 1 or (
+                entry.map_name is None) != (self.entries[-1].map_name is None)):
             removed, self.entries = self.entries, []
             entry = replace(entry, discontinuity=True)
         if not self.entries:

@@ -48,8 +48,11 @@ class Expiry:
             when = self.retention.next_due()
             wait = IDLE_CHECK if when is None else max(0.0, when - time.time())
             self._changed.clear()
+            # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation
+            # that arrives as the event is set, and the task would never end.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._changed.wait(), min(wait, IDLE_CHECK))
+                async with asyncio.timeout(min(wait, IDLE_CHECK)):
+                    await self._changed.wait()
 
     async def _delete(self, batch: list[str]) -> None:
         try:

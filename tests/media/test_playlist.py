@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from hlsd.media.master import Variant, render_master
 from hlsd.media.parse import parse_attributes, parse_master, parse_media
-from hlsd.media.playlist import Entry, MediaPlaylist, PlaylistError, extinf_rounded
+from hlsd.media.playlist import Entry, KeyTag, MediaPlaylist, PlaylistError, extinf_rounded
 from tests.hlscheck import MediaPlaylistWatcher, check_master
 
 GOLDEN = Path(__file__).parents[1] / "golden"
@@ -403,3 +403,63 @@ def test_add_sequence_properties(
         text = playlist.render()
         assert parse_media(text, url_prefix=prefix, window=window) == playlist
         watcher.check(text, lambda _: True)
+
+
+# -- fMP4 (EXT-X-MAP) and AES-128 (EXT-X-KEY) --------------------------------------------
+
+IV = "00112233445566778899aabbccddeeff"
+
+
+def keyed(seq: int, init: str | None, key: str | None, disc: bool = False) -> Entry:
+    return Entry(seq, f"s-{seq}.m4s" if init else f"s-{seq}.ts", 2.0, disc, T0,
+                 map_name=init, key=KeyTag(key, IV[:-2] + f"{seq:02x}") if key else None)
+
+
+def test_map_and_keys_render_in_rfc_order_and_round_trip() -> None:
+    """1. fMP4 entries under one init, encrypted, the key rotating; then a new init
+    2. the playlist is version 6 (MAP), a MAP opens each init's run, a key tag with its
+       own IV precedes each segment, and a MAP after a key is preceded by METHOD=NONE
+       (the init segment is clear, RFC 8216 §4.3.2.5)
+    3. the text reads back into the same entries"""
+    playlist = MediaPlaylist(target_duration=2, window=0, url_prefix="https://cdn/")
+    for entry in [keyed(0, "i-1.mp4", "k0.key"), keyed(1, "i-1.mp4", "k0.key"),
+                  keyed(2, "i-1.mp4", "k1.key"), keyed(3, "i-2.mp4", "k1.key", disc=True)]:
+        playlist.add(entry)
+    text = playlist.render()
+    assert "#EXT-X-VERSION:6" in text
+    wanted = ("#EXT-X-MAP", "#EXT-X-KEY", "https")
+    lines = [line for line in text.splitlines()
+             if line.startswith(wanted) or line == "#EXT-X-DISCONTINUITY"]
+    assert lines[:3] == ['#EXT-X-MAP:URI="https://cdn/i-1.mp4"',
+                         f'#EXT-X-KEY:METHOD=AES-128,URI="k0.key",IV=0x{IV[:-2]}00',
+                         "https://cdn/s-0.m4s"]
+    new_map = lines.index('#EXT-X-MAP:URI="https://cdn/i-2.mp4"')
+    assert lines[new_map - 2:new_map] == ["#EXT-X-DISCONTINUITY", "#EXT-X-KEY:METHOD=NONE"]
+    assert sum(line.startswith("#EXT-X-KEY:METHOD=AES-128") for line in lines) == 4
+    back = parse_media(text, url_prefix="https://cdn/")
+    assert back.entries == playlist.entries
+    assert MediaPlaylist.from_dict(playlist.to_dict()) == playlist
+
+
+def test_clear_playlists_stay_version_3_and_keyless() -> None:
+    playlist = MediaPlaylist(target_duration=2, window=0)
+    playlist.add(keyed(0, None, None))
+    assert "#EXT-X-VERSION:3" in playlist.render()
+    assert "#EXT-X-KEY" not in playlist.render() and "#EXT-X-MAP" not in playlist.render()
+
+
+def test_a_change_of_segment_format_starts_the_playlist_anew() -> None:
+    """TS after fMP4 would be read with the fMP4 init (a MAP cannot be taken back)."""
+    playlist = MediaPlaylist(target_duration=2, window=6)
+    playlist.add(keyed(0, "i-1.mp4", None))
+    playlist.add(keyed(1, "i-1.mp4", None))
+    removed = playlist.add(keyed(2, None, None))
+    assert [e.seq for e in removed] == [0, 1]
+    assert [e.seq for e in playlist.entries] == [2] and playlist.entries[0].discontinuity
+    assert "#EXT-X-MAP" not in playlist.render()
+
+
+@pytest.mark.parametrize(("uri", "iv"), [("", IV), ('a"b', IV), ("k", "00"), ("k", IV.upper())])
+def test_key_tag_rejects_what_cannot_be_written(uri: str, iv: str) -> None:
+    with pytest.raises(PlaylistError):
+        KeyTag(uri, iv)
