@@ -74,6 +74,23 @@ async def test_segment_and_playlist_are_stored_with_type_and_cache_headers(
     assert s3_server.read("live_a.m3u8") == PLAYLIST
 
 
+async def test_fmp4_objects_and_keys_get_their_own_types_and_cache_headers(
+        s3_server: S3Server, opened: Callable[..., Any], segment: Path) -> None:
+    """CMAF segments and init segments are media (long-lived); a key is never cached."""
+    transfer = await opened()
+    await transfer.put_segment(segment, "live_a-00001.m4s")
+    await transfer.put_segment(segment, "live_a-init-0a1b2c3d.mp4")
+    await transfer.put_key(bytes(range(16)), "live-00000-0a1b2c3d.key")
+    assert s3_server.head("live_a-00001.m4s")["ContentType"] == "video/iso.segment"
+    init = s3_server.head("live_a-init-0a1b2c3d.mp4")
+    assert (init["ContentType"], init["CacheControl"]) == (
+        "video/mp4", "max-age=31536000, immutable")
+    key = s3_server.head("live-00000-0a1b2c3d.key")
+    assert (key["ContentType"], key["CacheControl"]) == (
+        "application/octet-stream", "private, no-store")
+    assert s3_server.read("live-00000-0a1b2c3d.key") == bytes(range(16))
+
+
 async def test_cache_control_is_configurable_and_put_replaces(
         s3_server: S3Server, opened: Callable[..., Any], segment: Path) -> None:
     transfer = await opened(playlist_cache_control="no-cache",
