@@ -10,8 +10,13 @@
     instrumenting the transfer: `put_playlist` is wrapped, and its return (rename done,
     PUT answered) is the moment the playlist is readable there.
 (b) Rung scaling: one copy destination, N simulated rungs each producing a segment every
-    2 s (staggered evenly), latency measured the same way; p99 per N, and the largest N
-    whose p99 stays within one second.
+    2 s (staggered evenly), each announced to the real `Intake` as the segmenter would;
+    latency from the announcement to the playlist naming it stored; p99 per N, and the
+    largest N whose p99 stays within one second. Run twice side by side: clear, and
+    AES-128 encrypted (a key ring rotating every 10 segments, keys to a copy
+    destination) — the ratio of the p99s is the cost of encryption.
+(c) Encryption throughput: `encrypt_file` on one core against a plain file copy of the
+    same segments.
 
 Needs the test dependencies (pyftpdlib, moto, OpenSSH server); runs as root for sshd.
 Every server binds 127.0.0.1 and is stopped at the end.
@@ -38,21 +43,34 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hlsd.config import CopyProfile, FtpProfile, S3Profile, Secret, SshProfile
-from hlsd.encode.events import StreamInfo, VideoInfo
-from hlsd.media.ladder import Ladder
+from hlsd.config import (
+    CopyProfile,
+    EncryptionSettings,
+    FtpProfile,
+    S3Profile,
+    Secret,
+    SshProfile,
+)
+from hlsd.encode.events import SegmentReady
+from hlsd.media.ladder import Ladder, RungMedia
+from hlsd.publish.cipher import encrypt_file
 from hlsd.publish.destination import Destination
+from hlsd.publish.destinations import DestinationSet
+from hlsd.publish.intake import Intake
+from hlsd.publish.keys import KeyRing, KeyState
 from hlsd.publish.segment import SegmentFile
 from hlsd.publish.settings import PublishSettings
 from hlsd.publish.transfer import Transfer, create
 from hlsd.service import logs
+from hlsd.service.metrics import Metrics
 
 SEGMENT_BYTES = 2 * 1024 * 1024
 SEGMENT_LENGTH = 2.0
 LATENCY_GOALS = {"copy": 0.020, "ftp": 0.250, "sftp": 0.250, "s3": 0.250}
 RUNG_GOAL = 200
 P99_LIMIT = 1.0
-SCALING_BYTES = 188 * 100  # copy hard-links segments, so their size costs nothing there
+SCALING_BYTES = 188 * 1064  # ~200 kB: a 800 kbit/s rung's 2 s (copy hard-links them)
+ENCRYPTED_P99_GOAL = 1.5  # encrypted p99 within 1.5x of the clear run at RUNG_GOAL rungs
 
 
 # -- measurement ---------------------------------------------------------------------------
@@ -115,9 +133,8 @@ def make_destination(transfer: Transfer, rungs: list[str], concurrency: int,
     """Call inside the event loop: its lanes are tasks."""
     ladder = Ladder("live", 6)
     ladder.set_rungs({r: 500_000 for r in rungs})
-    info = StreamInfo(video=VideoInfo("avc1.64001f", 1280, 720, 25.0), audio=None)
-    for stats in ladder.rungs.values():
-        stats.stream = info
+    for rung in rungs:
+        ladder.describe(rung, RungMedia("avc1.64001f", (1280, 720), 25.0))
     settings = PublishSettings(target_duration=2, window=6, segment_length=SEGMENT_LENGTH,
                                url_prefix="")
     dest = Destination(transfer, concurrency, settings, ladder)
@@ -166,40 +183,80 @@ async def latency(transfer: Transfer, concurrency: int, workdir: Path, count: in
 
 
 # -- (b) rung scaling ----------------------------------------------------------------------
-async def scaling(rungs: int, directory: Path, workdir: Path, cycles: int) -> tuple[float, float]:
-    """p50/p99 with `rungs` rungs, each offering a segment every 2 s, evenly staggered."""
+async def scaling(rungs: int, directory: Path, workdir: Path, cycles: int,
+                  encrypted: bool) -> tuple[float, float]:
+    """p50/p99 with `rungs` rungs, each announcing a segment every 2 s, evenly staggered,
+    through the real Intake (which encrypts, when on, off the event loop)."""
     names = [f"r{i:03d}" for i in range(rungs)]
     transfer = create(CopyProfile(name="copy", directory=directory))
     dest = make_destination(transfer, names, CopyProfile.concurrency)
+    destinations = DestinationSet(dest.ladder, Metrics(), 2)
+    destinations.include(dest)
+    keys = KeyRing(EncryptionSettings(
+        key_transfer_profiles=(CopyProfile("keys", directory / "keys"),), key_rotation=10),
+        workdir / "keys", "live", KeyState(), horizon=0, grace=0.0) if encrypted else None
+    intake = Intake(workdir, dest.ladder, destinations, Metrics(), keys)
     clock = Clock()
     prefix, suffix = "live_", ".m3u8"
     clock.instrument(transfer, lambda n: n[len(prefix):-len(suffix)]
                      if n.startswith(prefix + "r") else None)
-    runner = asyncio.create_task(dest.run())
-    payload = b"\x47" + bytes(SCALING_BYTES - 1)
+    payload = b"\x47" + os.urandom(SCALING_BYTES - 1)
     loop = asyncio.get_running_loop()
     start = loop.time() + 0.2
     step = SEGMENT_LENGTH / rungs
+    for rung in names:
+        (workdir / rung).mkdir(parents=True, exist_ok=True)
     try:
-        for cycle in range(cycles + 1):
-            clock.recording = cycle > 0  # the first cycle creates every variant playlist
-            for i, rung in enumerate(names):
-                due = start + cycle * SEGMENT_LENGTH + i * step
-                delay = due - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                seg = segment(workdir, rung, cycle, payload)
-                clock.offered[(rung, cycle)] = time.perf_counter()
-                dest.offer(seg)
-        async with asyncio.timeout(30):
-            while clock.offered:
-                await clock.published.wait()
-                clock.published.clear()
-    finally:
-        runner.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await runner
+        async with asyncio.TaskGroup() as tg:
+            tg.create_task(dest.run())
+            if keys is not None:
+                tg.create_task(keys.run())
+            for cycle in range(cycles + 1):
+                clock.recording = cycle > 0  # the first cycle creates every variant playlist
+                for i, rung in enumerate(names):
+                    due = start + cycle * SEGMENT_LENGTH + i * step
+                    delay = due - loop.time()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    path = workdir / rung / f"live_{rung}-{cycle:05d}.ts"
+                    path.write_bytes(payload)
+                    clock.offered[(rung, cycle)] = time.perf_counter()
+                    # Each rung's segmenter reader awaits the intake on its own.
+                    tg.create_task(intake.event(rung, SegmentReady(
+                        seq=cycle, file=str(path), duration=SEGMENT_LENGTH, pts=0,
+                        bytes=len(payload), keyframe=True)))
+            async with asyncio.timeout(30):
+                while clock.offered:
+                    await clock.published.wait()
+                    clock.published.clear()
+            raise _Done
+    except* _Done:
+        pass
     return percentile(clock.latencies, 50), percentile(clock.latencies, 99)
+
+
+class _Done(Exception):
+    """Ends a measurement's TaskGroup (the destination and key ring run until cancelled)."""
+
+
+# -- (c) encryption throughput -------------------------------------------------------------
+def throughput(workdir: Path, files: int) -> tuple[float, float]:
+    """MB/s of encrypt_file and of a plain copy (read + write) over the same ~2 MB files."""
+    paths = []
+    for i in range(files):
+        path = workdir / f"enc-{i}.ts"
+        path.write_bytes(os.urandom(SEGMENT_BYTES))
+        paths.append(path)
+    started = time.perf_counter()
+    for path in paths:
+        shutil.copyfile(path, path.with_suffix(".copy"))
+    copy = time.perf_counter() - started
+    started = time.perf_counter()
+    for path in paths:
+        encrypt_file(path, os.urandom(16), os.urandom(16))
+    enc = time.perf_counter() - started
+    total = files * SEGMENT_BYTES / 1e6
+    return total / enc, total / copy
 
 
 # -- servers -------------------------------------------------------------------------------
@@ -326,15 +383,21 @@ def main() -> int:
                          percentile(clock.playlist_puts, 99), max(values)))
             print(f"  measured {backend}", file=sys.stderr)
 
-        scale: list[tuple[int, float, float]] = []
+        scale: list[tuple[int, float, float, float, float]] = []
         for n in steps:
-            www = base / f"scale-{n}"
-            work = base / f"scale-work-{n}"
-            work.mkdir()
-            p50, p99 = asyncio.run(scaling(n, www, work, cycles))
-            scale.append((n, p50, p99))
+            runs = []
+            for encrypted in (False, True):  # side by side, same machine state
+                www = base / f"scale-{n}-{encrypted}"
+                work = base / f"scale-work-{n}-{encrypted}"
+                work.mkdir()
+                runs.append(asyncio.run(scaling(n, www, work, cycles, encrypted)))
+                shutil.rmtree(www, ignore_errors=True)
+                shutil.rmtree(work, ignore_errors=True)
+            scale.append((n, *runs[0], *runs[1]))
             print(f"  measured {n} rungs", file=sys.stderr)
-            shutil.rmtree(www, ignore_errors=True)
+        work = base / "throughput"
+        work.mkdir()
+        enc_rate, copy_rate = throughput(work, 10 if args.quick else 50)
     finally:
         shutil.rmtree(base, ignore_errors=True)
 
@@ -350,17 +413,32 @@ def main() -> int:
               f" {seg99 * 1e3:>12.1f} {pl99 * 1e3:>17.1f}")
     print()
     print(f"(b) rung scaling: copy destination, every rung a segment every {SEGMENT_LENGTH:g} s "
-          f"(staggered), {cycles} cycles after a warm-up cycle, {SCALING_BYTES} B files")
-    print(f"    {'rungs':>6} {'p50 ms':>8} {'p99 ms':>8}  within {P99_LIMIT:g} s")
+          f"(staggered), {cycles} cycles after a warm-up cycle, {SCALING_BYTES} B files, "
+          "clear and AES-128 side by side")
+    print(f"    {'rungs':>6} {'p50 ms':>8} {'p99 ms':>8} {'enc p50':>8} {'enc p99':>8} "
+          f"{'p99 ratio':>9}  within {P99_LIMIT:g} s")
     sustained = 0
-    for n, p50, p99 in scale:
-        ok = p99 <= P99_LIMIT
+    ratio_at_goal = None
+    for n, p50, p99, ep50, ep99 in scale:
+        ok = max(p99, ep99) <= P99_LIMIT
         if ok:
             sustained = max(sustained, n)
-        print(f"    {n:>6} {p50 * 1e3:>8.1f} {p99 * 1e3:>8.1f}  {'yes' if ok else 'no'}")
+        ratio = ep99 / p99 if p99 else float("nan")
+        if n == RUNG_GOAL:
+            ratio_at_goal = ratio
+        print(f"    {n:>6} {p50 * 1e3:>8.1f} {p99 * 1e3:>8.1f} {ep50 * 1e3:>8.1f} "
+              f"{ep99 * 1e3:>8.1f} {ratio:>8.2f}x  {'yes' if ok else 'no'}")
     verdict = "ok" if sustained >= RUNG_GOAL else "MISSED"
-    print(f"    largest N tried with p99 ≤ {P99_LIMIT:g} s: {sustained} "
+    print(f"    largest N tried with p99 ≤ {P99_LIMIT:g} s (clear and encrypted): {sustained} "
           f"(goal ≥ {RUNG_GOAL}): {verdict}")
+    if ratio_at_goal is not None:
+        print(f"    encrypted p99 / clear p99 at {RUNG_GOAL} rungs: {ratio_at_goal:.2f}x "
+              f"(goal ≤ {ENCRYPTED_P99_GOAL}x): "
+              f"{'ok' if ratio_at_goal <= ENCRYPTED_P99_GOAL else 'MISSED'}")
+    print()
+    print(f"(c) encryption throughput, one core, ~{SEGMENT_BYTES / 1e6:.1f} MB segments: "
+          f"AES-128-CBC {enc_rate:.0f} MB/s, plain copy {copy_rate:.0f} MB/s "
+          f"({enc_rate / copy_rate:.2f}x of a copy)")
     return 0
 
 
