@@ -22,6 +22,7 @@ from hlsd.publish.metrics import DestinationMetrics
 from hlsd.publish.retry import Retrier
 from hlsd.publish.segment import SegmentFile
 from hlsd.publish.settings import PublishSettings
+from hlsd.publish.skips import SkipReport
 from hlsd.publish.state import DestinationState
 from hlsd.publish.transfer.base import Transfer
 
@@ -52,6 +53,7 @@ class Destination:
         self.listing = Listing(settings, state)
         self.expiry = Expiry(transfer, state.retention)
         self.skipped = 0
+        self._skips = SkipReport(self.log)
         self._master_text: str | None = None
         self._master_lock = asyncio.Lock()
         self._tg: asyncio.TaskGroup | None = None  # while running: the workers' group
@@ -116,8 +118,7 @@ class Destination:
             old.release()
         if dropped:
             self._count_skipped(len(dropped))
-            self.log.warning("segments skipped: destination too slow", rung=seg.rung,
-                             skipped=len(dropped), first_seq=dropped[0].seq)
+            self._skips.add(seg.rung, [d.seq for d in dropped])
         if self.metrics:
             self.metrics.queue_depth(self.name, self.queued)
 
@@ -156,13 +157,20 @@ class Destination:
                 for rung in self.lanes:
                     self._start_worker(rung)
                 tg.create_task(self.expiry.run(), name=f"expiry {self.name}")
+                tg.create_task(self._report_skips(), name=f"skips {self.name}")
         finally:
             self._tg = None
+            self._skips.flush(force=True)
             for lane in self.lanes.values():
                 for seg in lane.items:
                     seg.release()
                 lane.items.clear()
             await self.transfer.close()
+
+    async def _report_skips(self) -> None:
+        while True:
+            await asyncio.sleep(self._skips.every)
+            self._skips.flush()
 
     async def _lane_worker(self, rung: str) -> None:
         lane = self.lanes[rung]

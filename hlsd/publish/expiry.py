@@ -28,6 +28,7 @@ class Expiry:
         self.transfer = transfer
         self.retention = retention or Retention()
         self._changed = asyncio.Event()
+        self._failing = False
         self.log = log.bind(destination=transfer.name)
 
     def schedule(self, removed: Iterable[Entry], playlist_duration: float,
@@ -58,6 +59,11 @@ class Expiry:
         try:
             await self.transfer.delete(batch)
         except TransferError as exc:
-            self.log.warning("delete failed; will retry", error=str(exc), count=len(batch))
+            # Once per failing streak: the retries of a down destination fail alike.
+            report = self.log.debug if self._failing else self.log.warning
+            report("delete failed; will retry", error=str(exc), count=len(batch))
+            self._failing = True
             self.retention.schedule([Entry(seq=0, name=n, duration=0.0) for n in batch], 0.0,
                                     time.time() + DELETE_RETRY)
+        else:
+            self._failing = False

@@ -32,8 +32,11 @@ KnownHosts = str | tuple[list[asyncssh.SSHKey], list[asyncssh.SSHKey], list[asyn
 
 
 def _connection_lost(exc: BaseException) -> bool:
-    return isinstance(exc, asyncssh.SFTPConnectionLost | asyncssh.DisconnectError
-                      | asyncssh.ChannelOpenError | ConnectionError | EOFError)
+    # SFTPNoConnection: the client noticed the loss before this request was sent (no
+    # request was in flight when the server went away); the client is dead all the same.
+    return isinstance(exc, asyncssh.SFTPConnectionLost | asyncssh.SFTPNoConnection
+                      | asyncssh.DisconnectError | asyncssh.ChannelOpenError
+                      | ConnectionError | EOFError)
 
 
 class SftpTransfer(RemoteDirectory[asyncssh.SFTPClient]):
