@@ -26,7 +26,7 @@ from tests.fixtures.media import (
     source_duration,
     stream_info,
 )
-from tests.test_segmenter import BINARY, TS, WRAP_SECONDS, Run, garbage
+from tests.test_segmenter import BINARY, TS, WRAP_SECONDS, Run, frames_of, garbage
 
 FRAME = 1 / FPS
 
@@ -318,6 +318,33 @@ def test_fmp4_max_duration_with_long_gop(make_ts: MakeTs, tmp_path: Path) -> Non
     assert [s["keyframe"] for s in run.segments][:2] == [True, False]
     frames, _, errors = decoded(concat(run, tmp_path / "x.mp4"), "v:0")
     assert errors == "" and frames == len(probe_packets(source, "v:0"))
+
+
+def test_fmp4_keyframe_byte_ranges(ts_h264_aac: Path, tmp_path: Path) -> None:
+    """1. every segment lists its keyframes; they are the source's keyframes;
+    2. each starts a fragment: its range begins at a moof (the first right after styp);
+    3. init + the range alone decode to exactly one video frame, an I frame, at its PTS.
+    """
+    run = segment_fmp4(ts_h264_aac.read_bytes(), tmp_path / "out")
+    check_contract(run)
+    init = Path(run.segments[0]["init"]).read_bytes()
+    source_keys = sorted(round(p.pts * 90000) for p in probe_packets(ts_h264_aac) if p.key)
+    assert [k[2] for s in run.segments for k in s["keyframes"]] == source_keys
+    for seg in run.segments:
+        data = Path(seg["file"]).read_bytes()
+        moofs = {b.offset for b in mp4boxes.find(mp4boxes.parse(data), "moof")}
+        assert seg["keyframes"][0][0] == mp4boxes.parse(data)[0].size  # right after styp
+        for offset, size, pts in seg["keyframes"]:
+            assert offset in moofs and offset + size <= len(data)
+            part = tmp_path / f"kf-{pts}.mp4"
+            part.write_bytes(init + data[offset:offset + size])
+            assert frames_of(part) == [("I", pts)]
+
+
+def test_fmp4_audio_only_lists_no_keyframes(ts_aac_only: Path, tmp_path: Path) -> None:
+    run = segment_fmp4(ts_aac_only.read_bytes(), tmp_path / "out")
+    check_contract(run)
+    assert all("keyframes" not in s and "psi" not in s for s in run.segments)
 
 
 def test_fmp4_rejects_unknown_format(tmp_path: Path) -> None:
