@@ -1,12 +1,14 @@
-"""Throughput of hlsd-segmenter against ffmpeg's copy segmenter, both fed from a pipe.
+"""Throughput of hlsd-segmenter against ffmpeg's copy segmenters, all fed from a pipe.
 
-    python bench/segmenter.py [--seconds 60] [--runs 5] [--duration 4]
+    python bench/segmenter.py [--seconds 60] [--runs 5] [--duration 4] [--formats ts,fmp4]
 
 The input is a ~6 Mbit/s 1080p H.264 + AAC MPEG-TS made once with a temporal noise
 filter (so the bitrate is real, not a compressed-away test pattern) and cached under
 /tmp/hlsd-bench. Each run is `cat INPUT | <segmenter>` writing segments into a
 temporary directory; the contenders alternate so that page-cache and CPU-frequency
-effects hit them alike. `cat INPUT | cat > FILE` is the physical limit of the pipe
+effects hit them alike. Each format is measured against ffmpeg doing the same job:
+TS segments against `-c copy -f segment`, fMP4 (`--format fmp4`) against `-c copy -f hls
+-hls_segment_type fmp4`. `cat INPUT | cat > FILE` is the physical limit of the pipe
 and the file system. Reported: median MB/s per contender, ratios, peak RSS of the
 segmenter on the whole input and on its first half (memory must not grow with length).
 This is a measurement, not a test: it asserts nothing.
@@ -30,7 +32,12 @@ from noise_source import noise_source
 from hlsd.encode.segmenter import resolve
 
 MB = 1e6
-HLSD, FFMPEG, PIPE = "hlsd-segmenter", "ffmpeg -c copy -f segment", "cat | cat"
+PIPE = "cat | cat"
+# per format: (our contender, ffmpeg's)
+NAMES = {
+    "ts": ("hlsd-segmenter", "ffmpeg -c copy -f segment"),
+    "fmp4": ("hlsd-segmenter --format fmp4", "ffmpeg -c copy -f hls fmp4"),
+}
 
 
 def make_input(seconds: int) -> Path:
@@ -78,7 +85,11 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=60, help="input length (60-120)")
     parser.add_argument("--runs", type=int, default=5, help="runs per contender")
     parser.add_argument("--duration", type=float, default=4.0, help="segment length")
+    parser.add_argument("--formats", default="ts,fmp4", help="ts, fmp4 or both (comma)")
     args = parser.parse_args()
+    formats = [f for f in args.formats.split(",") if f]
+    if not formats or any(f not in NAMES for f in formats):
+        parser.error("--formats: ts, fmp4 or ts,fmp4")
 
     source = make_input(args.seconds)
     size = source.stat().st_size
@@ -93,43 +104,58 @@ def main() -> int:
         with source.open("rb") as src, half.open("wb") as dst:
             dst.write(src.read((size // 2 // 188) * 188))
 
-        def hlsd_argv(out: Path) -> list[str]:
+        def hlsd_argv(fmt: str, out: Path) -> list[str]:
             return [binary, "--duration", str(args.duration), "--dir", str(out),
-                    "--prefix", "seg"]
+                    "--prefix", "seg", "--format", fmt]
 
-        def ffmpeg_argv(out: Path) -> list[str]:
-            return ["ffmpeg", "-v", "error", "-f", "mpegts", "-i", "pipe:0", "-map", "0",
-                    "-c", "copy", "-f", "segment", "-segment_time", str(args.duration),
-                    "-segment_format", "mpegts", str(out / "seg-%05d.ts")]
+        def ffmpeg_argv(fmt: str, out: Path) -> list[str]:
+            head = ["ffmpeg", "-v", "error", "-f", "mpegts", "-i", "pipe:0", "-map", "0",
+                    "-c", "copy"]
+            if fmt == "ts":
+                return [*head, "-f", "segment", "-segment_time", str(args.duration),
+                        "-segment_format", "mpegts", str(out / "seg-%05d.ts")]
+            return [*head, "-f", "hls", "-hls_time", str(args.duration),
+                    "-hls_segment_type", "fmp4", "-hls_playlist_type", "vod",
+                    "-hls_segment_filename", str(out / "seg-%05d.m4s"), str(out / "index.m3u8")]
 
-        contenders: dict[str, Callable[[], float]] = {
-            HLSD: lambda: piped(source, hlsd_argv(fresh_dir(work, "hlsd"))),
-            FFMPEG: lambda: piped(source, ffmpeg_argv(fresh_dir(work, "ffmpeg"))),
-            PIPE: lambda: piped(source, ["cat"], fresh_dir(work, "cat") / "copy.ts"),
-        }
+        def contender(argv: Callable[[str, Path], list[str]], fmt: str,
+                      name: str) -> Callable[[], float]:
+            return lambda: piped(source, argv(fmt, fresh_dir(work, name)))
+
+        contenders: dict[str, Callable[[], float]] = {}
+        for fmt in formats:
+            ours, theirs = NAMES[fmt]
+            contenders[ours] = contender(hlsd_argv, fmt, "hlsd")
+            contenders[theirs] = contender(ffmpeg_argv, fmt, "ffmpeg")
+        contenders[PIPE] = lambda: piped(source, ["cat"], fresh_dir(work, "cat") / "copy.ts")
         samples: dict[str, list[float]] = {name: [] for name in contenders}
         subprocess.run(["cat", str(source)], stdout=subprocess.DEVNULL, check=True)  # warm
         for _ in range(args.runs):
             for name, run in contenders.items():
                 samples[name].append(run())
-        rss_full = peak_rss_mb(source, hlsd_argv(fresh_dir(work, "hlsd")))
-        rss_half = peak_rss_mb(half, hlsd_argv(fresh_dir(work, "hlsd")))
-        rss_ffmpeg = peak_rss_mb(source, ffmpeg_argv(fresh_dir(work, "ffmpeg")))
+        rss: dict[str, tuple[float | None, float | None, float | None]] = {
+            fmt: (peak_rss_mb(source, hlsd_argv(fmt, fresh_dir(work, "hlsd"))),
+                  peak_rss_mb(half, hlsd_argv(fmt, fresh_dir(work, "hlsd"))),
+                  peak_rss_mb(source, ffmpeg_argv(fmt, fresh_dir(work, "ffmpeg"))))
+            for fmt in formats}
 
     rate = {name: size / MB / statistics.median(runs) for name, runs in samples.items()}
     best = {name: size / MB / min(runs) for name, runs in samples.items()}
-    print(f"{'':28s} {'median':>13s} {'best':>13s}   ({args.runs} runs each)")
+    print(f"{'':30s} {'median':>13s} {'best':>13s}   ({args.runs} runs each)")
     for name in contenders:
-        print(f"{name:28s} {rate[name]:8.1f} MB/s {best[name]:8.1f} MB/s")
-    print(f"hlsd-segmenter / ffmpeg:     {rate[HLSD] / rate[FFMPEG]:5.2f}x median, "
-          f"{best[HLSD] / best[FFMPEG]:5.2f}x best")
-    print(f"hlsd-segmenter / pipe limit: {100 * rate[HLSD] / rate[PIPE]:5.1f} % median, "
-          f"{100 * best[HLSD] / best[PIPE]:5.1f} % best")
-    if rss_full is None or rss_half is None or rss_ffmpeg is None:
-        print("peak RSS: n/a (needs GNU time at /usr/bin/time)")
-    else:
-        print(f"peak RSS: hlsd-segmenter {rss_full:.1f} MB on {args.seconds} s, "
-              f"{rss_half:.1f} MB on the first half; ffmpeg {rss_ffmpeg:.1f} MB")
+        print(f"{name:30s} {rate[name]:8.1f} MB/s {best[name]:8.1f} MB/s")
+    for fmt in formats:
+        ours, theirs = NAMES[fmt]
+        print(f"{fmt}: hlsd-segmenter / ffmpeg:     {rate[ours] / rate[theirs]:5.2f}x median, "
+              f"{best[ours] / best[theirs]:5.2f}x best")
+        print(f"{fmt}: hlsd-segmenter / pipe limit: {100 * rate[ours] / rate[PIPE]:5.1f} % median, "
+              f"{100 * best[ours] / best[PIPE]:5.1f} % best")
+        full, first_half, ffmpeg = rss[fmt]
+        if full is None or first_half is None or ffmpeg is None:
+            print(f"{fmt}: peak RSS: n/a (needs GNU time at /usr/bin/time)")
+        else:
+            print(f"{fmt}: peak RSS: hlsd-segmenter {full:.1f} MB on {args.seconds} s, "
+                  f"{first_half:.1f} MB on the first half; ffmpeg {ffmpeg:.1f} MB")
     return 0
 
 

@@ -75,6 +75,7 @@ class Track:
     timescale: int
     entry: str              # sample entry type: avc1, hvc1, mp4a
     config: str             # its configuration box: avcC, hvcC, esds
+    config_body: bytes
     width: float            # tkhd, 16.16
     height: float
 
@@ -91,7 +92,8 @@ def tracks(init: bytes) -> list[Track]:
         handler = trak.find("mdia/hdlr")[0].body[8:12].decode()
         (stsd,) = trak.find("mdia/minf/stbl/stsd")
         entry = stsd.children[0]
-        out.append(Track(track_id, handler, timescale, entry.type, entry.children[0].type,
+        config = entry.children[0]
+        out.append(Track(track_id, handler, timescale, entry.type, config.type, config.body,
                          width / 65536, height / 65536))
     return out
 

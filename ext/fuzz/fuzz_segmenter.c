@@ -1,17 +1,32 @@
 /* libFuzzer entry point: the first input byte picks the options and the chunk size
  * the rest is fed in, so the packet-sync carry between reads is exercised too.
- * Segments are "written" with dir == NULL: same code path, no file system. */
+ * Segments are "written" with dir == NULL: same code path, no file system.
+ * Mode byte: bits 0-2 duration, bit 3 --max-duration, bits 4-5 chunk size,
+ * bit 6 --format fmp4, bit 7 a grid origin near the 33-bit wrap. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "segmenter.h"
 
+static int fmp4;
+
+static int contains(const char *line, size_t len, const char *what)
+{
+    size_t n = strlen(what);
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(line + i, what, n) == 0)
+            return 1;
+    return 0;
+}
+
 static void check_line(void *ctx, const char *line, size_t len)
 {
     (void)ctx;
     if (len < 2 || line[0] != '{' || line[len - 1] != '}' || memchr(line, '\n', len))
         abort();  /* every event must be one JSON object on one line */
+    if (fmp4 && contains(line, len, "\"event\":\"segment\"") && !contains(line, len, "\"init\":"))
+        abort();  /* every fMP4 segment names its init */
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -31,13 +46,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.prefix = "fuzz";
     cfg.start_seq = 99998;
     cfg.grid_origin = (mode & 0x80) ? 0x1FFFFFF00LL : -1; /* near the 33-bit wrap */
+    cfg.fmp4 = fmp4 = (mode & 0x40) != 0;
     cfg.on_event = check_line;
     hs_segmenter *s = hs_create(&cfg);
     if (!s)
         return 0;
     uint8_t buf[4096];
     size_t have = 0, pos = 0;
-    size_t chunk = 1 + (size_t)(mode >> 4) * 97;
+    size_t chunk = 1 + (size_t)((mode >> 4) & 3) * 331;
     while (pos < size) {
         size_t n = size - pos;
         if (n > chunk)

@@ -106,6 +106,18 @@ size_t event_segment(char *buf, size_t cap, const segment_report *r)
         pos = put(buf, cap, pos, ",\"init\":");
         pos = put_string(buf, cap, pos, r->init);
     }
+    if (r->psi)
+        pos = put(buf, cap, pos, ",\"psi\":%llu", (unsigned long long)r->psi);
+    if (r->video) {
+        pos = put(buf, cap, pos, ",\"keyframes\":[");
+        for (size_t i = 0; i < r->nkeyframes; i++) {
+            const keyframe_range *k = &r->keyframes[i];
+            pos = put(buf, cap, pos, "%s[%llu,%llu,%lld]", i ? "," : "",
+                      (unsigned long long)k->offset, (unsigned long long)k->size,
+                      (long long)k->pts);
+        }
+        pos = put(buf, cap, pos, "]");
+    }
     return put(buf, cap, pos, "}");
 }
 

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "codec.h"
+#include "remux.h"
 
 /* video/audio NULL when the program has no such stream; the have_* flags say whether
  * the parameters were read from the stream (else a generic codec name is used). */
@@ -24,6 +25,10 @@ typedef struct {
     int discontinuity;
     uint64_t corrupt;   /* TS packets lost since the previous segment event; 0: not shown */
     const char *init;   /* fMP4: the init segment it needs; NULL for TS */
+    uint64_t psi;       /* TS: bytes of PAT + PMT at its start; 0: not shown (fMP4) */
+    int video;          /* the program has video: the keyframes are listed */
+    const keyframe_range *keyframes;
+    size_t nkeyframes;
 } segment_report;
 
 size_t event_segment(char *buf, size_t cap, const segment_report *r);

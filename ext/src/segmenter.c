@@ -107,6 +107,10 @@ typedef struct {
     int64_t first, max_rel, end_rel;
     size_t keyframes;           /* where its keyframes are, for I-frame playlists */
     keyframe_range keyframe_at[HS_KEYFRAMES_MAX];
+    uint64_t psi;               /* TS: bytes of the tables it starts with */
+    int kf_next;                /* TS: the next video PES to pass is a keyframe's */
+    int64_t kf_pts;
+    int kf_open;                /* TS: its packets are still passing (keyframe_at[keyframes]) */
 } current_segment;
 
 /* fMP4 output: the remuxer and the init segment the open segment refers to. */
@@ -229,12 +233,14 @@ static void open_segment(hs_segmenter *s)
     seg->disc = 0;
     seg->first = seg->max_rel = seg->end_rel = 0;
     seg->keyframes = 0;
+    seg->kf_open = 0;
     if (s->fmp4.on) {
         open_fmp4_segment(s);
         return;
     }
     put_table(s, s->psi.pat, s->psi.pat_len, PID_PAT, &s->psi.cc_pat);
     put_table(s, s->psi.pmt, s->psi.pmt_len, s->psi.pmt_pid, &s->psi.cc_pmt);
+    seg->psi = s->w.bytes;
 }
 
 static int64_t segment_end(const hs_segmenter *s)
@@ -293,6 +299,10 @@ static void report_segment(hs_segmenter *s, int64_t dur)
         .discontinuity = s->seg.disc,
         .corrupt = take_corrupt(&s->bad),
         .init = s->fmp4.on ? s->fmp4.init_path : NULL,
+        .psi = s->fmp4.on ? 0 : s->seg.psi,
+        .video = s->video.pid != 0,
+        .keyframes = s->seg.keyframe_at,
+        .nkeyframes = s->seg.keyframes,
     };
     char line[HS_EVENT_MAX];
     size_t len = event_segment(line, sizeof line, &r);
@@ -365,11 +375,21 @@ static void drop_segment(hs_segmenter *s, const char *why)
         remux_discard(&s->fmp4.mx);
 }
 
+/* TS: the keyframe whose packets were passing is complete. */
+static void close_keyframe(current_segment *seg)
+{
+    if (seg->kf_open) {
+        seg->kf_open = 0;
+        seg->keyframes++;
+    }
+}
+
 static void finish_segment(hs_segmenter *s, int64_t dur)
 {
     if (!s->seg.open)
         return;
     s->seg.open = 0;
+    close_keyframe(&s->seg);
     if (!s->seg.has_first) {
         /* Not one timestamp of the timing stream: nothing a playlist could time. */
         drop_segment(s, !s->timing ? "without a video or audio timestamp"
@@ -407,6 +427,28 @@ static void start_timing(hs_segmenter *s, int64_t pts, int rap)
     seg->end_rel = 0;
 }
 
+/* TS: a keyframe's byte range runs from the first packet of its PES to the last
+ * packet of its PID before the next PES starts (whole packets, other PIDs' packets in
+ * between included). Called before pkt, a video packet, is written. */
+static void track_keyframe(hs_segmenter *s, const uint8_t *pkt)
+{
+    current_segment *seg = &s->seg;
+    if (pkt[1] & 0x40) {
+        close_keyframe(seg);
+        if (seg->kf_next && seg->keyframes < HS_KEYFRAMES_MAX) {
+            keyframe_range *k = &seg->keyframe_at[seg->keyframes];
+            k->offset = s->w.bytes;
+            k->pts = seg->kf_pts;
+            seg->kf_open = 1;
+        }
+        seg->kf_next = 0;
+    }
+    if (seg->kf_open) {
+        keyframe_range *k = &seg->keyframe_at[seg->keyframes];
+        k->size = s->w.bytes + TS_PACKET - k->offset;
+    }
+}
+
 /* stable: pkt lies in the caller's input buffer, valid until hs_feed returns, so the
  * writer may reference it instead of copying it. */
 static void out_packet(hs_segmenter *s, const uint8_t *pkt, int stable)
@@ -416,6 +458,8 @@ static void out_packet(hs_segmenter *s, const uint8_t *pkt, int stable)
     if (s->fmp4.on)
         return;  /* the payload went to the remuxer as it was parsed */
     unsigned pid = ts_pid(pkt);
+    if (pid == s->video.pid && s->video.pid)
+        track_keyframe(s, pkt);
     if ((pid == PID_PAT || pid == s->psi.pmt_pid) && (pkt[3] & 0x10)) {
         /* Our inserted tables took counter values: renumber the stream's own ones. */
         uint8_t *d = writer_reserve(&s->w, TS_PACKET);
@@ -529,6 +573,15 @@ static int config_changed(hs_segmenter *s, es_state *es)
     return remux_needs_cut(mx);
 }
 
+/* TS: the video PES about to pass is a keyframe's; track_keyframe() finds its bytes. */
+static void note_keyframe(hs_segmenter *s, const es_state *es, int rap)
+{
+    if (s->fmp4.on || !is_video(es))
+        return;
+    s->seg.kf_next = rap;
+    s->seg.kf_pts = es->pts;
+}
+
 /* The timing stream's access unit at the head of the held packets is known:
  * cut before it or not. */
 static void decide(hs_segmenter *s, es_state *es)
@@ -541,6 +594,7 @@ static void decide(hs_segmenter *s, es_state *es)
         if (changed)
             remux_commit(&s->fmp4.mx);  /* nothing of this segment is written yet */
         start_first_segment(s, es->pts, rap);
+        note_keyframe(s, es, rap);
         return;
     }
     int64_t e = ts_diff(es->pts, s->seg.first);
@@ -552,12 +606,11 @@ static void decide(hs_segmenter *s, es_state *es)
     if (s->fmp4.on &&
         (kind != CUT_NONE || (is_video(es) && rap) || remux_wants_flush(&s->fmp4.mx)))
         flush_fragment(s, kind != CUT_BREAK, es->dts);
-    if (kind != CUT_NONE) {
+    if (kind != CUT_NONE)
         cut(s, es, kind, e, rap);
-        return;
-    }
-    if (e > s->seg.max_rel)
+    else if (e > s->seg.max_rel)
         s->seg.max_rel = e;
+    note_keyframe(s, es, rap);
 }
 
 static void apply_sps(hs_segmenter *s, es_state *es)

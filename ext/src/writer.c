@@ -42,14 +42,14 @@ static int fail(seg_writer *w, const char *what, const char *path)
  * catches a freed one in either format). */
 static void check_pieces(const struct iovec *iov, int n, int ts)
 {
-    volatile uint8_t sink = 0;
+    static volatile uint8_t sink;
     for (int i = 0; i < n; i++) {
         const uint8_t *p = iov[i].iov_base;
         if (!ts) {
             for (size_t off = 0; off < iov[i].iov_len; off += 64)
-                sink ^= p[off];
+                sink = sink ^ p[off];
             if (iov[i].iov_len)
-                sink ^= p[iov[i].iov_len - 1];
+                sink = sink ^ p[iov[i].iov_len - 1];
             continue;
         }
         if (iov[i].iov_len % 188 != 0)

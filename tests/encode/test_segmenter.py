@@ -506,6 +506,44 @@ def test_sigterm_finishes_the_segment_in_flight(ts_h264_aac: Path, tmp_path: Pat
     assert len(run.segments) == 3
 
 
+def frames_of(path: Path) -> list[tuple[str, int]]:
+    """(pict_type, pts) of every video frame ffprobe decodes from a file."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v", "-show_frames", "-show_entries",
+         "frame=pict_type,pts", "-of", "json", str(path)],
+        capture_output=True, text=True, check=True).stdout
+    return [(f["pict_type"], int(f["pts"])) for f in json.loads(out).get("frames", [])]
+
+
+def test_keyframe_byte_ranges(ts_h264_aac: Path, tmp_path: Path) -> None:
+    """I-frame playlists need each keyframe's byte range:
+    1. every segment lists its keyframes as [offset, size, pts], and "psi" = the bytes of
+       PAT + PMT it starts with (whole packets);
+    2. the keyframes listed are exactly the source's keyframes (by PTS);
+    3. PSI bytes + each range alone decode to exactly one video frame, an I frame, at
+       that PTS.
+    """
+    run = segment(ts_h264_aac.read_bytes(), tmp_path / "out")
+    check_contract(run)
+    source_keys = sorted(round(p.pts * 90000) for p in probe_packets(ts_h264_aac) if p.key)
+    assert [k[2] for s in run.segments for k in s["keyframes"]] == source_keys
+    for seg in run.segments:
+        data = Path(seg["file"]).read_bytes()
+        assert seg["psi"] == 2 * TS
+        assert seg["keyframes"][0][0] == seg["psi"]  # the segment starts with one
+        for offset, size, pts in seg["keyframes"]:
+            assert offset % TS == 0 and size % TS == 0 and offset + size <= len(data)
+            part = tmp_path / f"kf-{pts}.ts"
+            part.write_bytes(data[:seg["psi"]] + data[offset:offset + size])
+            assert frames_of(part) == [("I", pts)]
+
+
+def test_audio_only_segments_list_no_keyframes(ts_aac_only: Path, tmp_path: Path) -> None:
+    run = segment(ts_aac_only.read_bytes(), tmp_path)
+    check_contract(run)
+    assert all("keyframes" not in s and s["psi"] == 2 * TS for s in run.segments)
+
+
 def test_start_seq_grows_past_five_digits(ts_h264_aac: Path, tmp_path: Path) -> None:
     """--start-seq 99999: names seg-99999.ts, seg-100000.ts, ..."""
     run = segment(ts_h264_aac.read_bytes(), tmp_path, "--start-seq", "99999")

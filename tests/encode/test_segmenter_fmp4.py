@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from tests import mp4boxes
-from tests.encode.test_segmenter import BINARY, TS, WRAP_SECONDS, Run, garbage
+from tests.encode.test_segmenter import BINARY, TS, WRAP_SECONDS, Run, frames_of, garbage
 from tests.fixtures.media import (
     FFMPEG,
     FPS,
@@ -225,6 +225,57 @@ def test_fmp4_segments_decode(fixture: str, request: pytest.FixtureRequest,
             assert ticks / 90000 == pytest.approx(source_duration(source), abs=FRAME)
 
 
+def avcc_fields(body: bytes) -> dict[str, int]:
+    """AVCDecoderConfigurationRecord (ISO/IEC 14496-15 5.3.3.1), one SPS and one PPS."""
+    sps_len = int.from_bytes(body[6:8], "big")
+    pps_at = 8 + sps_len
+    pps_len = int.from_bytes(body[pps_at + 1:pps_at + 3], "big")
+    fields = {"profile": body[1], "level": body[3], "length_size": (body[4] & 3) + 1,
+              "sps": body[5] & 0x1F, "pps": body[pps_at]}
+    tail = body[pps_at + 3 + pps_len:]
+    if tail:
+        fields |= {"chroma": tail[0] & 3, "luma_depth": 8 + (tail[1] & 7),
+                   "chroma_depth": 8 + (tail[2] & 7)}
+    return fields
+
+
+@pytest.mark.parametrize(("profile", "pix_fmt", "idc", "chroma", "depth"), [
+    ("high", "yuv420p", 100, 1, 8), ("high422", "yuv422p", 122, 2, 8),
+    ("high10", "yuv420p10le", 110, 1, 10)])
+def test_fmp4_avcc_high_profiles(profile: str, pix_fmt: str, idc: int, chroma: int, depth: int,
+                                 tmp_path: Path) -> None:
+    """High profiles carry chroma format and bit depths in avcC; the init says what the
+    SPS says, and the result decodes in that format."""
+    source = tmp_path / "in.ts"
+    subprocess.run([FFMPEG, "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25",
+                    "-t", "2", "-c:v", "libx264", "-preset", "veryfast", "-profile:v", profile,
+                    "-pix_fmt", pix_fmt, "-g", "25", "-f", "mpegts", str(source)], check=True)
+    run = segment_fmp4(source.read_bytes(), tmp_path / "out", duration=1.0)
+    check_contract(run)
+    (video,) = mp4boxes.tracks(Path(run.segments[0]["init"]).read_bytes())
+    fields = avcc_fields(video.config_body)
+    level = int(str(stream_info(source)[0]["level"]))
+    assert fields == {"profile": idc, "level": level, "length_size": 4, "sps": 1, "pps": 1,
+                      "chroma": chroma, "luma_depth": depth, "chroma_depth": depth}
+    joined = concat(run, tmp_path / "x.mp4")
+    assert stream_info(joined)[0]["pix_fmt"] == pix_fmt
+    assert decoded(joined, "v:0")[2] == ""
+
+
+def test_fmp4_hvcc_profile_tier_level(ts_hevc_aac: Path, tmp_path: Path) -> None:
+    """hvcC's general profile, tier and level are the SPS's (ffprobe reads them there)."""
+    run = segment_fmp4(ts_hevc_aac.read_bytes(), tmp_path / "out")
+    check_contract(run)
+    video = next(t for t in mp4boxes.tracks(Path(run.segments[0]["init"]).read_bytes())
+                 if t.handler == "vide")
+    body = video.config_body
+    probed = next(s for s in stream_info(ts_hevc_aac) if s["codec_type"] == "video")
+    assert body[1] & 0x1F == 1 and not body[1] & 0x20  # Main profile, Main tier
+    assert body[12] == int(str(probed["level"]))
+    assert body[21] & 3 == 3  # 4-byte NAL unit lengths
+    assert [body[23 + 0] & 0x3F] == [32]  # the first array holds the VPS
+
+
 def test_fmp4_hls_playlist_plays(ts_h264_aac: Path, tmp_path: Path) -> None:
     """1. segment into fMP4; 2. write a VOD playlist by hand (#EXT-X-MAP + EXTINF);
     3. ffmpeg reads the playlist and decodes the full duration without errors."""
@@ -320,6 +371,33 @@ def test_fmp4_max_duration_with_long_gop(make_ts: MakeTs, tmp_path: Path) -> Non
     assert [s["keyframe"] for s in run.segments][:2] == [True, False]
     frames, _, errors = decoded(concat(run, tmp_path / "x.mp4"), "v:0")
     assert errors == "" and frames == len(probe_packets(source, "v:0"))
+
+
+def test_fmp4_keyframe_byte_ranges(ts_h264_aac: Path, tmp_path: Path) -> None:
+    """1. every segment lists its keyframes; they are the source's keyframes;
+    2. each starts a fragment: its range begins at a moof (the first right after styp);
+    3. init + the range alone decode to exactly one video frame, an I frame, at its PTS.
+    """
+    run = segment_fmp4(ts_h264_aac.read_bytes(), tmp_path / "out")
+    check_contract(run)
+    init = Path(run.segments[0]["init"]).read_bytes()
+    source_keys = sorted(round(p.pts * 90000) for p in probe_packets(ts_h264_aac) if p.key)
+    assert [k[2] for s in run.segments for k in s["keyframes"]] == source_keys
+    for seg in run.segments:
+        data = Path(seg["file"]).read_bytes()
+        moofs = {b.offset for b in mp4boxes.find(mp4boxes.parse(data), "moof")}
+        assert seg["keyframes"][0][0] == mp4boxes.parse(data)[0].size  # right after styp
+        for offset, size, pts in seg["keyframes"]:
+            assert offset in moofs and offset + size <= len(data)
+            part = tmp_path / f"kf-{pts}.mp4"
+            part.write_bytes(init + data[offset:offset + size])
+            assert frames_of(part) == [("I", pts)]
+
+
+def test_fmp4_audio_only_lists_no_keyframes(ts_aac_only: Path, tmp_path: Path) -> None:
+    run = segment_fmp4(ts_aac_only.read_bytes(), tmp_path / "out")
+    check_contract(run)
+    assert all("keyframes" not in s and "psi" not in s for s in run.segments)
 
 
 def test_fmp4_rejects_unknown_format(tmp_path: Path) -> None:
