@@ -53,6 +53,11 @@ class MediaText:
         return sum(s.duration for s in self.segments)
 
 
+def parse_attributes(text: str) -> dict[str, str]:
+    """An RFC 8216 §4.2 attribute list; quoted values without their quotes."""
+    return {m[1]: m[2].strip('"') for m in _ATTRIBUTE.finditer(text)}
+
+
 def _fail(where: str, message: str) -> NoReturn:
     raise AssertionError(f"{where}: {message}")
 
@@ -74,11 +79,12 @@ def parse_media_text(text: str, where: str = "playlist") -> MediaText:
     extinf: str | None = None
     disc = False
     resources: list[str] = []
-    maps = False
+    maps = iframes_only = False
     for line in lines[1:]:
+        iframes_only = iframes_only or line == "#EXT-X-I-FRAMES-ONLY"
         tag = line.partition(":")[0]
         if tag in ("#EXT-X-MAP", "#EXT-X-KEY"):
-            attrs = {m[1]: m[2].strip('"') for m in _ATTRIBUTE.finditer(line.partition(":")[2])}
+            attrs = parse_attributes(line.partition(":")[2])
             if tag == "#EXT-X-KEY" and attrs.get("METHOD") not in ("NONE", "AES-128"):
                 _fail(where, f"unknown key method: {line!r}")
             if "URI" in attrs:
@@ -120,8 +126,9 @@ def parse_media_text(text: str, where: str = "playlist") -> MediaText:
             extinf, disc = None, False
     if version < 3:
         _fail(where, f"EXT-X-VERSION {version} < 3 (decimal-float EXTINF needs 3)")
-    if maps and version < 6:
-        _fail(where, f"EXT-X-VERSION {version} < 6 with EXT-X-MAP (RFC 8216 §7)")
+    needed = 5 if iframes_only else 6
+    if maps and version < needed:
+        _fail(where, f"EXT-X-VERSION {version} < {needed} with EXT-X-MAP (RFC 8216 §7)")
     if target is None:
         _fail(where, "no #EXT-X-TARGETDURATION")
     if kind == "VOD" and not ended:

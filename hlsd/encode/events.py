@@ -50,6 +50,10 @@ class SegmentReady:
     discontinuity: bool = False
     corrupt: int = 0  # input packets skipped as corrupt since the previous segment
     init: str | None = None  # fMP4: the init segment file it needs (announced before)
+    # (offset, size, pts) of each keyframe: the bytes that decode alone (given the init,
+    # or the `psi` bytes at the start of a TS segment)
+    keyframes: tuple[tuple[int, int, int], ...] = ()
+    psi: int | None = None  # TS: bytes of PAT + PMT at the start
 
 
 @dataclass(frozen=True)
@@ -87,6 +91,15 @@ def _count(obj: dict[str, Any], name: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
         raise EventError(f"field {name!r} is not a count: {value!r}")
     return value
+
+
+def _keyframes(value: Any) -> tuple[tuple[int, int, int], ...]:
+    if not isinstance(value, list) or not all(
+            isinstance(k, list) and len(k) == 3 and all(
+                isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in k)
+            for k in value):
+        raise EventError(f"keyframes is not a list of [offset, size, pts]: {value!r:.200}")
+    return tuple((k[0], k[1], k[2]) for k in value)
 
 
 def _optional_text(obj: dict[str, Any], name: str) -> str | None:
@@ -138,6 +151,8 @@ def parse_line(line: str | bytes) -> Event | None:
             discontinuity=bool(obj.get("discontinuity", False)),
             corrupt=_count(obj, "corrupt"),
             init=_optional_text(obj, "init"),
+            keyframes=_keyframes(obj.get("keyframes", [])),
+            psi=_count(obj, "psi") or None,
         )
     if kind == "init":
         return InitReady(file=_field(obj, "file", str), bytes=_field(obj, "bytes", int))

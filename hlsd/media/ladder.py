@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-from hlsd.media.master import Variant, render_master
+from hlsd.media.master import IFrameVariant, Variant, render_master
 
 MATERIAL_CHANGE = 0.10  # republish the master only when BANDWIDTH moves more than this
 
@@ -28,23 +28,26 @@ class RungStats:
     window: int
     media: RungMedia | None = None
     samples: deque[tuple[int, float]] = field(default_factory=deque)  # (bytes, seconds)
+    iframe_samples: deque[tuple[int, float]] = field(default_factory=deque)  # keyframes only
     warned_over_floor: bool = False
 
-    def add(self, nbytes: int, duration: float) -> None:
+    def add(self, nbytes: int, duration: float, iframe_bytes: int | None = None) -> None:
         if duration <= 0:
             return
-        self.samples.append((nbytes, duration))
-        while len(self.samples) > self.window:
-            self.samples.popleft()
+        for samples, value in ((self.samples, nbytes), (self.iframe_samples, iframe_bytes)):
+            if value is None:
+                continue
+            samples.append((value, duration))
+            while len(samples) > self.window:
+                samples.popleft()
 
     @property
     def peak(self) -> int:
-        return max((int(b * 8 / d) for b, d in self.samples), default=0)
+        return _peak(self.samples)
 
     @property
     def average(self) -> int:
-        total = sum(d for _, d in self.samples)
-        return int(sum(b for b, _ in self.samples) * 8 / total) if total else 0
+        return _average(self.samples)
 
     @property
     def bandwidth(self) -> int:
@@ -67,6 +70,7 @@ class Ladder:
         self.window = max(window, 6)
         self.rungs: dict[str, RungStats] = {}
         self._published: dict[str, Variant] = {}
+        self._published_iframes: dict[str, IFrameVariant] = {}
 
     def set_rungs(self, configured: dict[str, int | None]) -> None:
         """Keep stats of rungs that stay; a reload may add or remove rungs."""
@@ -75,6 +79,8 @@ class Ladder:
         for name, bw in configured.items():
             self.rungs[name].configured_bandwidth = bw
         self._published = {k: v for k, v in self._published.items() if k in self.rungs}
+        self._published_iframes = {k: v for k, v in self._published_iframes.items()
+                                   if k in self.rungs}
 
     def describe(self, rung: str, media: RungMedia) -> None:
         """The segmenter announced (new) stream parameters for `rung`."""
@@ -82,14 +88,19 @@ class Ladder:
         if stats is not None:
             stats.media = media
 
-    def measure(self, rung: str, nbytes: int, duration: float) -> bool:
-        """A segment of `rung` was cut; True once when its peak outgrows the configured
-        bandwidth (worth a warning: players may pick a rung they cannot sustain)."""
+    def measure(self, rung: str, nbytes: int, duration: float,
+                iframe_bytes: int | None = None) -> bool:
+        """A segment of `rung` was cut (with `iframe_bytes` in its keyframes, when it has
+        any); True once when its peak outgrows the configured bandwidth (worth a
+        warning: players may pick a rung they cannot sustain)."""
         stats = self.rungs.get(rung)
         if stats is None:
             return False
-        stats.add(nbytes, duration)
+        stats.add(nbytes, duration, iframe_bytes)
         return stats.over_floor()
+
+    def iframe_name(self, rung: str) -> str:
+        return f"{self.index_prefix}_{rung}_iframes.m3u8"
 
     def variant_name(self, rung: str) -> str:
         return f"{self.index_prefix}_{rung}.m3u8"
@@ -107,8 +118,19 @@ class Ladder:
             resolution=media.resolution if media else None,
             frame_rate=media.frame_rate if media else None)
 
-    def master_text(self) -> str | None:
+    def _iframe_variant(self, stats: RungStats) -> IFrameVariant:
+        media = stats.media
+        video = media.codecs.split(",")[0] if media else None
+        return IFrameVariant(
+            uri=self.iframe_name(stats.name), bandwidth=max(1, _peak(stats.iframe_samples)),
+            average_bandwidth=_average(stats.iframe_samples) or None, codecs=video,
+            resolution=media.resolution if media else None)
+
+    def master_text(self, iframe_rungs: set[str] | frozenset[str] = frozenset()) -> str | None:
         """The master playlist, or None until every rung has been measured once.
+
+        `iframe_rungs`: the rungs whose I-frame playlist the master may name (published
+        at that destination); only video rungs with keyframes measured get one.
 
         Attributes are held steady: BANDWIDTH only moves when it changes materially,
         so players are not made to re-read the master every segment.
@@ -121,11 +143,29 @@ class Ladder:
             old = self._published.get(name)
             if old is None or _material(old, fresh):
                 self._published[name] = fresh
-        return render_master([self._published[n] for n in self.rungs])
+        iframes = []
+        for name, stats in self.rungs.items():
+            if name in iframe_rungs and stats.iframe_samples and stats.media \
+                    and stats.media.resolution:
+                iframe = self._iframe_variant(stats)
+                held = self._published_iframes.get(name)
+                if held is None or _material(held, iframe):
+                    self._published_iframes[name] = iframe
+                iframes.append(self._published_iframes[name])
+        return render_master([self._published[n] for n in self.rungs], iframes=iframes)
 
 
-def _material(old: Variant, new: Variant) -> bool:
-    if (old.codecs, old.resolution, old.frame_rate) != (new.codecs, new.resolution,
-                                                        new.frame_rate):
+def _material(old: Variant | IFrameVariant, new: Variant | IFrameVariant) -> bool:
+    if (old.codecs, old.resolution, getattr(old, "frame_rate", None)) != (
+            new.codecs, new.resolution, getattr(new, "frame_rate", None)):
         return True
     return abs(new.bandwidth - old.bandwidth) > MATERIAL_CHANGE * old.bandwidth
+
+
+def _peak(samples: deque[tuple[int, float]]) -> int:
+    return max((int(b * 8 / d) for b, d in samples), default=0)
+
+
+def _average(samples: deque[tuple[int, float]]) -> int:
+    total = sum(d for _, d in samples)
+    return int(sum(b for b, _ in samples) * 8 / total) if total else 0

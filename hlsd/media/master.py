@@ -28,7 +28,30 @@ class Variant:
             raise PlaylistError(f"variant {self.uri!r}: codecs may not contain '\"'")
 
 
-def render_master(variants: Iterable[Variant], independent_segments: bool = True) -> str:
+@dataclass(frozen=True)
+class IFrameVariant:
+    """One #EXT-X-I-FRAME-STREAM-INF: a rung's I-frame playlist (RFC 8216 §4.3.4.3)."""
+
+    uri: str
+    bandwidth: int  # peak bits/s of I-frame bytes over their durations
+    average_bandwidth: int | None
+    codecs: str | None  # the video codec only
+    resolution: tuple[int, int] | None
+
+    def render(self) -> str:
+        attrs = [f"BANDWIDTH={self.bandwidth}"]
+        if self.average_bandwidth is not None:
+            attrs.append(f"AVERAGE-BANDWIDTH={self.average_bandwidth}")
+        if self.codecs is not None:
+            attrs.append(f'CODECS="{self.codecs}"')
+        if self.resolution is not None:
+            attrs.append(f"RESOLUTION={self.resolution[0]}x{self.resolution[1]}")
+        attrs.append(f'URI="{self.uri}"')
+        return "#EXT-X-I-FRAME-STREAM-INF:" + ",".join(attrs)
+
+
+def render_master(variants: Iterable[Variant], independent_segments: bool = True,
+                  iframes: Iterable[IFrameVariant] = ()) -> str:
     lines = ["#EXTM3U", f"#EXT-X-VERSION:{VERSION}"]
     if independent_segments:
         lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
@@ -43,4 +66,5 @@ def render_master(variants: Iterable[Variant], independent_segments: bool = True
         if v.frame_rate is not None:
             attrs.append(f"FRAME-RATE={v.frame_rate:.3f}")
         lines += ["#EXT-X-STREAM-INF:" + ",".join(attrs), v.uri]
+    lines += [i.render() for i in iframes]
     return "\n".join(lines) + "\n"

@@ -64,6 +64,13 @@ class Entry:
     independent: bool = True  # starts with a random access point
     map_name: str | None = None  # fMP4: object name of its init segment (#EXT-X-MAP)
     key: KeyTag | None = None  # encrypted whole with AES-128 (None: clear)
+    # For the I-frame playlist (hlsd.media.iframes): the first presentation time (90 kHz),
+    # each keyframe's (offset, size, pts), the PAT+PMT bytes of a TS segment, and the
+    # I-frame number of its first keyframe (given by the playlist).
+    pts: int | None = None
+    iframes: tuple[tuple[int, int, int], ...] = ()
+    psi: int | None = None
+    iframe_seq: int = 0
 
     def __post_init__(self) -> None:
         if self.map_name is not None and (not self.map_name or has_control(self.map_name)
@@ -95,6 +102,7 @@ class MediaPlaylist:
     media_sequence: int = 0
     discontinuity_sequence: int = 0
     ended: bool = False
+    next_iframe: int = 0  # the I-frame number the next keyframe gets: never goes back
     # Longest duration this playlist was ever rendered with: RFC 8216 §6.2.2 keeps a removed
     # segment for its duration plus that of the longest playlist that contained it.
     longest_duration: float = field(default=0.0, compare=False)
@@ -138,6 +146,8 @@ class MediaPlaylist:
             entry = replace(entry, discontinuity=True)
         if not self.entries:
             self.media_sequence = entry.seq
+        entry = replace(entry, iframe_seq=self.next_iframe)
+        self.next_iframe += len(entry.iframes)
         self.entries.append(entry)
         if self.window > 0:
             removed.extend(self._slide())
@@ -206,7 +216,7 @@ class MediaPlaylist:
                 lines.append("#EXT-X-KEY:METHOD=NONE")
                 keyed = False
             if e.program_date_time is not None:
-                lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{_format_pdt(e.program_date_time)}")
+                lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{format_pdt(e.program_date_time)}")
             lines.append(f"#EXTINF:{e.duration:.3f},")
             lines.append(self.url_prefix + e.name)
         if self.ended:
@@ -226,7 +236,8 @@ class MediaPlaylist:
         try:
             entries = [
                 Entry(**{**e, "program_date_time": _from_iso(e["program_date_time"]),
-                         "key": KeyTag(**e["key"]) if e.get("key") else None})
+                         "key": KeyTag(**e["key"]) if e.get("key") else None,
+                         "iframes": tuple(tuple(k) for k in e.get("iframes", ()))})
                 for e in data["entries"]
             ]
             playlist = cls(**{**data, "entries": entries})
@@ -240,7 +251,7 @@ class MediaPlaylist:
         return playlist
 
 
-def _format_pdt(moment: datetime) -> str:
+def format_pdt(moment: datetime) -> str:
     moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 

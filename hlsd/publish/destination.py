@@ -13,6 +13,7 @@ from functools import partial
 
 import structlog
 
+from hlsd.media.iframes import has_iframes, render_iframes
 from hlsd.media.ladder import Ladder
 from hlsd.media.playlist import MediaPlaylist, PlaylistError
 from hlsd.publish.expiry import Expiry
@@ -252,6 +253,12 @@ class Destination:
         if self.metrics:
             self.metrics.upload(self.name, "playlist",
                                 asyncio.get_running_loop().time() - started)
+        playlist = self.playlists[rung]
+        if self.settings.iframes and has_iframes(playlist):  # after its segments, before
+            iframes = render_iframes(playlist).encode()       # the master names it
+            await self.retry(partial(self.transfer.put_playlist, iframes,
+                                     self.ladder.iframe_name(rung)), "I-frame playlist")
+            self.listing.published_iframes.add(rung)
         for entry, window in self.listing.published(rung):
             # Clients may hold the previous playlist for its whole duration (§6.2.2).
             self.expiry.schedule([entry], window)
@@ -262,7 +269,7 @@ class Destination:
             if not self.ladder.rungs or not (set(self.ladder.rungs)
                                              <= self.listing.published_variants):
                 return
-            text = self.ladder.master_text()
+            text = self.ladder.master_text(self.listing.published_iframes)
             if text is None or text == self._master_text:
                 return
             await self.retry(partial(self.transfer.put_playlist, text.encode(),

@@ -50,8 +50,11 @@ class DestinationSet:
 
     def add(self, profile: cfg.TransferProfile, config: cfg.Config,
             state: DestinationState | None = None) -> Destination:
-        settings = PublishSettings(self.target_duration, config.index_segment_count,
-                                   config.segment_length, config.url_prefix)
+        settings = PublishSettings(
+            self.target_duration, config.index_segment_count, config.segment_length,
+            config.url_prefix,
+            # Byte ranges point into clear segments: none for whole-segment encryption.
+            iframes=config.iframe_playlists and config.encryption is None)
         return self.include(Destination(transfer.create(profile), profile.concurrency,
                                         settings, self.ladder, self.metrics,
                                         state or self._states.pop(profile.name, None)))

@@ -107,13 +107,16 @@ class Intake:
                 path.unlink(missing_ok=True)
                 return
             key = use
+        keyframes = () if key is not None else event.keyframes  # ranges of clear bytes
+        iframe_bytes = sum(size for _, size, _ in keyframes) if keyframes else None
         pdt = self.timeline.program_date_time(rung, event.seq, event.duration,
                                               event.discontinuity, datetime.now(UTC))
         seg = SegmentFile(rung=rung, seq=event.seq, path=path, duration=event.duration,
                           nbytes=nbytes, independent=event.keyframe,
                           discontinuity=event.discontinuity, program_date_time=pdt,
-                          init=init if event.init is not None else None, key=key)
-        if self.ladder.measure(rung, event.bytes, event.duration):
+                          init=init if event.init is not None else None, key=key,
+                          pts=event.pts, keyframes=keyframes, psi=event.psi)
+        if self.ladder.measure(rung, event.bytes, event.duration, iframe_bytes):
             stats = self.ladder.rungs[rung]
             log.warning("measured peak bitrate exceeds configured bandwidth", rung=rung,
                         peak=stats.peak, bandwidth=stats.configured_bandwidth)

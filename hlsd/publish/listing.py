@@ -21,6 +21,7 @@ class Listing:
         self.settings = settings
         self.playlists: dict[str, MediaPlaylist] = {}
         self.published_variants: set[str] = set()
+        self.published_iframes: set[str] = set()
         self.inits: set[str] = set()  # init segments stored and not being deleted
         # Rungs whose playlist gained segments not yet published: a stop waits for them,
         # or the last segment would be stored but named by no playlist.
@@ -54,6 +55,7 @@ class Listing:
     def remove_rung(self, rung: str) -> None:
         """Its playlist stays where it is; the master no longer names it."""
         self.published_variants.discard(rung)
+        self.published_iframes.discard(rung)
         self.unpublished.discard(rung)
 
     def set_window(self, window: int) -> None:
@@ -88,4 +90,5 @@ def entry_of(seg: SegmentFile, discontinuity: bool) -> Entry:
     return Entry(seq=seg.seq, name=seg.name, duration=seg.duration,
                  discontinuity=discontinuity, program_date_time=seg.program_date_time,
                  independent=seg.independent, map_name=seg.init.name if seg.init else None,
-                 key=seg.key.tag if seg.key else None)
+                 key=seg.key.tag if seg.key else None, pts=seg.pts, iframes=seg.keyframes,
+                 psi=seg.psi)

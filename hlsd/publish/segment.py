@@ -67,6 +67,9 @@ class SegmentFile:
     independent: bool
     discontinuity: bool
     program_date_time: datetime
+    pts: int | None = None  # first presentation time, 90 kHz
+    keyframes: tuple[tuple[int, int, int], ...] = ()  # (offset, size, pts) for I-frames
+    psi: int | None = None  # TS: PAT + PMT bytes at the start (an I-frame's EXT-X-MAP)
     init: InitFile | None = None  # fMP4: stored at a destination before this segment
     key: KeyUse | None = None  # encrypted: its key is published before a playlist names it
     _holders: int = field(default=0, repr=False)

@@ -13,6 +13,7 @@ class PublishSettings:
     window: int  # index_segment_count
     segment_length: float
     url_prefix: str
+    iframes: bool = False  # publish an I-frame playlist per video rung
 
     @property
     def lane_capacity(self) -> int:
