@@ -322,11 +322,13 @@ def test_fmp4_new_parameters_new_init(make_ts: MakeTs, tmp_path: Path) -> None:
 
 def test_fmp4_config_change_without_timestamp_break(make_ts: MakeTs, tmp_path: Path) -> None:
     """Another size on the same clock (no timestamp break) still gets its own init and
-    a discontinuity: the TS of a 160x96 stream whose clock continues the first one's."""
+    a discontinuity: the TS of a 160x96 stream whose clock continues the first one's
+    (0.1 s later, so that its B-frame-delayed first DTS still follows the last one)."""
     first = make_ts(3)
-    second = make_ts(3, size="160x96", ts_offset=3.0)
+    second = make_ts(3, size="160x96", ts_offset=3.1)
     run = segment_fmp4(first.read_bytes() + second.read_bytes(), tmp_path / "out")
     check_contract(run)
+    assert "0 timestamp breaks" in run.stderr and "new codec parameters" in run.stderr
     assert len(run.inits) == 2
     marked = [s for s in run.segments if s.get("discontinuity")]
     assert len(marked) == 1 and marked[0]["init"] == run.inits[1]["file"]

@@ -1058,6 +1058,9 @@ static void on_pmt(void *ctx, const uint8_t *sec, size_t len)
     if (!t->have_pmt)
         log_msg(s, "program: video pid %u (type 0x%02x), audio pid %u (type 0x%02x)", ps.vpid,
                 ps.vtype, ps.apid, ps.atype);
+    if (s->fmp4.on && s->audio.kind == K_AUDIO_OTHER)
+        log_msg(s, "fMP4 carries AAC and MPEG audio only: audio stream type 0x%02x is left out",
+                ps.atype);
     t->have_pmt = 1;
 }
 
