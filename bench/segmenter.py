@@ -114,7 +114,8 @@ def main() -> int:
             if fmt == "ts":
                 return [*head, "-f", "segment", "-segment_time", str(args.duration),
                         "-segment_format", "mpegts", str(out / "seg-%05d.ts")]
-            return [*head, "-f", "hls", "-hls_time", str(args.duration),
+            # ffmpeg 5.x wants the ADTS headers stripped by hand (newer ones insert it)
+            return [*head, "-bsf:a", "aac_adtstoasc", "-f", "hls", "-hls_time", str(args.duration),
                     "-hls_segment_type", "fmp4", "-hls_playlist_type", "vod",
                     "-hls_segment_filename", str(out / "seg-%05d.m4s"), str(out / "index.m3u8")]
 

@@ -1,8 +1,8 @@
 /* libFuzzer entry point: the first input byte picks the options and the chunk size
  * the rest is fed in, so the packet-sync carry between reads is exercised too.
  * Segments are "written" with dir == NULL: same code path, no file system.
- * Mode byte: bits 0-2 duration, bit 3 --max-duration, bits 4-5 chunk size,
- * bit 6 --format fmp4, bit 7 a grid origin near the 33-bit wrap. */
+ * Mode byte: bits 0-2 duration, bit 3 --max-duration (with fmp4 also LL-HLS parts),
+ * bits 4-5 chunk size, bit 6 --format fmp4, bit 7 a grid origin near the 33-bit wrap. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,6 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     cfg.start_seq = 99998;
     cfg.grid_origin = (mode & 0x80) ? 0x1FFFFFF00LL : -1; /* near the 33-bit wrap */
     cfg.fmp4 = fmp4 = (mode & 0x40) != 0;
+    cfg.part_duration = (fmp4 && (mode & 8)) ? cfg.duration / 3 : 0;
     cfg.on_event = check_line;
     hs_segmenter *s = hs_create(&cfg);
     if (!s)

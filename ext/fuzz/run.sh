@@ -33,6 +33,7 @@ if command -v ffmpeg >/dev/null 2>&1; then
     # the same inputs with bit 6 set: --format fmp4
     seed h264_aac_fmp4 121 $v $a -t 1.2 -c:v libx264 -g 4 -bf 2 -c:a aac -b:a 24k
     seed h264_fmp4 152 $v -t 1 -c:v libx264 -g 5 -preset ultrafast
+    seed h264_aac_parts 131 $v $a -t 1.5 -c:v libx264 -g 8 -bf 2 -c:a aac -b:a 24k
     seed hevc_aac_fmp4 141 $v $a -t 0.8 -c:v libx265 -x265-params log-level=none:keyint=4 -c:a aac -b:a 24k
     seed aac_fmp4 102 $a -t 1 -c:a aac -b:a 24k
     seed mp3_fmp4 153 $a -t 1 -c:a libmp3lame -b:a 32k

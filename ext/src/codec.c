@@ -30,6 +30,29 @@ static int h264_high_profile(unsigned p)
     return 0;
 }
 
+/* The high profiles' chroma format, bit depths and scaling lists (skipped). */
+static int h264_chroma_info(bit_reader *br, unsigned *chroma, unsigned *separate_planes,
+                            unsigned *depth_luma, unsigned *depth_chroma)
+{
+    *chroma = br_ue(br);
+    if (*chroma > 3)
+        return -1;
+    if (*chroma == 3)
+        *separate_planes = br_u(br, 1);
+    *depth_luma = br_ue(br);
+    *depth_chroma = br_ue(br);
+    if (*depth_luma > 6 || *depth_chroma > 6)
+        return -1;
+    br_u(br, 1);   /* qpprime_y_zero_transform_bypass_flag */
+    if (br_u(br, 1)) {  /* seq_scaling_matrix_present_flag */
+        int lists = (*chroma != 3) ? 8 : 12;
+        for (int i = 0; i < lists && !br->overrun; i++)
+            if (br_u(br, 1))
+                skip_scaling_list(br, i < 6 ? 16 : 64);
+    }
+    return 0;
+}
+
 int h264_parse_sps(const uint8_t *nal, size_t len, video_params *out)
 {
     uint8_t rbsp[SPS_MAX];
@@ -45,24 +68,9 @@ int h264_parse_sps(const uint8_t *nal, size_t len, video_params *out)
     unsigned level = br_u(&br, 8);
     br_ue(&br);  /* seq_parameter_set_id */
     unsigned chroma = 1, separate_planes = 0, depth_luma = 0, depth_chroma = 0;
-    if (h264_high_profile(profile)) {
-        chroma = br_ue(&br);
-        if (chroma > 3)
-            return -1;
-        if (chroma == 3)
-            separate_planes = br_u(&br, 1);
-        depth_luma = br_ue(&br);
-        depth_chroma = br_ue(&br);
-        if (depth_luma > 6 || depth_chroma > 6)
-            return -1;
-        br_u(&br, 1);   /* qpprime_y_zero_transform_bypass_flag */
-        if (br_u(&br, 1)) {  /* seq_scaling_matrix_present_flag */
-            int lists = (chroma != 3) ? 8 : 12;
-            for (int i = 0; i < lists && !br.overrun; i++)
-                if (br_u(&br, 1))
-                    skip_scaling_list(&br, i < 6 ? 16 : 64);
-        }
-    }
+    if (h264_high_profile(profile) &&
+        h264_chroma_info(&br, &chroma, &separate_planes, &depth_luma, &depth_chroma) < 0)
+        return -1;
     br_ue(&br);  /* log2_max_frame_num_minus4 */
     unsigned poc_type = br_ue(&br);
     if (poc_type == 0) {
@@ -118,6 +126,51 @@ int h264_parse_sps(const uint8_t *nal, size_t len, video_params *out)
     return 0;
 }
 
+/* profile_tier_level(1, max_sub_layers_minus1): the general part is kept. */
+static void hevc_ptl(bit_reader *br, unsigned max_sub_layers_minus1, video_params *p)
+{
+    p->profile_space = br_u(br, 2);
+    p->tier = br_u(br, 1);
+    p->profile_idc = br_u(br, 5);
+    p->compat_flags = br_u(br, 32);
+    for (int i = 0; i < 6; i++)
+        p->constraint_flags[i] = (uint8_t)br_u(br, 8);
+    p->level_idc = br_u(br, 8);
+    unsigned prof_present[8] = {0}, level_present[8] = {0};
+    for (unsigned i = 0; i < max_sub_layers_minus1; i++) {
+        prof_present[i] = br_u(br, 1);
+        level_present[i] = br_u(br, 1);
+    }
+    if (max_sub_layers_minus1 > 0)
+        for (unsigned i = max_sub_layers_minus1; i < 8; i++)
+            br_u(br, 2);
+    for (unsigned i = 0; i < max_sub_layers_minus1; i++) {
+        if (prof_present[i])
+            br_skip(br, 88);
+        if (level_present[i])
+            br_skip(br, 8);
+    }
+}
+
+/* ISO/IEC 14496-15 Annex E: profile space letter + profile, compatibility flags in
+ * reverse bit order, tier letter + level, constraint bytes without trailing zeros. */
+static void hevc_codec_string(video_params *p)
+{
+    uint32_t reversed = 0;
+    for (int i = 0; i < 32; i++)
+        if (p->compat_flags & (1u << i))
+            reversed |= 1u << (31 - i);
+    static const char *const spaces[] = {"", "A", "B", "C"};
+    int pos = snprintf(p->codec, sizeof p->codec, "hvc1.%s%u.%X.%c%u", spaces[p->profile_space],
+                       p->profile_idc, (unsigned)reversed, p->tier ? 'H' : 'L', p->level_idc);
+    int last = 5;
+    while (last >= 0 && p->constraint_flags[last] == 0)
+        last--;
+    for (int i = 0; i <= last && pos > 0 && (size_t)pos < sizeof p->codec; i++)
+        pos += snprintf(p->codec + pos, sizeof p->codec - (size_t)pos, ".%X",
+                        p->constraint_flags[i]);
+}
+
 int hevc_parse_sps(const uint8_t *nal, size_t len, video_params *out)
 {
     uint8_t rbsp[SPS_MAX];
@@ -131,29 +184,9 @@ int hevc_parse_sps(const uint8_t *nal, size_t len, video_params *out)
     br_u(&br, 4);                   /* sps_video_parameter_set_id */
     unsigned max_sub_layers_minus1 = br_u(&br, 3);
     unsigned nesting = br_u(&br, 1);
-    /* profile_tier_level(1, max_sub_layers_minus1) */
-    unsigned space = br_u(&br, 2);
-    unsigned tier = br_u(&br, 1);
-    unsigned profile = br_u(&br, 5);
-    uint32_t compat = br_u(&br, 32);
-    uint8_t constraint[6];
-    for (int i = 0; i < 6; i++)
-        constraint[i] = (uint8_t)br_u(&br, 8);
-    unsigned level = br_u(&br, 8);
-    unsigned prof_present[8] = {0}, level_present[8] = {0};
-    for (unsigned i = 0; i < max_sub_layers_minus1; i++) {
-        prof_present[i] = br_u(&br, 1);
-        level_present[i] = br_u(&br, 1);
-    }
-    if (max_sub_layers_minus1 > 0)
-        for (unsigned i = max_sub_layers_minus1; i < 8; i++)
-            br_u(&br, 2);
-    for (unsigned i = 0; i < max_sub_layers_minus1; i++) {
-        if (prof_present[i])
-            br_skip(&br, 88);
-        if (level_present[i])
-            br_skip(&br, 8);
-    }
+    video_params p;
+    memset(&p, 0, sizeof p);
+    hevc_ptl(&br, max_sub_layers_minus1, &p);
     br_ue(&br);  /* sps_seq_parameter_set_id */
     unsigned chroma = br_ue(&br);
     if (chroma > 3)
@@ -181,35 +214,15 @@ int hevc_parse_sps(const uint8_t *nal, size_t len, video_params *out)
     int64_t h = (int64_t)height - (int64_t)(sub_h * ((uint64_t)crop_t + crop_b));
     if (w <= 0 || h <= 0)
         return -1;
-
-    /* ISO/IEC 14496-15 Annex E: profile space letter + profile, compatibility flags
-     * in reverse bit order, tier letter + level, constraint bytes without trailing zeros. */
-    memset(out, 0, sizeof *out);
-    uint32_t reversed = 0;
-    for (int i = 0; i < 32; i++)
-        if (compat & (1u << i))
-            reversed |= 1u << (31 - i);
-    static const char *const spaces[] = {"", "A", "B", "C"};
-    int pos = snprintf(out->codec, sizeof out->codec, "hvc1.%s%u.%X.%c%u", spaces[space], profile,
-                       (unsigned)reversed, tier ? 'H' : 'L', level);
-    int last = 5;
-    while (last >= 0 && constraint[last] == 0)
-        last--;
-    for (int i = 0; i <= last && pos > 0 && (size_t)pos < sizeof out->codec; i++)
-        pos += snprintf(out->codec + pos, sizeof out->codec - (size_t)pos, ".%X", constraint[i]);
-    out->width = (int)w;
-    out->height = (int)h;
-    out->chroma_format = chroma;
-    out->bit_depth_luma = depth_luma;
-    out->bit_depth_chroma = depth_chroma;
-    out->profile_space = space;
-    out->tier = tier;
-    out->profile_idc = profile;
-    out->level_idc = level;
-    out->compat_flags = compat;
-    memcpy(out->constraint_flags, constraint, sizeof constraint);
-    out->max_sub_layers = max_sub_layers_minus1 + 1;
-    out->temporal_id_nesting = nesting;
+    p.width = (int)w;
+    p.height = (int)h;
+    p.chroma_format = chroma;
+    p.bit_depth_luma = depth_luma;
+    p.bit_depth_chroma = depth_chroma;
+    p.max_sub_layers = max_sub_layers_minus1 + 1;
+    p.temporal_id_nesting = nesting;
+    hevc_codec_string(&p);
+    *out = p;
     return 0;
 }
 

@@ -23,9 +23,11 @@
 
 static const char usage[] =
     "usage: hlsd-segmenter --duration S --dir DIR --prefix NAME [--start-seq N] "
-    "[--max-duration M] [--grid-origin PTS [--grid-seq N]] [--format ts|fmp4]\n"
+    "[--max-duration M] [--grid-origin PTS [--grid-seq N]] [--format ts|fmp4 "
+    "[--part-duration P]]\n"
     "  Reads MPEG-TS on stdin, writes DIR/NAME-<seq>.ts (fmp4: DIR/NAME-init-<hash>.mp4 and\n"
-    "  DIR/NAME-<seq>.m4s), prints one JSON event per line.\n";
+    "  DIR/NAME-<seq>.m4s; with --part-duration also LL-HLS parts DIR/NAME-<seq>.<i>.m4s),\n"
+    "  prints one JSON event per line.\n";
 
 static volatile sig_atomic_t stop_requested;
 
@@ -107,7 +109,7 @@ static int make_dirs(const char *path)
 /* The command line, checked. */
 typedef struct {
     const char *dir, *prefix;
-    double duration, max_duration;
+    double duration, max_duration, part_duration;
     unsigned long long start_seq, grid_seq;
     long long grid_origin;
     int have_grid_seq;
@@ -142,6 +144,9 @@ static int set_option(options *o, const char *name, const char *opt, const char 
         if (parse_count(value, &o->grid_seq) < 0)
             return bad_args("--grid-seq needs an integer >= 0", value);
         o->have_grid_seq = 1;
+    } else if (!strcmp(name, "--part-duration")) {
+        if (parse_seconds(value, &o->part_duration) < 0)
+            return bad_args("--part-duration needs seconds > 0", value);
     } else if (!strcmp(name, "--format")) {
         if (strcmp(value, "ts") != 0 && strcmp(value, "fmp4") != 0)
             return bad_args("--format needs ts or fmp4", value);
@@ -170,6 +175,10 @@ static int check_options(const options *o)
         return bad_args("--max-duration must not be less than --duration", NULL);
     if (strlen(o->dir) > HS_DIR_MAX)
         return bad_args("--dir is too long", NULL);
+    if (o->part_duration > 0 && !o->fmp4)
+        return bad_args("--part-duration needs --format fmp4", NULL);
+    if (o->part_duration > o->duration)
+        return bad_args("--part-duration must not be more than --duration", NULL);
     return 0;
 }
 
@@ -287,6 +296,7 @@ int main(int argc, char **argv)
         .grid_origin = o.grid_origin,
         .grid_seq = o.have_grid_seq ? o.grid_seq : o.start_seq,
         .fmp4 = o.fmp4,
+        .part_duration = o.part_duration,
         .on_event = on_event,
         .on_log = on_log,
         .ctx = NULL,

@@ -408,8 +408,10 @@ static void audio_entries(remux *r)
     }
 }
 
-/* moof + mdat of one track; its buffers are free again when this returns. */
-static size_t write_track(remux *r, remux_track *t, int video, seg_writer *w)
+/* moof + mdat of one track into w (and also); its buffers are free again when this
+ * returns. Returns the moof's size (0: nothing written) and adds its duration. */
+static size_t write_track(remux *r, remux_track *t, int video, seg_writer *w, seg_writer *also,
+                          int64_t *ticks)
 {
     uint32_t timescale = video ? TICKS : (uint32_t)r->acfg.sample_rate;
     if (!t->anchored)
@@ -421,38 +423,48 @@ static size_t write_track(remux *r, remux_track *t, int video, seg_writer *w)
         r->dropped += t->n;
         return 0;
     }
-    writer_put_ref(w, r->box.p, r->box.len);
-    writer_put_ref(w, t->data.p, t->data.len);
-    writer_flush(w);
+    seg_writer *to[2] = {w, also};
+    for (int i = 0; i < 2 && to[i]; i++) {
+        writer_put_ref(to[i], r->box.p, r->box.len);
+        writer_put_ref(to[i], t->data.p, t->data.len);
+        writer_flush(to[i]);
+    }
+    uint64_t sum = 0;
     for (size_t i = 0; i < t->n; i++)
-        t->next_decode += t->entries[i].duration;
+        sum += t->entries[i].duration;
+    t->next_decode += sum;
+    *ticks = (int64_t)(sum * TICKS / timescale);
     return moof;
 }
 
-int remux_write(remux *r, seg_writer *w, int have_next, int64_t next_dts, keyframe_range *kf)
+void remux_write(remux *r, seg_writer *w, seg_writer *also, int have_next, int64_t next_dts,
+                 fragment_info *out)
 {
-    int found = 0;
+    memset(out, 0, sizeof *out);
+    uint64_t before = w->bytes;
     remux_track *v = &r->video, *a = &r->audio;
+    int64_t vticks = 0, aticks = 0;
     if (v->n && v->id) {
         video_entries(r, have_next, next_dts);
         uint64_t offset = w->bytes;
-        size_t moof = write_track(r, v, 1, w);
+        size_t moof = write_track(r, v, 1, w, also, &vticks);
         if (moof && v->samples[0].sync) {
-            kf->offset = offset;
-            kf->size = moof + 8 + v->samples[0].size;
-            kf->pts = (v->samples[0].time + v->samples[0].cto) & (int64_t)PTS_MASK;
-            found = 1;
+            out->keyframe = 1;
+            out->kf.offset = offset;
+            out->kf.size = moof + 8 + v->samples[0].size;
+            out->kf.pts = (v->samples[0].time + v->samples[0].cto) & (int64_t)PTS_MASK;
         }
     } else {
         r->dropped += v->n;
     }
     if (a->n && a->id) {
         audio_entries(r);
-        write_track(r, a, 0, w);
+        write_track(r, a, 0, w, also, &aticks);
     } else {
         r->dropped += a->n;
     }
+    out->ticks = vticks ? vticks : aticks;
+    out->bytes = w->bytes - before;
     track_clear(v);
     track_clear(a);
-    return found;
 }

@@ -96,9 +96,18 @@ void remux_discard(remux *r);
 
 /* The init segment for the configurations in use; sets the track IDs. */
 void remux_init_segment(remux *r, byte_buf *out);
-/* Writes the waiting samples as fragments into w. next_dts: the DTS of the video
- * access unit that follows them, when have_next. Returns 1 and fills *kf when the
- * video fragment starts with a sync sample. */
-int remux_write(remux *r, seg_writer *w, int have_next, int64_t next_dts, keyframe_range *kf);
+/* What remux_write() wrote. */
+typedef struct {
+    int keyframe;               /* the video fragment starts with a sync sample: */
+    keyframe_range kf;          /* its byte range in w */
+    int64_t ticks;              /* 90 kHz: how long it lasts (video, else audio) */
+    uint64_t bytes;
+} fragment_info;
+
+/* Writes the waiting samples as fragments into w, and the same bytes into also
+ * (an LL-HLS part file) unless it is NULL. next_dts: the DTS of the video access unit
+ * that follows them, when have_next. */
+void remux_write(remux *r, seg_writer *w, seg_writer *also, int have_next, int64_t next_dts,
+                 fragment_info *out);
 
 #endif

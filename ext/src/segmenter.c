@@ -113,9 +113,20 @@ typedef struct {
     int kf_open;                /* TS: its packets are still passing (keyframe_at[keyframes]) */
 } current_segment;
 
+/* LL-HLS parts: every fragment of the open segment also goes to a file of its own. */
+typedef struct {
+    double max_ticks;           /* the longest part, 90 kHz; 0: no parts */
+    unsigned index;             /* of the next part in the open segment */
+    int have_first;
+    int64_t first_dts;          /* the first timing access unit of the part in progress */
+    seg_writer w;
+} part_output;
+
 /* fMP4 output: the remuxer and the init segment the open segment refers to. */
 typedef struct {
     int on;
+    byte_buf styp;              /* every segment (and its first part) starts with it */
+    part_output parts;
     remux mx;
     byte_buf init, next_init;   /* the last init written; the one being built */
     int have_init;
@@ -212,13 +223,11 @@ static void put_table(hs_segmenter *s, const uint8_t *sec, size_t len, unsigned 
  * take effect. */
 static void open_fmp4_segment(hs_segmenter *s)
 {
-    byte_buf b;
-    bb_init(&b, 0);
-    mp4_styp(&b);
-    if (!b.failed)
-        memcpy(writer_reserve(&s->w, b.len), b.p, b.len);
-    bb_free(&b);
+    const byte_buf *styp = &s->fmp4.styp;
+    memcpy(writer_reserve(&s->w, styp->len), styp->p, styp->len);
     s->fmp4.seg_has_init = 0;
+    s->fmp4.parts.index = 0;
+    s->fmp4.parts.have_first = 0;
     remux_commit(&s->fmp4.mx);
 }
 
@@ -349,6 +358,49 @@ static void settle_init(hs_segmenter *s)
     emit(s, line, len);
 }
 
+/* The file of the next part, or NULL without parts. The first part starts with the
+ * segment's styp, so the segment is exactly its parts one after the other. */
+static seg_writer *open_part(hs_segmenter *s)
+{
+    part_output *p = &s->fmp4.parts;
+    if (p->max_ticks <= 0)
+        return NULL;
+    if (writer_open_part(&p->w, s->seg.seq, p->index) < 0) {
+        if (!s->failed)
+            log_msg(s, "I/O error: %s", p->w.error);
+        s->failed = 1;
+        return NULL;
+    }
+    if (p->index == 0) {
+        const byte_buf *styp = &s->fmp4.styp;
+        memcpy(writer_reserve(&p->w, styp->len), styp->p, styp->len);
+    }
+    return &p->w;
+}
+
+/* The part is complete: renamed into place and announced at once. */
+static void finish_part(hs_segmenter *s, const fragment_info *info)
+{
+    part_output *p = &s->fmp4.parts;
+    if (info->bytes == 0) {
+        writer_abort(&p->w);
+        return;
+    }
+    if (writer_close(&p->w) < 0) {
+        if (!s->failed)
+            log_msg(s, "I/O error: %s", p->w.error);
+        s->failed = 1;
+        return;
+    }
+    /* Audio samples are all sync samples: an audio-only part always stands alone. */
+    int independent = info->keyframe || s->fmp4.mx.video.id == 0;
+    char line[HS_EVENT_MAX];
+    size_t len = event_part(line, sizeof line, s->seg.seq, p->index, p->w.final_path,
+                            info->ticks, p->w.bytes, independent);
+    emit(s, line, len);
+    p->index++;
+}
+
 /* fMP4: the samples waiting in the remuxer become fragments of the open segment.
  * next_dts: the DTS of the video access unit after them, when have_next. */
 static void flush_fragment(hs_segmenter *s, int have_next, int64_t next_dts)
@@ -358,10 +410,15 @@ static void flush_fragment(hs_segmenter *s, int have_next, int64_t next_dts)
         return;
     if (!f->seg_has_init)
         settle_init(s);
-    keyframe_range kf;
+    fragment_info info;
     current_segment *seg = &s->seg;
-    if (remux_write(&f->mx, &s->w, have_next, next_dts, &kf) && seg->keyframes < HS_KEYFRAMES_MAX)
-        seg->keyframe_at[seg->keyframes++] = kf;
+    seg_writer *part = open_part(s);
+    remux_write(&f->mx, &s->w, part, have_next, next_dts, &info);
+    if (info.keyframe && seg->keyframes < HS_KEYFRAMES_MAX)
+        seg->keyframe_at[seg->keyframes++] = info.kf;
+    if (part)
+        finish_part(s, &info);
+    f->parts.have_first = 0;
     if (s->w.failed)
         io_fail(s);
 }
@@ -573,6 +630,24 @@ static int config_changed(hs_segmenter *s, es_state *es)
     return remux_needs_cut(mx);
 }
 
+/* LL-HLS: whether the part in progress would grow past its limit with this access
+ * unit (its DTS plus a frame), so it must end before it. */
+static int part_due(const hs_segmenter *s, const es_state *es)
+{
+    const part_output *p = &s->fmp4.parts;
+    return p->max_ticks > 0 && p->have_first &&
+           (double)(ts_diff(es->dts, p->first_dts) + s->frames.frame_ticks) > p->max_ticks;
+}
+
+static void note_part_start(hs_segmenter *s, const es_state *es)
+{
+    part_output *p = &s->fmp4.parts;
+    if (p->max_ticks > 0 && !p->have_first) {
+        p->have_first = 1;
+        p->first_dts = es->dts;
+    }
+}
+
 /* TS: the video PES about to pass is a keyframe's; track_keyframe() finds its bytes. */
 static void note_keyframe(hs_segmenter *s, const es_state *es, int rap)
 {
@@ -595,6 +670,7 @@ static void decide(hs_segmenter *s, es_state *es)
             remux_commit(&s->fmp4.mx);  /* nothing of this segment is written yet */
         start_first_segment(s, es->pts, rap);
         note_keyframe(s, es, rap);
+        note_part_start(s, es);
         return;
     }
     int64_t e = ts_diff(es->pts, s->seg.first);
@@ -603,14 +679,15 @@ static void decide(hs_segmenter *s, es_state *es)
         kind = CUT_CONFIG;
     /* fMP4 fragments end before every keyframe (so each keyframe's byte range starts
      * at a moof) and at every cut. */
-    if (s->fmp4.on &&
-        (kind != CUT_NONE || (is_video(es) && rap) || remux_wants_flush(&s->fmp4.mx)))
+    if (s->fmp4.on && (kind != CUT_NONE || (is_video(es) && rap) || part_due(s, es) ||
+                       remux_wants_flush(&s->fmp4.mx)))
         flush_fragment(s, kind != CUT_BREAK, es->dts);
     if (kind != CUT_NONE)
         cut(s, es, kind, e, rap);
     else if (e > s->seg.max_rel)
         s->seg.max_rel = e;
     note_keyframe(s, es, rap);
+    note_part_start(s, es);
 }
 
 static void apply_sps(hs_segmenter *s, es_state *es)
@@ -981,6 +1058,9 @@ static void on_pmt(void *ctx, const uint8_t *sec, size_t len)
     if (!t->have_pmt)
         log_msg(s, "program: video pid %u (type 0x%02x), audio pid %u (type 0x%02x)", ps.vpid,
                 ps.vtype, ps.apid, ps.atype);
+    if (s->fmp4.on && s->audio.kind == K_AUDIO_OTHER)
+        log_msg(s, "fMP4 carries AAC and MPEG audio only: audio stream type 0x%02x is left out",
+                ps.atype);
     t->have_pmt = 1;
 }
 
@@ -1179,12 +1259,17 @@ hs_segmenter *hs_create(const hs_config *cfg)
     s->video.last_cc = s->audio.last_cc = -1;
     s->video.abuf = malloc(HS_AUDIO_PES_MAX);
     s->audio.abuf = malloc(HS_AUDIO_PES_MAX);
-    s->fmp4.on = cfg->fmp4;
-    bb_init(&s->fmp4.init, 0);
-    bb_init(&s->fmp4.next_init, 0);
-    int mx = cfg->fmp4 ? remux_init(&s->fmp4.mx) : 0;  /* TS needs none of it */
+    fmp4_output *f = &s->fmp4;
+    f->on = cfg->fmp4;
+    bb_init(&f->init, 0);
+    bb_init(&f->next_init, 0);
+    bb_init(&f->styp, 0);
+    mp4_styp(&f->styp);
+    f->parts.max_ticks = cfg->fmp4 ? cfg->part_duration * TICKS : 0;
+    int mx = cfg->fmp4 ? remux_init(&f->mx) : 0;  /* TS needs none of it */
+    int pw = f->parts.max_ticks > 0 ? writer_init(&f->parts.w, cfg->dir, cfg->prefix, ".m4s") : 0;
     const char *ext = cfg->fmp4 ? ".m4s" : ".ts";
-    if (!s->video.abuf || !s->audio.abuf || mx < 0 ||
+    if (!s->video.abuf || !s->audio.abuf || mx < 0 || pw < 0 || f->styp.failed ||
         writer_init(&s->w, cfg->dir, cfg->prefix, ext) < 0) {
         hs_destroy(s);
         return NULL;
@@ -1203,6 +1288,9 @@ void hs_destroy(hs_segmenter *s)
     remux_free(&s->fmp4.mx);
     bb_free(&s->fmp4.init);
     bb_free(&s->fmp4.next_init);
+    bb_free(&s->fmp4.styp);
+    if (s->fmp4.parts.w.arena)
+        writer_free(&s->fmp4.parts.w);
     free(s);
 }
 

@@ -23,6 +23,10 @@ typedef struct {
     /* 0: MPEG-TS segments (NAME-<seq>.ts); 1: CMAF, an init segment NAME-init-<hash>.mp4
      * and media segments NAME-<seq>.m4s. */
     int fmp4;
+    /* fMP4 only, seconds; 0: none. LL-HLS parts: fragments of at most this long (and
+     * one at every keyframe), each also written to NAME-<seq>.<i>.m4s and announced by
+     * a part event as soon as it is complete. */
+    double part_duration;
     /* One JSON event line (no newline). */
     void (*on_event)(void *ctx, const char *line, size_t len);
     /* One diagnostic message (no newline); NULL: silent. */

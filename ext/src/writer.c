@@ -92,23 +92,36 @@ int writer_flush(seg_writer *w)
     return w->failed ? -1 : 0;
 }
 
-static void set_name(seg_writer *w, uint64_t seq)
+/* NAME-<seq><ext>, or NAME-<seq>.<part><ext> for a part (part >= 0). */
+static void set_name(seg_writer *w, uint64_t seq, long part)
 {
+    char tail[32] = "";
+    if (part >= 0)
+        snprintf(tail, sizeof tail, ".%ld", part);
     if (!w->dir)
-        snprintf(w->final_path, sizeof w->final_path, "%s-%05llu%s", w->prefix,
-                 (unsigned long long)seq, w->ext);
+        snprintf(w->final_path, sizeof w->final_path, "%s-%05llu%s%s", w->prefix,
+                 (unsigned long long)seq, tail, w->ext);
     else
-        snprintf(w->final_path, sizeof w->final_path, "%s/%s-%05llu%s", w->dir, w->prefix,
-                 (unsigned long long)seq, w->ext);
+        snprintf(w->final_path, sizeof w->final_path, "%s/%s-%05llu%s%s", w->dir, w->prefix,
+                 (unsigned long long)seq, tail, w->ext);
 }
 
-int writer_open(seg_writer *w, uint64_t seq)
+static int open_named(seg_writer *w, uint64_t seq, long part);
+
+int writer_open(seg_writer *w, uint64_t seq) { return open_named(w, seq, -1); }
+
+int writer_open_part(seg_writer *w, uint64_t seq, unsigned index)
+{
+    return open_named(w, seq, (long)index);
+}
+
+static int open_named(seg_writer *w, uint64_t seq, long part)
 {
     w->bytes = 0;
     w->niov = 0;
     w->arena_len = 0;
     w->open = 1;
-    set_name(w, seq);
+    set_name(w, seq, part);
     if (!w->dir)
         return 0;
     snprintf(w->tmp_path, sizeof w->tmp_path, "%s.tmp", w->final_path);
@@ -186,7 +199,7 @@ void writer_abort(seg_writer *w)
 void writer_renumber(seg_writer *w, uint64_t seq)
 {
     /* Only the name it will be renamed to changes; the temporary file stays. */
-    set_name(w, seq);
+    set_name(w, seq, -1);
 }
 
 int write_file_atomic(const char *path, const uint8_t *data, size_t len, char *err,

@@ -35,6 +35,8 @@ typedef struct {
 int writer_init(seg_writer *w, const char *dir, const char *prefix, const char *ext);
 void writer_free(seg_writer *w);
 int writer_open(seg_writer *w, uint64_t seq);
+/* An LL-HLS part of segment seq: NAME-<seq>.<index><ext>. */
+int writer_open_part(seg_writer *w, uint64_t seq, unsigned index);
 /* The open segment will be published as number seq instead. */
 void writer_renumber(seg_writer *w, uint64_t seq);
 void writer_add_ref(seg_writer *w, const uint8_t *p, size_t n);

@@ -324,11 +324,13 @@ def test_fmp4_new_parameters_new_init(make_ts: MakeTs, tmp_path: Path) -> None:
 
 def test_fmp4_config_change_without_timestamp_break(make_ts: MakeTs, tmp_path: Path) -> None:
     """Another size on the same clock (no timestamp break) still gets its own init and
-    a discontinuity: the TS of a 160x96 stream whose clock continues the first one's."""
+    a discontinuity: the TS of a 160x96 stream whose clock continues the first one's
+    (0.1 s later, so that its B-frame-delayed first DTS still follows the last one)."""
     first = make_ts(3)
-    second = make_ts(3, size="160x96", ts_offset=3.0)
+    second = make_ts(3, size="160x96", ts_offset=3.1)
     run = segment_fmp4(first.read_bytes() + second.read_bytes(), tmp_path / "out")
     check_contract(run)
+    assert "0 timestamp breaks" in run.stderr and "new codec parameters" in run.stderr
     assert len(run.inits) == 2
     marked = [s for s in run.segments if s.get("discontinuity")]
     assert len(marked) == 1 and marked[0]["init"] == run.inits[1]["file"]
@@ -400,8 +402,62 @@ def test_fmp4_audio_only_lists_no_keyframes(ts_aac_only: Path, tmp_path: Path) -
     assert all("keyframes" not in s and "psi" not in s for s in run.segments)
 
 
-def test_fmp4_rejects_unknown_format(tmp_path: Path) -> None:
-    proc = subprocess.run([BINARY, "--format", "mkv", "--duration", "2", "--dir",
-                           str(tmp_path), "--prefix", "p"], input=b"", capture_output=True,
-                          check=False)
+@pytest.mark.parametrize("fixture", ["ts_h264_aac", "ts_aac_only"])
+def test_fmp4_ll_hls_parts(fixture: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """--part-duration 0.5 (LL-HLS parts):
+    1. each part is announced before its segment (after the previous segment), numbered
+       0, 1, ... within it, in a file of its own that is complete when announced;
+    2. a segment's file is its parts one after the other;
+    3. no part is longer than 0.5 s; together they last as long as their segment;
+    4. a part is independent exactly when its video starts with a sync sample (audio-only
+       parts always are), and every segment's first part is;
+    5. init + all parts decode to every frame of the source.
+    """
+    source: Path = request.getfixturevalue(fixture)
+    run = segment_fmp4(source.read_bytes(), tmp_path / "out", "--part-duration", "0.5")
+    check_contract(run)
+    tracks = check_boxes(run)
+    check_timing(run, tracks)
+    video = any(t.handler == "vide" for t in tracks.values())
+    order = [(e["event"], e.get("seq")) for e in run.events if e["event"] in ("part", "segment")]
+    all_parts: list[bytes] = []
+    for seg in run.segments:
+        parts = [e for e in run.events if e["event"] == "part" and e["seq"] == seg["seq"]]
+        assert [p["index"] for p in parts] == list(range(len(parts))) and len(parts) >= 4
+        first = order.index(("part", seg["seq"]))
+        assert order[first:first + len(parts) + 1] == [("part", seg["seq"])] * len(parts) + [
+            ("segment", seg["seq"])]
+        blobs = []
+        for part in parts:
+            path = Path(part["file"])
+            assert path == run.out_dir.resolve() / f"seg-{seg['seq']:05d}.{part['index']}.m4s"
+            blobs.append(path.read_bytes())
+            assert len(blobs[-1]) == part["bytes"]
+            assert 0 < part["duration"] <= 0.5 + 1e-6
+            if video:
+                frags = [f for f in mp4boxes.fragments(blobs[-1]) if f.track == 1]
+                assert part["independent"] == frags[0].sync(0)
+            else:
+                assert part["independent"] is True
+        assert parts[0]["independent"] is True
+        assert b"".join(blobs) == Path(seg["file"]).read_bytes()
+        assert sum(p["duration"] for p in parts) == pytest.approx(seg["duration"], abs=FRAME)
+        all_parts += blobs
+    joined = tmp_path / "parts.mp4"
+    joined.write_bytes(Path(run.segments[0]["init"]).read_bytes() + b"".join(all_parts))
+    stream = "v:0" if video else "a:0"
+    frames, _, errors = decoded(joined, stream)
+    assert errors == ""
+    if video:
+        assert frames == len(probe_packets(source, stream))
+
+
+@pytest.mark.parametrize("args", [
+    ["--format", "mkv"],
+    ["--part-duration", "0.5"],  # parts need fmp4
+    ["--format", "fmp4", "--part-duration", "3"],  # longer than --duration
+])
+def test_fmp4_bad_arguments_exit_2(args: list[str], tmp_path: Path) -> None:
+    proc = subprocess.run([BINARY, "--duration", "2", "--dir", str(tmp_path), "--prefix", "p",
+                           *args], input=b"", capture_output=True, check=False)
     assert proc.returncode == 2 and b"usage" in proc.stderr
