@@ -137,12 +137,12 @@ size_t event_end(char *buf, size_t cap, uint64_t segments, int64_t dur_ticks, ui
 }
 
 size_t event_part(char *buf, size_t cap, uint64_t seq, unsigned index, const char *file,
-                  int64_t dur_ticks, uint64_t bytes, int independent)
+                  int64_t dur_ticks, uint64_t bytes, int independent, int last)
 {
     size_t pos = put(buf, cap, 0, "{\"event\":\"part\",\"seq\":%llu,\"index\":%u,\"file\":",
                      (unsigned long long)seq, index);
     pos = put_string(buf, cap, pos, file);
-    return put(buf, cap, pos, ",\"duration\":%.6f,\"bytes\":%llu,\"independent\":%s}",
+    return put(buf, cap, pos, ",\"duration\":%.6f,\"bytes\":%llu,\"independent\":%s%s}",
                (double)dur_ticks / 90000.0, (unsigned long long)bytes,
-               independent ? "true" : "false");
+               independent ? "true" : "false", last ? ",\"last\":true" : "");
 }

@@ -34,7 +34,7 @@ typedef struct {
 size_t event_segment(char *buf, size_t cap, const segment_report *r);
 size_t event_init(char *buf, size_t cap, const char *file, uint64_t bytes);
 size_t event_part(char *buf, size_t cap, uint64_t seq, unsigned index, const char *file,
-                  int64_t dur_ticks, uint64_t bytes, int independent);
+                  int64_t dur_ticks, uint64_t bytes, int independent, int last);
 /* corrupt: the total over the whole input, always shown. */
 size_t event_end(char *buf, size_t cap, uint64_t segments, int64_t dur_ticks, uint64_t corrupt);
 

@@ -119,6 +119,7 @@ typedef struct {
     unsigned index;             /* of the next part in the open segment */
     int have_first;
     int64_t first_dts;          /* the first timing access unit of the part in progress */
+    int closing;                /* the part in progress ends the segment (it is the last) */
     seg_writer w;
 } part_output;
 
@@ -396,7 +397,7 @@ static void finish_part(hs_segmenter *s, const fragment_info *info)
     int independent = info->keyframe || s->fmp4.mx.video.id == 0;
     char line[HS_EVENT_MAX];
     size_t len = event_part(line, sizeof line, s->seg.seq, p->index, p->w.final_path,
-                            info->ticks, p->w.bytes, independent);
+                            info->ticks, p->w.bytes, independent, p->closing);
     emit(s, line, len);
     p->index++;
 }
@@ -455,7 +456,11 @@ static void finish_segment(hs_segmenter *s, int64_t dur)
         return;
     }
     if (s->fmp4.on) {
+        /* The part flushed now is the segment's last: its event says so, so a server
+         * hints part 0 of the next segment rather than one that will never exist. */
+        s->fmp4.parts.closing = 1;
         flush_fragment(s, 0, 0);
+        s->fmp4.parts.closing = 0;
         if (!s->fmp4.seg_has_init) {
             drop_segment(s, "without a sample that fMP4 can carry");
             return;
@@ -680,8 +685,11 @@ static void decide(hs_segmenter *s, es_state *es)
     /* fMP4 fragments end before every keyframe (so each keyframe's byte range starts
      * at a moof) and at every cut. */
     if (s->fmp4.on && (kind != CUT_NONE || (is_video(es) && rap) || part_due(s, es) ||
-                       remux_wants_flush(&s->fmp4.mx)))
+                       remux_wants_flush(&s->fmp4.mx))) {
+        s->fmp4.parts.closing = kind != CUT_NONE;  /* a cut: this part is the last */
         flush_fragment(s, kind != CUT_BREAK, es->dts);
+        s->fmp4.parts.closing = 0;
+    }
     if (kind != CUT_NONE)
         cut(s, es, kind, e, rap);
     else if (e > s->seg.max_rel)

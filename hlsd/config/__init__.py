@@ -15,6 +15,7 @@ from hlsd.config.model import (
     EncryptionSettings,
     FtpProfile,
     HttpSettings,
+    LowLatencySettings,
     S3Profile,
     SshProfile,
     TransferProfile,
@@ -23,7 +24,6 @@ from hlsd.config.secret import Secret
 
 __all__ = [
     "DEFAULT_HLS_JS", "Config", "ConfigError", "CopyProfile", "EncodingProfile",
-    "EncryptionSettings",
-    "FtpProfile", "HttpSettings", "Problem", "S3Profile", "Secret", "SshProfile",
-    "TransferProfile", "load", "parse",
+    "EncryptionSettings", "FtpProfile", "HttpSettings", "LowLatencySettings", "Problem",
+    "S3Profile", "Secret", "SshProfile", "TransferProfile", "load", "parse",
 ]

@@ -24,6 +24,7 @@ from hlsd.config.model import (
     CopyProfile,
     EncodingProfile,
     HttpSettings,
+    LowLatencySettings,
     TransferProfile,
     yaml_keys,
 )
@@ -37,6 +38,7 @@ LEGACY_PIPE_TAIL = re.compile(r"\|\s*(%s\s*){1,6}$")
 
 ENCODING_KEYS = yaml_keys(EncodingProfile)
 HTTP_KEYS = yaml_keys(HttpSettings)
+LL_KEYS = yaml_keys(LowLatencySettings)
 
 
 def strip_legacy_tail(command: str) -> tuple[str, bool]:
@@ -77,6 +79,31 @@ def _http(raw: Any, check: Checker) -> HttpSettings | None:
         port=check.integer(raw, "port", "http", minimum=0, maximum=65535),
         serve=check.string(raw, "serve", "http"),
         hls_js_url=check.string(raw, "hls_js_url", "http")))
+
+
+def _low_latency(raw: Any, segment_format: str | None, http: HttpSettings | None,
+                 encryption: object, segment_length: float | None,
+                 check: Checker) -> LowLatencySettings | None:
+    if raw is None or raw is False:
+        return None
+    if raw is True:
+        raw = {}
+    if not isinstance(raw, dict):
+        check.problem("low_latency", f"found {show(raw)}", "a section with part_length")
+        return None
+    check.unknown(raw, LL_KEYS, "low_latency")
+    length = segment_length or Config.segment_length
+    part = check.number(raw, "part_length", "low_latency", minimum=0.1, maximum=length / 2)
+    if segment_format != "fmp4":
+        check.problem("low_latency", "needs segment_format: fmp4 (parts are CMAF fragments)",
+                      "segment_format: fmp4, or no low_latency")
+    if http is None:
+        check.problem("low_latency", "needs the built-in HTTP origin (blocking playlist "
+                      "reload is served by hlsd itself)", "an http: section, or no low_latency")
+    if encryption is not None:
+        check.problem("low_latency", "is not supported with encryption yet",
+                      "one of low_latency and encryption")
+    return LowLatencySettings(**present(part_length=part))
 
 
 def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = None) -> Config:
@@ -139,6 +166,8 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
     encryption = parse_encryption(raw, sections, tr_names, rel, check)
     segment_format = check.choice(raw, "segment_format", "", ("ts", "fmp4"))
     iframes = check.boolean(raw, "iframe_playlists", "")
+    low_latency = _low_latency(raw.get("low_latency"), segment_format, http, encryption,
+                               seg_len, check)
     live = check.boolean(raw, "live", "")
     url_prefix = check.string(raw, "url_prefix", "")
     segmenter = check.string(raw, "segmenter_binary", "")
@@ -152,7 +181,7 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
         live=_is_live(input_location or "") if live is None else live,
         target_duration=target, max_segment_duration=target + MAX_DURATION_SLACK,
         encoder_mode=_encoder_mode(mode, commands),
-        http=http, encryption=encryption, source_path=source_path,
+        http=http, encryption=encryption, low_latency=low_latency, source_path=source_path,
         warnings=tuple(check.warnings),
         **present(segment_prefix=prefixes["segment_prefix"],
                   index_prefix=prefixes["index_prefix"], log_type=log_type,

@@ -16,9 +16,18 @@ from typing import Any, Literal
 from hlsd.config.secret import Secret
 
 __all__ = [
-    "DEFAULT_HLS_JS", "Config", "CopyProfile", "EncodingProfile", "EncryptionSettings",
+    "DEFAULT_HLS_JS",
+    "Config",
+    "CopyProfile",
+    "EncodingProfile",
+    "EncryptionSettings",
     "FtpProfile",
-    "HttpSettings", "S3Profile", "SshProfile", "TransferProfile", "yaml_keys",
+    "HttpSettings",
+    "LowLatencySettings",
+    "S3Profile",
+    "SshProfile",
+    "TransferProfile",
+    "yaml_keys",
 ]
 
 DEFAULT_HLS_JS = "https://cdn.jsdelivr.net/npm/hls.js@1/dist/hls.min.js"
@@ -124,6 +133,13 @@ class EncryptionSettings:
 
 
 @dataclass(frozen=True)
+class LowLatencySettings:
+    """`low_latency:` LL-HLS from the built-in origin: parts of at most `part_length`."""
+
+    part_length: float = 0.5  # seconds: #EXT-X-PART-INF PART-TARGET
+
+
+@dataclass(frozen=True)
 class HttpSettings:
     listen: str = "127.0.0.1"
     port: int = 8080
@@ -157,6 +173,7 @@ class Config:
     segment_format: Literal["ts", "fmp4"] = "ts"
     iframe_playlists: bool = True
     encryption: EncryptionSettings | None = None
+    low_latency: LowLatencySettings | None = None
     # --max-duration for the segmenter: keeps round(EXTINF) <= target_duration.
     max_segment_duration: float = field(default=4 + MAX_DURATION_SLACK, metadata=NOT_A_KEY)
     source_path: Path | None = field(default=None, compare=False, metadata=NOT_A_KEY)

@@ -66,6 +66,21 @@ class InitReady:
 
 
 @dataclass(frozen=True)
+class PartReady:
+    """`{"event":"part",...}`: an LL-HLS part of segment `seq`, complete in its own file
+    the moment it is announced; the segment is its parts concatenated."""
+
+    seq: int
+    index: int  # from 0 within the segment
+    file: str
+    duration: float
+    bytes: int
+    independent: bool  # starts with a sync sample
+    last: bool = False  # the segment's last part (its segment event follows)
+    discontinuity: bool = False  # the first part of a new pipeline run (set by hlsd)
+
+
+@dataclass(frozen=True)
 class StreamEnd:
     """`{"event":"end",...}`: the input ended and the last segment was reported."""
 
@@ -74,7 +89,7 @@ class StreamEnd:
     corrupt: int = 0  # input packets skipped as corrupt, in all
 
 
-Event = StreamInfo | InitReady | SegmentReady | StreamEnd
+Event = StreamInfo | InitReady | PartReady | SegmentReady | StreamEnd
 
 
 def _field(obj: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
@@ -154,6 +169,13 @@ def parse_line(line: str | bytes) -> Event | None:
             keyframes=_keyframes(obj.get("keyframes", [])),
             psi=_count(obj, "psi") or None,
         )
+    if kind == "part":
+        return PartReady(
+            seq=_field(obj, "seq", int), index=_field(obj, "index", int),
+            file=_field(obj, "file", str),
+            duration=float(_field(obj, "duration", (int, float))),
+            bytes=_field(obj, "bytes", int), independent=bool(obj.get("independent", False)),
+            last=bool(obj.get("last", False)))
     if kind == "init":
         return InitReady(file=_field(obj, "file", str), bytes=_field(obj, "bytes", int))
     if kind == "stream":

@@ -32,7 +32,8 @@ def rung_spec(config: cfg.Config, profile: cfg.EncodingProfile,
         workdir=config.temp_dir / profile.name,
         prefix=f"{config.segment_prefix}_{profile.name}",
         segment_length=config.segment_length, max_duration=max_duration,
-        segment_format=config.segment_format)
+        segment_format=config.segment_format,
+        part_duration=config.low_latency.part_length if config.low_latency else None)
 
 
 def group_specs(config: cfg.Config, profiles: list[cfg.EncodingProfile], ffmpeg: str,

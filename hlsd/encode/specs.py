@@ -30,6 +30,7 @@ class RungSpec:
     segment_length: float
     max_duration: float
     segment_format: str = "ts"  # ts | fmp4
+    part_duration: float | None = None  # LL-HLS parts (fmp4)
 
     def segmenter_argv(self, start_seq: int, grid: Grid | None = None) -> list[str]:
         argv = [self.segmenter, "--duration", f"{self.segment_length:g}",
@@ -37,6 +38,8 @@ class RungSpec:
                 "--prefix", self.prefix, "--start-seq", str(start_seq)]
         if self.segment_format != "ts":  # older segmenters know no --format
             argv += ["--format", self.segment_format]
+        if self.part_duration is not None:
+            argv += ["--part-duration", f"{self.part_duration:g}"]
         if grid is not None:
             argv += ["--grid-origin", str(grid.pts), "--grid-seq", str(grid.seq)]
         return argv

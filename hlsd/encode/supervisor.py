@@ -20,7 +20,14 @@ from typing import Any, Protocol
 import structlog
 
 from hlsd.backoff import Backoff
-from hlsd.encode.events import Event, EventError, SegmentReady, StreamEnd, parse_line
+from hlsd.encode.events import (
+    Event,
+    EventError,
+    PartReady,
+    SegmentReady,
+    StreamEnd,
+    parse_line,
+)
 from hlsd.encode.process import Child, read_lines
 from hlsd.encode.specs import Grid, GroupSpec
 
@@ -202,6 +209,8 @@ class GroupSupervisor:
             if rung in state.first:
                 event = replace(event, discontinuity=True)
                 state.first.discard(rung)
+        elif isinstance(event, PartReady) and rung in state.first:
+            event = replace(event, discontinuity=True)  # parts come before their segment
         elif isinstance(event, StreamEnd):
             state.ended.add(rung)
         await self._host.report(rung, event)

@@ -62,7 +62,7 @@ class Origin:
 
     async def apply(self, old: cfg.Config, new: cfg.Config) -> None:
         """Rebind only when the HTTP settings changed; a new served folder is swapped in."""
-        if old.http == new.http:
+        if (old.http, old.low_latency) == (new.http, new.low_latency):
             if self.http is not None:
                 self.http.serve(served_directory(new))
             return

@@ -424,6 +424,8 @@ def test_fmp4_ll_hls_parts(fixture: str, request: pytest.FixtureRequest, tmp_pat
     for seg in run.segments:
         parts = [e for e in run.events if e["event"] == "part" and e["seq"] == seg["seq"]]
         assert [p["index"] for p in parts] == list(range(len(parts))) and len(parts) >= 4
+        # Only the last part says so: a server then hints part 0 of the next segment.
+        assert [bool(p.get("last")) for p in parts] == [False] * (len(parts) - 1) + [True]
         first = order.index(("part", seg["seq"]))
         assert order[first:first + len(parts) + 1] == [("part", seg["seq"])] * len(parts) + [
             ("segment", seg["seq"])]
