@@ -13,12 +13,14 @@ from pathlib import Path
 
 import structlog
 
-from hlsd.encode.events import Event, InitReady, SegmentReady, StreamInfo
+from hlsd.encode.events import Event, InitReady, PartReady, SegmentReady, StreamInfo
 from hlsd.media.ladder import Ladder, RungMedia
+from hlsd.media.lowlatency import Part
 from hlsd.media.timeline import Timeline
 from hlsd.publish.cipher import encrypt_file
 from hlsd.publish.destinations import DestinationSet
 from hlsd.publish.keys import KeyRing
+from hlsd.publish.live import LiveSink
 from hlsd.publish.metrics import IntakeMetrics
 from hlsd.publish.segment import InitFile, KeyUse, SegmentFile
 
@@ -27,12 +29,14 @@ log = structlog.get_logger()
 
 class Intake:
     def __init__(self, temp_dir: Path, ladder: Ladder, destinations: DestinationSet,
-                 metrics: IntakeMetrics, keys: KeyRing | None = None) -> None:
+                 metrics: IntakeMetrics, keys: KeyRing | None = None,
+                 live: LiveSink | None = None) -> None:
         self._temp_dir = temp_dir
         self.ladder = ladder
         self.destinations = destinations
         self.metrics = metrics
         self.keys = keys  # encryption on: every segment is encrypted before it is offered
+        self.live = live  # LL-HLS: parts and segments also go to the origin's live edge
         self.timeline = Timeline()
         self.segments = 0  # segments taken in by this daemon
         self._inits: dict[str, InitFile] = {}  # rung -> its newest init segment
@@ -53,6 +57,11 @@ class Intake:
                      video=video.__dict__ if video else None)
         elif isinstance(event, InitReady):
             self._init(rung, event)
+            if self.live is not None and rung in self._inits:
+                init = self._inits[rung]
+                self.live.init(rung, init.name, await _read(init.path) or b"")
+        elif isinstance(event, PartReady):
+            await self._part(rung, event)
         elif isinstance(event, SegmentReady):
             await self._segment(rung, event)
 
@@ -61,6 +70,8 @@ class Intake:
 
     def rung_finished(self, rung: str) -> None:
         self.destinations.finish_rung(rung)
+        if self.live is not None:
+            self.live.end(rung)
 
     def encoder_restarted(self, rung: str) -> None:
         self.metrics.encoder_restart(rung)
@@ -83,6 +94,24 @@ class Intake:
         if old is None or old.path != path:
             self._inits[rung] = InitFile(path)
             log.info("init segment", rung=rung, file=path.name, bytes=event.bytes)
+
+    async def _part(self, rung: str, event: PartReady) -> None:
+        """A part for the live edge only: read, then its file goes (the segment has it)."""
+        path = self._inside(rung, event.file)
+        if path is None:
+            return
+        data = await _read(path) if self.live is not None else None
+        path.unlink(missing_ok=True)
+        if self.live is None:
+            return
+        if data is None:
+            log.error("part file missing; skipped", rung=rung, file=event.file)
+            return
+        init = self._inits.get(rung)
+        self.live.part(rung, Part(event.seq, event.index, path.name, event.duration,
+                                  event.independent), data, last=event.last,
+                       discontinuity=event.discontinuity,
+                       map_name=init.name if init else None)
 
     async def _segment(self, rung: str, event: SegmentReady) -> None:
         path = self._inside(rung, event.file)
@@ -126,6 +155,17 @@ class Intake:
             log.warning("corrupt input skipped", rung=rung, seq=event.seq,
                         packets=event.corrupt)
         self.segments += 1
+        if self.live is not None:
+            data = await _read(path)
+            if data is not None:
+                self.live.segment(seg, data)
         log.debug("segment", rung=rung, seq=event.seq, duration=event.duration,
                   bytes=event.bytes, pts=event.pts, discontinuity=event.discontinuity)
         self.destinations.offer(seg)
+
+
+async def _read(path: Path) -> bytes | None:
+    try:
+        return await asyncio.to_thread(path.read_bytes)
+    except OSError:
+        return None

@@ -18,6 +18,8 @@ from aiohttp import web
 
 from hlsd.config.model import PLAYLIST_CACHE_CONTROL, SEGMENT_CACHE_CONTROL, HttpSettings
 from hlsd.publish.transfer.base import cache_control, content_type
+from hlsd.serve import llhttp
+from hlsd.serve.live import LiveEdge
 from hlsd.serve.player import player_page
 
 __all__ = ["HttpOrigin", "StreamStatus"]
@@ -43,10 +45,11 @@ class HttpOrigin:
     """aiohttp server; `start()` binds settings.listen:settings.port (0: any free port)."""
 
     def __init__(self, settings: HttpSettings, directory: Path | None,
-                 status: StreamStatus) -> None:
+                 status: StreamStatus, live: LiveEdge | None = None) -> None:
         self.settings = settings
         self._directory = directory
         self._status = status
+        self._live = live  # LL-HLS: playlists, parts and new segments from memory
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
 
@@ -124,6 +127,14 @@ class HttpOrigin:
         return _json(body, 200 if ok else 503)
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
+        if self._live is not None:
+            name = request.match_info["path"]
+            rung = self._live.rung_of(name)
+            if rung is not None:
+                return await llhttp.playlist(self._live, rung, request)
+            found = await llhttp.media(self._live, name)
+            if found is not None:
+                return found
         path = None if self._directory is None else resolve_inside(
             self._directory, request.match_info["path"])
         if path is None:

@@ -14,6 +14,7 @@ from hlsd import config as cfg
 
 if TYPE_CHECKING:
     from hlsd.serve.http import HttpOrigin, StreamStatus
+    from hlsd.serve.live import LiveEdge
 
 log = structlog.get_logger()
 
@@ -35,8 +36,10 @@ class Origin:
     each time it starts listening (the demo prints the URL)."""
 
     def __init__(self, status: StreamStatus,
-                 on_listening: Callable[[str], None] | None = None) -> None:
+                 on_listening: Callable[[str], None] | None = None,
+                 live: LiveEdge | None = None) -> None:
         self._status = status
+        self._live = live
         self._on_listening = on_listening
         self.http: HttpOrigin | None = None  # None while not listening
         self._listening = asyncio.Event()
@@ -48,7 +51,8 @@ class Origin:
         from hlsd.serve.http import HttpOrigin
 
         settings = config.http
-        http = HttpOrigin(settings, served_directory(config), self._status)
+        http = HttpOrigin(settings, served_directory(config), self._status,
+                          self._live if config.low_latency else None)
         try:
             await http.start()
         except OSError as exc:

@@ -12,6 +12,7 @@ from hlsd.publish.destinations import DestinationSet
 from hlsd.publish.intake import Intake
 from hlsd.publish.keys import KeyRing, KeyState
 from hlsd.publish.settings import PublishSettings
+from hlsd.serve.live import LiveEdge
 from hlsd.serve.origin import Origin
 from hlsd.service.metrics import Metrics
 from hlsd.service.state import DaemonState
@@ -40,14 +41,18 @@ def assemble(config: cfg.Config, ffmpeg: str, state: DaemonState, metrics: Metri
     for profile in config.transfer_profiles:
         destinations.add(profile, config)
     keys = None if config.encryption is None else key_ring(config, state.keys)
-    intake = Intake(config.temp_dir, ladder, destinations, metrics, keys)
+    live = None
+    if config.low_latency is not None:
+        live = LiveEdge(config.target_duration, config.index_segment_count,
+                        config.low_latency.part_length, ladder.variant_name)
+    intake = Intake(config.temp_dir, ladder, destinations, metrics, keys, live)
     # Numbering never goes back: past what was persisted and what any playlist lists.
     next_seq = max(state.next_seq, destinations.last_seq() + 1)
     rungs = Rungs(config, ffmpeg, intake, next_seq, config.max_segment_duration)
     status = StreamStatus(rungs, ladder, destinations, intake, metrics, config.segment_length,
                           config.target_duration)
     return Parts(ladder, destinations, keys, intake, rungs, status,
-                 Origin(status, on_listening))
+                 Origin(status, on_listening, live))
 
 
 def key_ring(config: cfg.Config, state: KeyState) -> KeyRing:

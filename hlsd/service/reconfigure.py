@@ -27,6 +27,9 @@ async def apply_reload(parts: Parts, metrics: Metrics, old: cfg.Config, new: cfg
         # EXT-X-TARGETDURATION is fixed for a playlist's life (RFC 8216 §6.2.1).
         log.warning("target duration stays until a restart", running=old.target_duration,
                     configured=new.target_duration)
+    if old.low_latency != new.low_latency:
+        log.warning("low_latency: the origin keeps serving as configured at start (the "
+                    "rungs restart with the new part length); restart hlsd to switch LL-HLS")
     if plan.encryption_changed:
         log.warning("encryption settings stay until a restart (keys and their rotation "
                     "belong to the running stream)")
