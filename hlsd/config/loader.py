@@ -174,6 +174,11 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
                                                   if isinstance(t, CopyProfile)}:
         check.problem("http.serve", f"{show(http.serve)} is not a copy transfer profile in use",
                       "the name of a copy profile listed in transfer_profile")
+    start_rung = check.string(raw, "start_rung", "")
+    if start_rung is not None and start_rung not in enc_names:
+        check.problem("start_rung", f"{show(start_rung)} is not a listed encoding profile",
+                      "one of encoding_profile: " + ", ".join(enc_names),
+                      choices=enc_names, near=start_rung)
     live = check.boolean(raw, "live", "")
     url_prefix = check.string(raw, "url_prefix", "")
     segmenter = check.string(raw, "segmenter_binary", "")
@@ -187,7 +192,8 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
         live=_is_live(input_location or "") if live is None else live,
         target_duration=target, max_segment_duration=target + MAX_DURATION_SLACK,
         encoder_mode=_encoder_mode(mode, commands),
-        http=http, source_path=source_path, warnings=tuple(check.warnings),
+        http=http, start_rung=start_rung, source_path=source_path,
+        warnings=tuple(check.warnings),
         **present(segment_prefix=prefixes["segment_prefix"],
                   index_prefix=prefixes["index_prefix"], log_type=log_type,
                   log_file=log_file, log_level=level, source_command=source_command,

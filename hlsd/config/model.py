@@ -141,6 +141,9 @@ class Config:
     target_duration: int = 4
     encoder_mode: Literal["per_rung", "shared"] = "per_rung"
     http: HttpSettings | None = None
+    # The encoding profile whose variant the master lists first (players start there);
+    # None: the video rung nearest 2 Mbit/s from below (hlsd.media.master.playback_order).
+    start_rung: str | None = None
     # --max-duration for the segmenter: keeps round(EXTINF) <= target_duration.
     max_segment_duration: float = field(default=4 + MAX_DURATION_SLACK, metadata=NOT_A_KEY)
     source_path: Path | None = field(default=None, compare=False, metadata=NOT_A_KEY)

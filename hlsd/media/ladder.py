@@ -66,10 +66,14 @@ class Ladder:
         self.index_prefix = index_prefix
         self.window = max(window, 6)
         self.rungs: dict[str, RungStats] = {}
+        self.start_rung: str | None = None  # listed first; None: hlsd's rule (playback_order)
         self._published: dict[str, Variant] = {}
 
-    def set_rungs(self, configured: dict[str, int | None]) -> None:
-        """Keep stats of rungs that stay; a reload may add or remove rungs."""
+    def set_rungs(self, configured: dict[str, int | None], start_rung: str | None = None
+                  ) -> None:
+        """Keep stats of rungs that stay; a reload may add or remove rungs, or name another
+        rung to start with."""
+        self.start_rung = start_rung if start_rung in configured else None
         self.rungs = {name: self.rungs.get(name) or RungStats(name, bw, self.window)
                       for name, bw in configured.items()}
         for name, bw in configured.items():
@@ -121,7 +125,8 @@ class Ladder:
             old = self._published.get(name)
             if old is None or _material(old, fresh):
                 self._published[name] = fresh
-        return render_master([self._published[n] for n in self.rungs])
+        start = self.variant_name(self.start_rung) if self.start_rung else None
+        return render_master([self._published[n] for n in self.rungs], start=start)
 
 
 def _material(old: Variant, new: Variant) -> bool:
