@@ -2,9 +2,10 @@
 
 Routes: `/` player page, `/info.json` the daemon's live figures, `/metrics`
 Prometheus text, `/healthz` 200/503 JSON, and any other path a file of the served
-directory. Files are served only from inside that directory: a path with '..', an
-empty or hidden component, or one that resolves (through symlinks) elsewhere is a
-404, the same answer as for a file that does not exist, so nothing leaks.
+directory: playlists through hlsd.serve.playlist (gzip, ETag, 304), the rest as files
+(ranges, conditional requests). Files are served only from inside that directory: a path
+with '..', an empty or hidden component, or one that resolves (through symlinks)
+elsewhere is a 404, the same answer as for a file that does not exist, so nothing leaks.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from aiohttp import web
 from hlsd.config.model import PLAYLIST_CACHE_CONTROL, SEGMENT_CACHE_CONTROL, HttpSettings
 from hlsd.publish.transfer.base import PLAYLIST_CONTENT_TYPE, content_type
 from hlsd.serve.player import player_page
+from hlsd.serve.playlist import playlist_response
 
 __all__ = ["HttpOrigin", "StreamStatus"]
 
@@ -139,6 +141,8 @@ class HttpOrigin:
         else:
             headers["Content-Type"] = (mimetypes.guess_type(path.name)[0]
                                        or "application/octet-stream")
+        if kind == PLAYLIST_CONTENT_TYPE:  # small, ever changing: gzip, ETag, 304
+            return await playlist_response(request, path, headers)
         # FileResponse answers HEAD, ranges and conditional requests, and 404s a file
         # deleted (by retention) between the check above and the open.
         return web.FileResponse(path, headers=headers)
