@@ -80,7 +80,8 @@ def _encoding(name: str, raw: Mapping[str, Any], check: Checker) -> EncodingProf
     return EncodingProfile(name=name, ffmpeg_command=cmd, bandwidth=bandwidth)
 
 
-def _http(raw: Any, check: Checker) -> HttpSettings | None:
+def _http(raw: Any, check: Checker, rel: Callable[[str | None], Path | None]
+          ) -> HttpSettings | None:
     if raw is None or raw is False:
         return None
     if raw is True:
@@ -94,7 +95,8 @@ def _http(raw: Any, check: Checker) -> HttpSettings | None:
         listen=check.string(raw, "listen", "http"),
         port=check.integer(raw, "port", "http", minimum=0, maximum=65535),
         serve=check.string(raw, "serve", "http"),
-        hls_js_url=check.string(raw, "hls_js_url", "http")))
+        hls_js_url=check.string(raw, "hls_js_url", "http"),
+        hls_js_path=rel(check.string(raw, "hls_js_path", "http"))))
 
 
 def _sections(raw: dict[Any, Any], enc_names: list[str], tr_names: list[str],
@@ -169,7 +171,10 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
         for problem in shared_problems(commands):
             check.problem("encoder_mode", f"shared decoding impossible: {problem}",
                           "per_rung, or profiles whose options up to the last -i are the same")
-    http = _http(raw.get("http"), check)
+    http = _http(raw.get("http"), check, rel)
+    if http and http.hls_js_path and not _is_file(http.hls_js_path):
+        check.problem("http.hls_js_path", f"{http.hls_js_path} is not a file",
+                      "a local hls.js, e.g. dist/hls.min.js of the hls.js npm package")
     if http and http.serve and http.serve not in {t.name for t in transfers
                                                   if isinstance(t, CopyProfile)}:
         check.problem("http.serve", f"{show(http.serve)} is not a copy transfer profile in use",
@@ -202,12 +207,16 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
     )
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long, a NUL byte: not a file
+        return False
+
+
 def _is_live(input_location: str) -> bool:
     """A regular file is a finite input; anything else (URL, device, '-') is live."""
-    try:
-        return not (input_location != "-" and Path(input_location).is_file())
-    except (OSError, ValueError):  # a name too long, a NUL byte: not a file
-        return True
+    return input_location == "-" or not _is_file(Path(input_location))
 
 
 def _encoder_mode(configured: str | None, commands: dict[str, str]) -> Any:

@@ -115,7 +115,8 @@ class HttpSettings:
     listen: str = "127.0.0.1"
     port: int = 8080
     serve: str | None = None  # copy profile whose directory is served; default: the first
-    hls_js_url: str = DEFAULT_HLS_JS
+    hls_js_url: str = DEFAULT_HLS_JS  # used when no local copy is found (hlsd.serve.hlsjs)
+    hls_js_path: Path | None = None  # a local hls.js the origin serves to the player page
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """The optional HTTP origin: a copy destination's files, the player, metrics and health.
 
-Routes: `/` player page, `/info.json` the daemon's live figures, `/metrics`
+Routes: `/` player page, `/hls.min.js` a local hls.js (when there is one; see
+hlsd.serve.hlsjs), `/info.json` the daemon's live figures, `/metrics`
 Prometheus text, `/healthz` 200/503 JSON, and any other path a file of the served
 directory: playlists through hlsd.serve.playlist (gzip, ETag, 304), the rest as files
 (ranges, conditional requests). Files are served only from inside that directory: a path
@@ -19,6 +20,9 @@ from aiohttp import web
 
 from hlsd.config.model import PLAYLIST_CACHE_CONTROL, SEGMENT_CACHE_CONTROL, HttpSettings
 from hlsd.publish.transfer.base import PLAYLIST_CONTENT_TYPE, content_type
+from hlsd.serve.hlsjs import CACHE_CONTROL as HLS_JS_CACHE
+from hlsd.serve.hlsjs import CONTENT_TYPE as HLS_JS_TYPE
+from hlsd.serve.hlsjs import ROUTE, HlsJs
 from hlsd.serve.player import player_page
 from hlsd.serve.playlist import playlist_response
 
@@ -45,8 +49,9 @@ class HttpOrigin:
     """aiohttp server; `start()` binds settings.listen:settings.port (0: any free port)."""
 
     def __init__(self, settings: HttpSettings, directory: Path | None,
-                 status: StreamStatus) -> None:
+                 status: StreamStatus, hls_js: HlsJs | None = None) -> None:
         self.settings = settings
+        self.hls_js = hls_js or HlsJs(settings.hls_js_url)  # default: the CDN
         self._directory = directory
         self._status = status
         self._runner: web.AppRunner | None = None
@@ -60,6 +65,8 @@ class HttpOrigin:
         app.router.add_get("/info.json", self._info_json)
         app.router.add_get("/metrics", self._metrics_text)
         app.router.add_get("/healthz", self._healthz)
+        if self.hls_js.local is not None:
+            app.router.add_get(ROUTE, self._hls_js)  # before the served directory's files
         app.router.add_get("/{path:.+}", self._file)
         # No access log: the daemon logs through structlog, and players poll every second.
         # A short shutdown timeout: players keep requests open and must not delay a stop.
@@ -107,9 +114,15 @@ class HttpOrigin:
 
     async def _player(self, request: web.Request) -> web.Response:
         master = str(self._status.info().get("master") or DEFAULT_MASTER)
-        return web.Response(text=player_page(self.settings.hls_js_url, master),
+        return web.Response(text=player_page(self.hls_js, master),
                             content_type="text/html", charset="utf-8",
                             headers={"Cache-Control": "no-cache"})
+
+    async def _hls_js(self, request: web.Request) -> web.StreamResponse:
+        assert self.hls_js.local is not None
+        return web.FileResponse(self.hls_js.local, headers={
+            "Content-Type": HLS_JS_TYPE, "Cache-Control": HLS_JS_CACHE,
+            "X-Content-Type-Options": "nosniff"})
 
     async def _info_json(self, request: web.Request) -> web.Response:
         return _json(self._status.info(), 200)
