@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from hlsd.media.master import Variant, render_master
 
-MATERIAL_CHANGE = 0.10  # republish the master only when BANDWIDTH moves more than this
+MATERIAL_CHANGE = 0.10  # republish the master only when a bandwidth moves more than this
 
 
 @dataclass(frozen=True)
@@ -114,8 +114,8 @@ class Ladder:
     def master_text(self) -> str | None:
         """The master playlist, or None until every rung has been measured once.
 
-        Attributes are held steady: BANDWIDTH only moves when it changes materially,
-        so players are not made to re-read the master every segment.
+        Attributes are held steady: BANDWIDTH and AVERAGE-BANDWIDTH only move when they
+        change materially, so players are not made to re-read the master every segment.
         """
         if not self.rungs or any(s.media is None or not s.samples
                                  for s in self.rungs.values()):
@@ -130,7 +130,14 @@ class Ladder:
 
 
 def _material(old: Variant, new: Variant) -> bool:
+    """A change players should hear of: other media, or BANDWIDTH or AVERAGE-BANDWIDTH off
+    by more than 10 % (Apple's authoring spec 1.28/1.29 judge live streams by these)."""
     if (old.codecs, old.resolution, old.frame_rate) != (new.codecs, new.resolution,
                                                         new.frame_rate):
         return True
-    return abs(new.bandwidth - old.bandwidth) > MATERIAL_CHANGE * old.bandwidth
+    return (_moved(old.bandwidth, new.bandwidth)
+            or _moved(old.average_bandwidth or 0, new.average_bandwidth or 0))
+
+
+def _moved(old: int, new: int) -> bool:
+    return abs(new - old) > MATERIAL_CHANGE * old

@@ -71,6 +71,24 @@ def test_master_bandwidth_changes_only_materially() -> None:
     assert ladder.master_text() != first
 
 
+def test_master_average_bandwidth_changes_only_materially() -> None:
+    """The peak stays, the average climbs: republished once it is 10 % off (rule 1.28:
+    a live average must stay under 110 % of AVERAGE-BANDWIDTH)."""
+    ladder = Ladder("live", 6)
+    ladder.set_rungs({"a": None})
+    ladder.describe("a", RungMedia("mp4a.40.2"))
+    ladder.rungs["a"].add(200_000, 1.0)  # a big first segment: the peak
+    ladder.rungs["a"].add(100_000, 1.0)
+    (first,) = parse_master(ladder.master_text() or "")
+    assert (first.bandwidth, first.average_bandwidth) == (1_600_000, 1_200_000)
+    ladder.rungs["a"].add(140_000, 1.0)  # average 1.17 Mbit/s: -2.5 %
+    assert parse_master(ladder.master_text() or "") == [first]
+    for _ in range(3):
+        ladder.rungs["a"].add(190_000, 1.0)  # average 1.48 Mbit/s, peak unchanged
+    (now,) = parse_master(ladder.master_text() or "")
+    assert now.bandwidth == 1_600_000 and now.average_bandwidth == 1_346_666
+
+
 def test_same_sequence_number_same_program_date_time_on_every_rung() -> None:
     clock = Timeline()
     now = datetime(2026, 1, 1, tzinfo=UTC)
