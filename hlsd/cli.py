@@ -34,8 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
     demo.add_argument("--listen", default="127.0.0.1", help="HTTP address")
     demo.add_argument("--hls-js-url", metavar="URL",
-                      help="where the player page loads hls.js from (default: the jsDelivr "
-                           "CDN); point it at a local copy on a machine without internet")
+                      help="where the player page loads hls.js from when no local copy is "
+                           "found (default: the jsDelivr CDN)")
+    demo.add_argument("--hls-js-path", metavar="FILE", type=Path,
+                      help="a local hls.js (hls.min.js) the origin serves to the player page; "
+                           "default: $HLSD_HLS_JS, else the one scripts/demo installs")
     return p
 
 
@@ -43,11 +46,15 @@ def _load(path: Path) -> cfg.Config | None:
     try:
         return cfg.load(path)
     except cfg.ConfigError as exc:
-        print(f"hlsd: {path}: invalid config ({len(exc.problems)} problem"
-              f"{'s' if len(exc.problems) != 1 else ''}):", file=sys.stderr)
-        for problem in exc.problems:
-            print(f"  {problem}", file=sys.stderr)
+        _invalid(str(path), exc)
         return None
+
+
+def _invalid(what: str, exc: cfg.ConfigError) -> None:
+    print(f"hlsd: {what}: invalid config ({len(exc.problems)} problem"
+          f"{'s' if len(exc.problems) != 1 else ''}):", file=sys.stderr)
+    for problem in exc.problems:
+        print(f"  {problem}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -57,7 +64,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "demo":
         from hlsd.demo import announce, demo_config
 
-        demo = demo_config(args.dir, args.listen, args.port, args.hls_js_url)
+        try:
+            demo = demo_config(args.dir, args.listen, args.port, args.hls_js_url,
+                               args.hls_js_path)
+        except cfg.ConfigError as exc:  # e.g. --hls-js-path names no file
+            _invalid("demo", exc)
+            return EXIT_CONFIG
         return run_config(demo, on_listening=announce(demo))
     config = _load(args.config)
     return EXIT_CONFIG if config is None else run_config(config)

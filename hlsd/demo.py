@@ -22,11 +22,16 @@ LADDER = {
 
 
 def demo_config(directory: Path, listen: str = "127.0.0.1", port: int = 8080,
-                hls_js_url: str | None = None) -> cfg.Config:
+                hls_js_url: str | None = None, hls_js_path: Path | None = None
+                ) -> cfg.Config:
+    """The demo's config; without hls_js_path the origin still looks for a local hls.js
+    ($HLSD_HLS_JS, the share directory `scripts/demo` fills) before the CDN."""
     directory = directory.resolve()
     http: dict[str, object] = {"listen": listen, "port": port}
     if hls_js_url:
         http["hls_js_url"] = hls_js_url
+    if hls_js_path:
+        http["hls_js_path"] = str(hls_js_path.resolve())
     raw = {
         "temp_dir": str(directory / ".work"),
         "input_location": "lavfi",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +64,8 @@ def _encoding(name: str, raw: Mapping[str, Any], check: Checker) -> EncodingProf
     return EncodingProfile(name=name, ffmpeg_command=cmd, bandwidth=bandwidth)
 
 
-def _http(raw: Any, check: Checker) -> HttpSettings | None:
+def _http(raw: Any, check: Checker, rel: Callable[[str | None], Path | None]
+          ) -> HttpSettings | None:
     if raw is None or raw is False:
         return None
     if raw is True:
@@ -78,7 +79,8 @@ def _http(raw: Any, check: Checker) -> HttpSettings | None:
         listen=check.string(raw, "listen", "http"),
         port=check.integer(raw, "port", "http", minimum=0, maximum=65535),
         serve=check.string(raw, "serve", "http"),
-        hls_js_url=check.string(raw, "hls_js_url", "http")))
+        hls_js_url=check.string(raw, "hls_js_url", "http"),
+        hls_js_path=rel(check.string(raw, "hls_js_path", "http"))))
 
 
 def _low_latency(raw: Any, segment_format: str | None, http: HttpSettings | None,
@@ -158,7 +160,10 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
         for problem in shared_problems(commands):
             check.problem("encoder_mode", f"shared decoding impossible: {problem}",
                           "per_rung, or profiles whose options up to the last -i are the same")
-    http = _http(raw.get("http"), check)
+    http = _http(raw.get("http"), check, rel)
+    if http and http.hls_js_path and not _is_file(http.hls_js_path):
+        check.problem("http.hls_js_path", f"{http.hls_js_path} is not a file",
+                      "a local hls.js, e.g. dist/hls.min.js of the hls.js npm package")
     if http and http.serve and http.serve not in {t.name for t in transfers
                                                   if isinstance(t, CopyProfile)}:
         check.problem("http.serve", f"{show(http.serve)} is not a copy transfer profile in use",
@@ -168,6 +173,11 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
     iframes = check.boolean(raw, "iframe_playlists", "")
     low_latency = _low_latency(raw.get("low_latency"), segment_format, http, encryption,
                                seg_len, check)
+    start_rung = check.string(raw, "start_rung", "")
+    if start_rung is not None and start_rung not in enc_names:
+        check.problem("start_rung", f"{show(start_rung)} is not a listed encoding profile",
+                      "one of encoding_profile: " + ", ".join(enc_names),
+                      choices=enc_names, near=start_rung)
     live = check.boolean(raw, "live", "")
     url_prefix = check.string(raw, "url_prefix", "")
     segmenter = check.string(raw, "segmenter_binary", "")
@@ -181,7 +191,8 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
         live=_is_live(input_location or "") if live is None else live,
         target_duration=target, max_segment_duration=target + MAX_DURATION_SLACK,
         encoder_mode=_encoder_mode(mode, commands),
-        http=http, encryption=encryption, low_latency=low_latency, source_path=source_path,
+        http=http, encryption=encryption, low_latency=low_latency, start_rung=start_rung,
+        source_path=source_path,
         warnings=tuple(check.warnings),
         **present(segment_prefix=prefixes["segment_prefix"],
                   index_prefix=prefixes["index_prefix"], log_type=log_type,
@@ -192,12 +203,16 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
     )
 
 
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long, a NUL byte: not a file
+        return False
+
+
 def _is_live(input_location: str) -> bool:
     """A regular file is a finite input; anything else (URL, device, '-') is live."""
-    try:
-        return not (input_location != "-" and Path(input_location).is_file())
-    except (OSError, ValueError):  # a name too long, a NUL byte: not a file
-        return True
+    return input_location == "-" or not _is_file(Path(input_location))
 
 
 def _encoder_mode(configured: str | None, commands: dict[str, str]) -> Any:

@@ -144,7 +144,8 @@ class HttpSettings:
     listen: str = "127.0.0.1"
     port: int = 8080
     serve: str | None = None  # copy profile whose directory is served; default: the first
-    hls_js_url: str = DEFAULT_HLS_JS
+    hls_js_url: str = DEFAULT_HLS_JS  # used when no local copy is found (hlsd.serve.hlsjs)
+    hls_js_path: Path | None = None  # a local hls.js the origin serves to the player page
 
 
 @dataclass(frozen=True)
@@ -174,6 +175,9 @@ class Config:
     iframe_playlists: bool = True
     encryption: EncryptionSettings | None = None
     low_latency: LowLatencySettings | None = None
+    # The encoding profile whose variant the master lists first (players start there);
+    # None: the video rung nearest 2 Mbit/s from below (hlsd.media.master.playback_order).
+    start_rung: str | None = None
     # --max-duration for the segmenter: keeps round(EXTINF) <= target_duration.
     max_segment_duration: float = field(default=4 + MAX_DURATION_SLACK, metadata=NOT_A_KEY)
     source_path: Path | None = field(default=None, compare=False, metadata=NOT_A_KEY)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from hlsd.media.master import IFrameVariant, Variant, render_master
 
-MATERIAL_CHANGE = 0.10  # republish the master only when BANDWIDTH moves more than this
+MATERIAL_CHANGE = 0.10  # republish the master only when a bandwidth moves more than this
 
 
 @dataclass(frozen=True)
@@ -69,11 +69,15 @@ class Ladder:
         self.index_prefix = index_prefix
         self.window = max(window, 6)
         self.rungs: dict[str, RungStats] = {}
+        self.start_rung: str | None = None  # listed first; None: hlsd's rule (playback_order)
         self._published: dict[str, Variant] = {}
         self._published_iframes: dict[str, IFrameVariant] = {}
 
-    def set_rungs(self, configured: dict[str, int | None]) -> None:
-        """Keep stats of rungs that stay; a reload may add or remove rungs."""
+    def set_rungs(self, configured: dict[str, int | None], start_rung: str | None = None
+                  ) -> None:
+        """Keep stats of rungs that stay; a reload may add or remove rungs, or name another
+        rung to start with."""
+        self.start_rung = start_rung if start_rung in configured else None
         self.rungs = {name: self.rungs.get(name) or RungStats(name, bw, self.window)
                       for name, bw in configured.items()}
         for name, bw in configured.items():
@@ -132,8 +136,8 @@ class Ladder:
         `iframe_rungs`: the rungs whose I-frame playlist the master may name (published
         at that destination); only video rungs with keyframes measured get one.
 
-        Attributes are held steady: BANDWIDTH only moves when it changes materially,
-        so players are not made to re-read the master every segment.
+        Attributes are held steady: BANDWIDTH and AVERAGE-BANDWIDTH only move when they
+        change materially, so players are not made to re-read the master every segment.
         """
         if not self.rungs or any(s.media is None or not s.samples
                                  for s in self.rungs.values()):
@@ -152,14 +156,23 @@ class Ladder:
                 if held is None or _material(held, iframe):
                     self._published_iframes[name] = iframe
                 iframes.append(self._published_iframes[name])
-        return render_master([self._published[n] for n in self.rungs], iframes=iframes)
+        start = self.variant_name(self.start_rung) if self.start_rung else None
+        return render_master([self._published[n] for n in self.rungs], start=start,
+                             iframes=iframes)
 
 
 def _material(old: Variant | IFrameVariant, new: Variant | IFrameVariant) -> bool:
+    """A change players should hear of: other media, or BANDWIDTH or AVERAGE-BANDWIDTH off
+    by more than 10 % (Apple's authoring spec 1.28/1.29 judge live streams by these)."""
     if (old.codecs, old.resolution, getattr(old, "frame_rate", None)) != (
             new.codecs, new.resolution, getattr(new, "frame_rate", None)):
         return True
-    return abs(new.bandwidth - old.bandwidth) > MATERIAL_CHANGE * old.bandwidth
+    return (_moved(old.bandwidth, new.bandwidth)
+            or _moved(old.average_bandwidth or 0, new.average_bandwidth or 0))
+
+
+def _moved(old: int, new: int) -> bool:
+    return abs(new - old) > MATERIAL_CHANGE * old
 
 
 def _peak(samples: deque[tuple[int, float]]) -> int:

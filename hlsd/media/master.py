@@ -1,4 +1,10 @@
-"""The multivariant (master) playlist (RFC 8216 §4.3.4), as a model rendered to text. Pure."""
+"""The multivariant (master) playlist (RFC 8216 §4.3.4), as a model rendered to text. Pure.
+
+The order of the variants matters: players start with the first one listed (Apple's HLS
+authoring specification, rule 1.32: "Defaults are the first variant listed"), and some
+(GStreamer's hlsdemux2) keep the tracks of the variant they started on, so starting on an
+audio-only rung loses the video at the first switch. See `playback_order`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hlsd.media.playlist import VERSION, PlaylistError, has_control
+
+# Rule 1.32 of Apple's authoring specification: the default video variant SHOULD be the
+# 2000 kbit/s (average bit rate) one. The start is the video variant closest to it from
+# below, so a viewer on a modest link starts without stalling and switches up from there.
+START_BITRATE = 2_000_000
+# RFC 6381 sample entry names of video codecs (a variant listing one carries video).
+VIDEO_CODECS = ("avc1", "avc3", "hvc1", "hev1", "dvh1", "dvhe", "av01", "vp09", "mp4v")
 
 
 @dataclass(frozen=True)
@@ -26,6 +39,17 @@ class Variant:
             raise PlaylistError(f"variant {self.uri!r}: bandwidth must be > 0")
         if self.codecs is not None and '"' in self.codecs:
             raise PlaylistError(f"variant {self.uri!r}: codecs may not contain '\"'")
+
+    @property
+    def video(self) -> bool:
+        """The variant carries video: it has a resolution or names a video codec."""
+        return self.resolution is not None or any(
+            c.strip().startswith(VIDEO_CODECS) for c in (self.codecs or "").split(","))
+
+    @property
+    def typical_bandwidth(self) -> int:
+        """AVERAGE-BANDWIDTH where known (what rule 1.32 speaks of), else BANDWIDTH."""
+        return self.average_bandwidth or self.bandwidth
 
 
 @dataclass(frozen=True)
@@ -50,12 +74,36 @@ class IFrameVariant:
         return "#EXT-X-I-FRAME-STREAM-INF:" + ",".join(attrs)
 
 
+def playback_order(variants: Iterable[Variant], start: str | None = None) -> list[Variant]:
+    """The variants in the order the master lists them.
+
+    First the start variant: the one whose URI is `start` when given (the operator's
+    choice, whatever it carries), else the video variant with the highest typical bit rate
+    not above START_BITRATE, else the lowest video variant. Then the other video variants
+    by ascending BANDWIDTH, then the variants without video (audio-only) by ascending
+    BANDWIDTH: a player that starts on the first one gets video from the start.
+    """
+    ordered = sorted(variants, key=lambda v: (not v.video, v.bandwidth))
+    chosen = next((v for v in ordered if v.uri == start), None) if start else None
+    if chosen is None:
+        video = [v for v in ordered if v.video]
+        modest = [v for v in video if v.typical_bandwidth <= START_BITRATE]
+        if modest:
+            chosen = max(modest, key=lambda v: v.typical_bandwidth)
+        elif video:
+            chosen = video[0]
+    if chosen is None:
+        return ordered
+    return [chosen, *(v for v in ordered if v is not chosen)]
+
+
 def render_master(variants: Iterable[Variant], independent_segments: bool = True,
-                  iframes: Iterable[IFrameVariant] = ()) -> str:
+                  start: str | None = None, iframes: Iterable[IFrameVariant] = ()) -> str:
+    """The master playlist text; `start` is the URI of the variant to list first."""
     lines = ["#EXTM3U", f"#EXT-X-VERSION:{VERSION}"]
     if independent_segments:
         lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
-    for v in sorted(variants, key=lambda v: v.bandwidth):
+    for v in playback_order(variants, start):
         attrs = [f"BANDWIDTH={v.bandwidth}"]
         if v.average_bandwidth is not None:
             attrs.append(f"AVERAGE-BANDWIDTH={v.average_bandwidth}")

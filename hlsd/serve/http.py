@@ -1,10 +1,12 @@
 """The optional HTTP origin: a copy destination's files, the player, metrics and health.
 
-Routes: `/` player page, `/info.json` the daemon's live figures, `/metrics`
+Routes: `/` player page, `/hls.min.js` a local hls.js (when there is one; see
+hlsd.serve.hlsjs), `/info.json` the daemon's live figures, `/metrics`
 Prometheus text, `/healthz` 200/503 JSON, and any other path a file of the served
-directory. Files are served only from inside that directory: a path with '..', an
-empty or hidden component, or one that resolves (through symlinks) elsewhere is a
-404, the same answer as for a file that does not exist, so nothing leaks.
+directory: playlists through hlsd.serve.playlist (gzip, ETag, 304), the rest as files
+(ranges, conditional requests). Files are served only from inside that directory: a path
+with '..', an empty or hidden component, or one that resolves (through symlinks)
+elsewhere is a 404, the same answer as for a file that does not exist, so nothing leaks.
 """
 
 from __future__ import annotations
@@ -17,10 +19,14 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from hlsd.config.model import PLAYLIST_CACHE_CONTROL, SEGMENT_CACHE_CONTROL, HttpSettings
-from hlsd.publish.transfer.base import cache_control, content_type
+from hlsd.publish.transfer.base import PLAYLIST_CONTENT_TYPE, cache_control, content_type
 from hlsd.serve import llhttp
+from hlsd.serve.hlsjs import CACHE_CONTROL as HLS_JS_CACHE
+from hlsd.serve.hlsjs import CONTENT_TYPE as HLS_JS_TYPE
+from hlsd.serve.hlsjs import ROUTE, HlsJs
 from hlsd.serve.live import LiveEdge
 from hlsd.serve.player import player_page
+from hlsd.serve.playlist import playlist_response
 
 __all__ = ["HttpOrigin", "StreamStatus"]
 
@@ -45,8 +51,10 @@ class HttpOrigin:
     """aiohttp server; `start()` binds settings.listen:settings.port (0: any free port)."""
 
     def __init__(self, settings: HttpSettings, directory: Path | None,
-                 status: StreamStatus, live: LiveEdge | None = None) -> None:
+                 status: StreamStatus, hls_js: HlsJs | None = None,
+                 live: LiveEdge | None = None) -> None:
         self.settings = settings
+        self.hls_js = hls_js or HlsJs(settings.hls_js_url)  # default: the CDN
         self._directory = directory
         self._status = status
         self._live = live  # LL-HLS: playlists, parts and new segments from memory
@@ -61,6 +69,8 @@ class HttpOrigin:
         app.router.add_get("/info.json", self._info_json)
         app.router.add_get("/metrics", self._metrics_text)
         app.router.add_get("/healthz", self._healthz)
+        if self.hls_js.local is not None:
+            app.router.add_get(ROUTE, self._hls_js)  # before the served directory's files
         app.router.add_get("/{path:.+}", self._file)
         # No access log: the daemon logs through structlog, and players poll every second.
         # A short shutdown timeout: players keep requests open and must not delay a stop.
@@ -108,9 +118,15 @@ class HttpOrigin:
 
     async def _player(self, request: web.Request) -> web.Response:
         master = str(self._status.info().get("master") or DEFAULT_MASTER)
-        return web.Response(text=player_page(self.settings.hls_js_url, master),
+        return web.Response(text=player_page(self.hls_js, master),
                             content_type="text/html", charset="utf-8",
                             headers={"Cache-Control": "no-cache"})
+
+    async def _hls_js(self, request: web.Request) -> web.StreamResponse:
+        assert self.hls_js.local is not None
+        return web.FileResponse(self.hls_js.local, headers={
+            "Content-Type": HLS_JS_TYPE, "Cache-Control": HLS_JS_CACHE,
+            "X-Content-Type-Options": "nosniff"})
 
     async def _info_json(self, request: web.Request) -> web.Response:
         return _json(self._status.info(), 200)
@@ -150,6 +166,8 @@ class HttpOrigin:
         else:
             headers["Content-Type"] = (mimetypes.guess_type(path.name)[0]
                                        or "application/octet-stream")
+        if kind == PLAYLIST_CONTENT_TYPE:  # small, ever changing: gzip, ETag, 304
+            return await playlist_response(request, path, headers)
         # FileResponse answers HEAD, ranges and conditional requests, and 404s a file
         # deleted (by retention) between the check above and the open.
         return web.FileResponse(path, headers=headers)

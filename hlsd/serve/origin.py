@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import structlog
 
 from hlsd import config as cfg
+from hlsd.serve.hlsjs import choose_hls_js
 
 if TYPE_CHECKING:
     from hlsd.serve.http import HttpOrigin, StreamStatus
@@ -51,7 +52,10 @@ class Origin:
         from hlsd.serve.http import HttpOrigin
 
         settings = config.http
-        http = HttpOrigin(settings, served_directory(config), self._status,
+        hls_js = choose_hls_js(settings)
+        if settings.hls_js_path is not None and hls_js.local != settings.hls_js_path.resolve():
+            log.warning("http.hls_js_path is no file (any more)", path=str(settings.hls_js_path))
+        http = HttpOrigin(settings, served_directory(config), self._status, hls_js,
                           self._live if config.low_latency else None)
         try:
             await http.start()
@@ -60,7 +64,8 @@ class Origin:
                               f"{exc.strerror or exc}") from None
         self.http = http
         self._listening.set()
-        log.info("http origin listening", url=http.url, directory=str(http.directory))
+        log.info("http origin listening", url=http.url, directory=str(http.directory),
+                 hls_js=hls_js.source, hls_js_from=str(hls_js.local or hls_js.url))
         if self._on_listening is not None:
             self._on_listening(http.url)
 

@@ -11,6 +11,8 @@ import html
 from functools import cache
 from importlib.resources import files
 
+from hlsd.serve.hlsjs import HlsJs
+
 __all__ = ["player_page"]
 
 
@@ -19,8 +21,10 @@ def _template() -> str:
     return files("hlsd.serve").joinpath("player.html").read_text(encoding="utf-8")
 
 
-def player_page(hls_js_url: str, master: str) -> str:
-    """The page for a stream whose master playlist is at `master` (relative to `/`)."""
+def player_page(hls_js: HlsJs, master: str) -> str:
+    """The page for a stream whose master playlist is at `master` (relative to `/`); it
+    says which hls.js it loads (local or CDN)."""
     return (_template()
-            .replace("{{hls_js_url}}", html.escape(hls_js_url, quote=True))
+            .replace("{{hls_js_url}}", html.escape(hls_js.url, quote=True))
+            .replace("{{hls_js_source}}", html.escape(hls_js.source, quote=True))
             .replace("{{master}}", html.escape(master, quote=True)))

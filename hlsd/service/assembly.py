@@ -36,7 +36,8 @@ class Parts:
 def assemble(config: cfg.Config, ffmpeg: str, state: DaemonState, metrics: Metrics,
              on_listening: Callable[[str], None] | None = None) -> Parts:
     ladder = Ladder(config.index_prefix, config.index_segment_count)
-    ladder.set_rungs({p.name: p.bandwidth for p in config.encoding_profiles})
+    ladder.set_rungs({p.name: p.bandwidth for p in config.encoding_profiles},
+                     config.start_rung)
     destinations = DestinationSet(ladder, metrics, config.target_duration, state.destinations)
     for profile in config.transfer_profiles:
         destinations.add(profile, config)

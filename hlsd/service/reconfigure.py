@@ -43,7 +43,8 @@ async def apply_reload(parts: Parts, metrics: Metrics, old: cfg.Config, new: cfg
         await destinations.remove_rung(name)
         metrics.forget_rung(name)
         rungs.forget(name)
-    parts.ladder.set_rungs({p.name: p.bandwidth for p in new.encoding_profiles})
+    parts.ladder.set_rungs({p.name: p.bandwidth for p in new.encoding_profiles},
+                           new.start_rung)
     profiles = {t.name: t for t in new.transfer_profiles}
     for name in plan.removed_destinations:
         await destinations.remove(name)

@@ -269,3 +269,28 @@ def test_config_modules_import_in_any_order(first: str) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=False)
     assert out.stdout.strip() == "ok", out.stderr
+
+
+def test_start_rung_must_be_a_listed_encoding_profile() -> None:
+    raw = base(encoding_profile=["ep_720p", "ep_360p"], ep_360p={"ffmpeg_command": CMD})
+    assert cfg.parse(raw).start_rung is None
+    assert cfg.parse({**raw, "start_rung": "ep_360p"}).start_rung == "ep_360p"
+    (p,) = problems({**raw, "start_rung": "ep_306p"})
+    assert p.path == "start_rung" and "did you mean 'ep_360p'" in p.what
+    assert "ep_720p, ep_360p" in p.allowed
+    # a profile section that is not in encoding_profile is no rung
+    (p,) = problems({**raw, "start_rung": "ep_1080p", "ep_1080p": {"ffmpeg_command": CMD}})
+    assert p.path == "start_rung"
+    assert paths({**raw, "start_rung": ["ep_360p"]}) == ["start_rung"]
+
+
+def test_http_hls_js_path_is_relative_to_the_config_file_and_must_exist(
+        tmp_path: Path) -> None:
+    (tmp_path / "vendor").mkdir()
+    (tmp_path / "vendor" / "hls.min.js").write_text("var Hls;")
+    raw = base(http={"hls_js_path": "vendor/hls.min.js"})
+    http = cfg.parse(raw, base_dir=tmp_path).http
+    assert http is not None and http.hls_js_path == tmp_path / "vendor" / "hls.min.js"
+    assert cfg.parse(base(http=True)).http == cfg.HttpSettings()  # default: none
+    (p,) = problems(base(http={"hls_js_path": str(tmp_path / "nope.js")}))
+    assert p.path == "http.hls_js_path" and "nope.js" in p.what

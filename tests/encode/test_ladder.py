@@ -65,7 +65,7 @@ def test_rungs_are_aligned_and_the_master_is_measured(source: Path, tmp_path: Pa
     """1. a 24 s file through a 3-rung ladder (two video sizes + 64k audio-only)
     2. every rung has the same sequence numbers; each segment's first PTS is the same on
        every video rung within one frame, and on the audio-only rung within one AAC PES
-    3. the master lists every rung by bandwidth with measured BANDWIDTH/AVERAGE-BANDWIDTH,
+    3. the master lists every rung (video first) with measured BANDWIDTH/AVERAGE-BANDWIDTH,
        CODECS from the stream, RESOLUTION/FRAME-RATE for video only; ffmpeg reads it
     """
     www = tmp_path / "www"
@@ -100,8 +100,9 @@ def test_rungs_are_aligned_and_the_master_is_measured(source: Path, tmp_path: Pa
         assert abs(a - c) <= 0.4, (hi, a, audio, c)
 
     variants = check_master((www / "live.m3u8").read_text(), lambda u: (www / u).is_file())
-    assert [v["URI"] for v in variants] == ["live_ep_audio.m3u8", "live_ep_180p.m3u8",
-                                            "live_ep_360p.m3u8"]
+    # the start (video nearest 2 Mbit/s from below) first, other video up, audio-only last
+    assert [v["URI"] for v in variants] == ["live_ep_360p.m3u8", "live_ep_180p.m3u8",
+                                            "live_ep_audio.m3u8"]
     by_uri = {v["URI"]: v for v in variants}
     audio = by_uri["live_ep_audio.m3u8"]
     assert audio["CODECS"].strip('"') == "mp4a.40.2" and "RESOLUTION" not in audio

@@ -89,7 +89,9 @@ def test_golden_media_round_trip(name: str) -> None:
 def test_golden_master_render_and_round_trip() -> None:
     text = (GOLDEN / "master.m3u8").read_text()
     assert render_master(golden_variants()) == text
-    assert parse_master(text) == sorted(golden_variants(), key=lambda v: v.bandwidth)
+    hi, audio, low = golden_variants()
+    # the video rung nearest 2 Mbit/s from below first, other video up, audio-only last
+    assert parse_master(text) == [low, hi, audio]
 
 
 def test_golden_files_pass_the_checker() -> None:
@@ -326,15 +328,17 @@ def test_longest_duration_tracks_the_longest_rendered_window() -> None:
 # --- master ---------------------------------------------------------------------------
 
 
-def test_master_orders_by_bandwidth_and_omits_absent_attributes() -> None:
+def test_master_lists_video_first_audio_last_and_omits_absent_attributes() -> None:
     text = render_master(golden_variants(), independent_segments=False)
     lines = text.splitlines()
     assert lines[:2] == ["#EXTM3U", "#EXT-X-VERSION:3"]
     assert "INDEPENDENT" not in text
-    assert (
-        lines[2] == '#EXT-X-STREAM-INF:BANDWIDTH=140000,AVERAGE-BANDWIDTH=128000,CODECS="mp4a.40.2"'
+    assert lines[3::2] == ["live_ep_360p.m3u8", "live_ep_720p.m3u8", "live_ep_audio.m3u8"]
+    assert lines[2].endswith("RESOLUTION=640x360,FRAME-RATE=30.000")
+    assert lines[4].endswith("RESOLUTION=1280x720,FRAME-RATE=29.970")
+    assert lines[-2] == (
+        '#EXT-X-STREAM-INF:BANDWIDTH=140000,AVERAGE-BANDWIDTH=128000,CODECS="mp4a.40.2"'
     )
-    assert lines[-2].endswith("RESOLUTION=1280x720,FRAME-RATE=29.970")
     assert render_master([Variant("a.m3u8", 1000)]).endswith(
         "#EXT-X-STREAM-INF:BANDWIDTH=1000\na.m3u8\n"
     )

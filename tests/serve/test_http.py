@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import subprocess
 from collections.abc import AsyncIterator, Callable
@@ -15,6 +16,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from hlsd.config import DEFAULT_HLS_JS, HttpSettings
+from hlsd.serve.hlsjs import HlsJs
 from hlsd.serve.http import HttpOrigin, resolve_inside
 from hlsd.service.health import HealthReport, evaluate
 from hlsd.service.metrics import Metrics
@@ -268,22 +270,23 @@ def make_stream(directory: Path) -> None:
 @pytest.mark.browser
 @pytest.mark.e2e
 async def test_player_plays_a_stream_in_chromium(tmp_path: Path) -> None:
-    """1. ffmpeg writes a two-level stream, 2. HttpOrigin serves it with a local hls.js,
-    3. Chromium opens the player: the video plays, the ladder and live figures show,
-    a click on a ladder level switches to it, 4. a second origin with the default
-    (CDN) hls.js URL plays too, that URL answered locally, 5. nothing was requested
-    from outside 127.0.0.1, 6. a screenshot is saved."""
+    """1. ffmpeg writes a two-level stream, 2. HttpOrigin serves it with a local hls.js
+    (npm's hls.min.js at /hls.min.js), 3. Chromium opens the player: the video plays, the
+    page says "hls.js: local (<version>)", the ladder and live figures show, a click on a
+    ladder level switches to it, 4. a second origin with the default (CDN) hls.js URL
+    plays too, that URL answered locally, and says "hls.js: CDN", 5. nothing was
+    requested from outside 127.0.0.1, 6. a screenshot is saved."""
     require_browser()
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg is not installed")
     served = tmp_path / "www"
     served.mkdir()
     make_stream(served)
-    shutil.copyfile(hlsjs_path(), served / "hls.min.js")
     info = {"master": "live.m3u8", "rungs": {"v0": {"segments": 6}, "v1": {"segments": 6}},
             "uptime": 12.5}
-    local = HttpOrigin(HttpSettings(port=0, hls_js_url="hls.min.js"), served,
-                       Status(Metrics(), lambda: evaluate({}, 0, 1, 0), lambda: info))
+    local = HttpOrigin(HttpSettings(port=0), served,
+                       Status(Metrics(), lambda: evaluate({}, 0, 1, 0), lambda: info),
+                       HlsJs("hls.min.js", hlsjs_path()))
     cdn = HttpOrigin(HttpSettings(port=0), served,
                      Status(Metrics(), lambda: evaluate({}, 0, 1, 0), lambda: info))
     await local.start()
@@ -292,6 +295,8 @@ async def test_player_plays_a_stream_in_chromium(tmp_path: Path) -> None:
         async with browser_page(serve_hlsjs_at=DEFAULT_HLS_JS) as b:
             await b.page.goto(local.url)
             assert await wait_for_playback(b.page, seconds=1.0) > 1.0
+            assert re.fullmatch(r"hls\.js: local \(1\.\d+\.\d+.*\)",
+                                await b.page.inner_text("#hlsjs"))
             await b.page.wait_for_function(
                 "document.querySelectorAll('#levels tbody tr').length === 2")
             await b.page.wait_for_function(
@@ -308,6 +313,7 @@ async def test_player_plays_a_stream_in_chromium(tmp_path: Path) -> None:
 
             await b.page.goto(cdn.url)
             assert await wait_for_playback(b.page, seconds=0.5) > 0.5
+            assert (await b.page.inner_text("#hlsjs")).startswith("hls.js: CDN (1.")
             assert b.blocked == []
             assert b.errors == []
     finally:
