@@ -52,7 +52,7 @@ static const char *audio_fallback(unsigned stream_type)
 
 size_t event_stream(char *buf, size_t cap, const video_params *video, int hevc, int have_video,
                     double fps, const audio_params *audio, unsigned audio_stream_type,
-                    int have_audio)
+                    int have_audio, int captions)
 {
     size_t pos = put(buf, cap, 0, "{\"event\":\"stream\",\"video\":");
     if (video) {
@@ -68,10 +68,11 @@ size_t event_stream(char *buf, size_t cap, const video_params *video, int hevc, 
             size_t n = strlen(text);
             while (n > 2 && text[n - 1] == '0' && text[n - 2] != '.')
                 text[--n] = '\0';
-            pos = put(buf, cap, pos, "%s}", text);
+            pos = put(buf, cap, pos, "%s", text);
         } else {
-            pos = put(buf, cap, pos, "null}");
+            pos = put(buf, cap, pos, "null");
         }
+        pos = put(buf, cap, pos, captions ? ",\"captions\":true}" : "}");
     } else {
         pos = put(buf, cap, pos, "null");
     }

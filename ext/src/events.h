@@ -13,7 +13,7 @@
  * the parameters were read from the stream (else a generic codec name is used). */
 size_t event_stream(char *buf, size_t cap, const video_params *video, int hevc, int have_video,
                     double fps, const audio_params *audio, unsigned audio_stream_type,
-                    int have_audio);
+                    int have_audio, int captions);
 /* Everything a segment event says. */
 typedef struct {
     uint64_t seq;

@@ -29,6 +29,24 @@ int nal_ps_kind(enum nal_codec codec, unsigned type)
     return type == 32 ? NAL_VPS : (type == 33 ? NAL_SPS : (type == 34 ? NAL_PPS : -1));
 }
 
+/* SEI that may hold closed captions: H.264's SEI, HEVC's prefix SEI. */
+static int is_sei(enum nal_codec codec, unsigned type)
+{
+    return codec == NAL_H264 ? type == 6 : type == 39;
+}
+
+/* ATSC A/53 Part 4 caption data in an SEI: user_data_registered_itu_t_t35 with country
+ * code 0xB5 (USA), provider 0x0031, user identifier "GA94", user_data_type_code 3
+ * (cc_data). Searched as bytes: these headers are never emulation-escaped. */
+static int has_a53_captions(const uint8_t *p, size_t n)
+{
+    static const uint8_t sig[] = {0xB5, 0x00, 0x31, 'G', 'A', '9', '4', 0x03};
+    for (size_t i = 0; i + sizeof sig <= n; i++)
+        if (memcmp(p + i, sig, sizeof sig) == 0)
+            return 1;
+    return 0;
+}
+
 void nal_scan_reset(nal_scanner *sc, enum nal_codec codec)
 {
     sc->codec = codec;
@@ -37,6 +55,7 @@ void nal_scan_reset(nal_scanner *sc, enum nal_codec codec)
     sc->done = 0;
     sc->rap = 0;
     sc->capturing = 0;
+    sc->captions = 0;
     sc->cap_len = 0;
     sc->cap_overflow = 0;
     for (int k = 0; k < NAL_PS_KINDS; k++)
@@ -52,6 +71,15 @@ static void end_capture(nal_scanner *sc)
         n--;
     while (n > 0 && sc->cap[n - 1] == 0)
         n--;
+    if (sc->capturing == NAL_SEI_CAPTURE) {
+        /* An SEI longer than the buffer: its first bytes still hold the headers. */
+        if (has_a53_captions(sc->cap, n))
+            sc->captions = 1;
+        sc->capturing = 0;
+        sc->cap_len = 0;
+        sc->cap_overflow = 0;
+        return;
+    }
     int kind = sc->capturing - 1;
     if (!sc->cap_overflow && n > 0) {
         memcpy(sc->ps[kind], sc->cap, n);
@@ -72,8 +100,8 @@ static int on_header(nal_scanner *sc, uint8_t b)
         return 1;
     }
     int kind = nal_ps_kind(sc->codec, type);
-    if (kind >= 0) {
-        sc->capturing = 1 + kind;
+    if (kind >= 0 || is_sei(sc->codec, type)) {
+        sc->capturing = kind >= 0 ? 1 + kind : NAL_SEI_CAPTURE;
         sc->cap_len = 0;
         sc->cap_overflow = 0;
     }

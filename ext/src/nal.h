@@ -12,6 +12,8 @@
 enum nal_codec { NAL_H264, NAL_HEVC };
 /* Parameter set kinds (H.264 has no VPS). */
 enum nal_ps { NAL_VPS, NAL_SPS, NAL_PPS, NAL_PS_KINDS };
+/* `capturing` while inside an SEI NAL unit (looked at for captions, not kept). */
+#define NAL_SEI_CAPTURE (NAL_PS_KINDS + 1)
 
 typedef struct {
     enum nal_codec codec;
@@ -19,7 +21,8 @@ typedef struct {
     int header_next;      /* the next byte is a NAL header */
     int done;             /* first VCL NAL unit seen */
     int rap;              /* ... and it is IDR (H.264) / IRAP (HEVC) */
-    int capturing;        /* inside a parameter set: 1 + its enum nal_ps */
+    int capturing;        /* inside a parameter set: 1 + its enum nal_ps; or NAL_SEI_CAPTURE */
+    int captions;         /* an SEI of this access unit carries ATSC A/53 captions (GA94) */
     size_t cap_len;
     int cap_overflow;
     uint8_t cap[NAL_SPS_MAX];

@@ -76,6 +76,7 @@ typedef struct {
     video_params video;
     audio_params audio;
     int have_video, have_audio;
+    int captions;               /* CEA-608/708 seen in the video's SEI (ATSC A/53) */
     size_t last_sps_len;
     uint8_t last_sps[NAL_SPS_MAX];
     unsigned aac_hint;          /* object type signalled in the PMT (5: SBR, 29: PS), or 0 */
@@ -290,7 +291,7 @@ static void announce_stream(hs_segmenter *s)
                               s->video.pid ? &p->video : NULL, s->video.kind == K_HEVC,
                               p->have_video, frame_rate(p),
                               s->audio.pid ? &p->audio : NULL, s->audio.stream_type,
-                              p->have_audio);
+                              p->have_audio, p->captions);
     if (strcmp(line, p->announced) != 0) {
         memcpy(p->announced, line, len + 1);
         emit(s, line, len);
@@ -702,6 +703,8 @@ static void apply_sps(hs_segmenter *s, es_state *es)
 {
     const nal_scanner *sc = &es->nal;
     stream_params *p = &s->params;
+    if (sc->captions)
+        p->captions = 1;  /* sticky: captions may skip frames, the stream still has them */
     const uint8_t *sps = sc->ps[NAL_SPS];
     size_t len = sc->ps_len[NAL_SPS];
     if (len == 0 || (len == p->last_sps_len && memcmp(sps, p->last_sps, len) == 0))

@@ -17,6 +17,7 @@ class VideoInfo:
     width: int
     height: int
     fps: float | None
+    captions: bool = False  # CEA-608/708 closed captions in the SEI (ATSC A/53)
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,7 @@ def _video(obj: Any) -> VideoInfo | None:
         width=_field(obj, "width", int),
         height=_field(obj, "height", int),
         fps=float(fps) if isinstance(fps, int | float) and fps > 0 else None,
+        captions=obj.get("captions") is True,
     )
 
 

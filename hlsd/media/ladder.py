@@ -17,6 +17,7 @@ class RungMedia:
     codecs: str  # RFC 6381 list, e.g. "avc1.64001f,mp4a.40.2"
     resolution: tuple[int, int] | None = None  # video only
     frame_rate: float | None = None  # video only
+    captions: bool = False  # CEA-608/708 in the video's SEI
 
 
 @dataclass
@@ -120,7 +121,8 @@ class Ladder:
             average_bandwidth=stats.average or None,
             codecs=(media.codecs or None) if media else None,
             resolution=media.resolution if media else None,
-            frame_rate=media.frame_rate if media else None)
+            frame_rate=media.frame_rate if media else None,
+            captions=media.captions if media else False)
 
     def _iframe_variant(self, stats: RungStats) -> IFrameVariant:
         media = stats.media
@@ -164,8 +166,10 @@ class Ladder:
 def _material(old: Variant | IFrameVariant, new: Variant | IFrameVariant) -> bool:
     """A change players should hear of: other media, or BANDWIDTH or AVERAGE-BANDWIDTH off
     by more than 10 % (Apple's authoring spec 1.28/1.29 judge live streams by these)."""
-    if (old.codecs, old.resolution, getattr(old, "frame_rate", None)) != (
-            new.codecs, new.resolution, getattr(new, "frame_rate", None)):
+    if (old.codecs, old.resolution, getattr(old, "frame_rate", None),
+            getattr(old, "captions", False)) != (
+            new.codecs, new.resolution, getattr(new, "frame_rate", None),
+            getattr(new, "captions", False)):
         return True
     return (_moved(old.bandwidth, new.bandwidth)
             or _moved(old.average_bandwidth or 0, new.average_bandwidth or 0))

@@ -21,6 +21,9 @@ START_BITRATE = 2_000_000
 VIDEO_CODECS = ("avc1", "avc3", "hvc1", "hev1", "dvh1", "dvhe", "av01", "vp09", "mp4v")
 
 
+CAPTIONS_GROUP = "cc"
+
+
 @dataclass(frozen=True)
 class Variant:
     """One #EXT-X-STREAM-INF of the master playlist."""
@@ -31,6 +34,7 @@ class Variant:
     codecs: str | None = None  # RFC 6381 list, e.g. "avc1.64001f,mp4a.40.2"
     resolution: tuple[int, int] | None = None  # video only
     frame_rate: float | None = None  # video only
+    captions: bool = False  # carries CEA-608/708 closed captions in its video
 
     def __post_init__(self) -> None:
         if not self.uri or has_control(self.uri):
@@ -103,7 +107,12 @@ def render_master(variants: Iterable[Variant], independent_segments: bool = True
     lines = ["#EXTM3U", f"#EXT-X-VERSION:{VERSION}"]
     if independent_segments:
         lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
-    for v in playback_order(variants, start):
+    ordered = playback_order(variants, start)
+    captioned = any(v.captions for v in ordered)
+    if captioned:  # one rendition: the 608 service CC1 carried inside the video
+        lines.append(f'#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="{CAPTIONS_GROUP}",'
+                     'NAME="CC1",INSTREAM-ID="CC1",DEFAULT=YES,AUTOSELECT=YES')
+    for v in ordered:
         attrs = [f"BANDWIDTH={v.bandwidth}"]
         if v.average_bandwidth is not None:
             attrs.append(f"AVERAGE-BANDWIDTH={v.average_bandwidth}")
@@ -113,6 +122,11 @@ def render_master(variants: Iterable[Variant], independent_segments: bool = True
             attrs.append(f"RESOLUTION={v.resolution[0]}x{v.resolution[1]}")
         if v.frame_rate is not None:
             attrs.append(f"FRAME-RATE={v.frame_rate:.3f}")
+        # RFC 8216 §4.3.4.2: NONE on one variant means NONE on all of them.
+        if v.captions:
+            attrs.append(f'CLOSED-CAPTIONS="{CAPTIONS_GROUP}"')
+        elif not captioned:
+            attrs.append("CLOSED-CAPTIONS=NONE")
         lines += ["#EXT-X-STREAM-INF:" + ",".join(attrs), v.uri]
     lines += [i.render() for i in iframes]
     return "\n".join(lines) + "\n"

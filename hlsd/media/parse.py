@@ -101,6 +101,7 @@ def parse_master(text: str) -> list[Variant]:
                     codecs=attrs.get("CODECS"),
                     resolution=(_int(line, w), _int(line, h)) if res else None,
                     frame_rate=_float(line, attrs["FRAME-RATE"]) if "FRAME-RATE" in attrs else None,
+                    captions=attrs.get("CLOSED-CAPTIONS", "NONE") != "NONE",
                 )
             )
             attrs = None

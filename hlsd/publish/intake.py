@@ -52,7 +52,8 @@ class Intake:
             self.ladder.describe(rung, RungMedia(
                 codecs=event.codecs,
                 resolution=(video.width, video.height) if video else None,
-                frame_rate=video.fps if video else None))
+                frame_rate=video.fps if video else None,
+                captions=video.captions if video else False))
             log.info("stream", rung=rung, codecs=event.codecs,
                      video=video.__dict__ if video else None)
         elif isinstance(event, InitReady):

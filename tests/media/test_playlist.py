@@ -334,14 +334,28 @@ def test_master_lists_video_first_audio_last_and_omits_absent_attributes() -> No
     assert lines[:2] == ["#EXTM3U", "#EXT-X-VERSION:3"]
     assert "INDEPENDENT" not in text
     assert lines[3::2] == ["live_ep_360p.m3u8", "live_ep_720p.m3u8", "live_ep_audio.m3u8"]
-    assert lines[2].endswith("RESOLUTION=640x360,FRAME-RATE=30.000")
-    assert lines[4].endswith("RESOLUTION=1280x720,FRAME-RATE=29.970")
+    # no captions anywhere: every variant says so (RFC 8216 §4.3.4.2: NONE on all)
+    assert lines[2].endswith("RESOLUTION=640x360,FRAME-RATE=30.000,CLOSED-CAPTIONS=NONE")
+    assert lines[4].endswith("RESOLUTION=1280x720,FRAME-RATE=29.970,CLOSED-CAPTIONS=NONE")
     assert lines[-2] == (
-        '#EXT-X-STREAM-INF:BANDWIDTH=140000,AVERAGE-BANDWIDTH=128000,CODECS="mp4a.40.2"'
+        '#EXT-X-STREAM-INF:BANDWIDTH=140000,AVERAGE-BANDWIDTH=128000,CODECS="mp4a.40.2",'
+        "CLOSED-CAPTIONS=NONE"
     )
     assert render_master([Variant("a.m3u8", 1000)]).endswith(
-        "#EXT-X-STREAM-INF:BANDWIDTH=1000\na.m3u8\n"
+        "#EXT-X-STREAM-INF:BANDWIDTH=1000,CLOSED-CAPTIONS=NONE\na.m3u8\n"
     )
+
+
+def test_captions_are_declared_once_and_named_by_the_variants_that_carry_them() -> None:
+    variants = [Variant("hi.m3u8", 900, codecs="avc1.4d401e", resolution=(640, 360),
+                        captions=True),
+                Variant("audio.m3u8", 100, codecs="mp4a.40.2")]
+    lines = render_master(variants).splitlines()
+    media = [line for line in lines if line.startswith("#EXT-X-MEDIA:")]
+    assert media == ['#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="cc",NAME="CC1",'
+                     'INSTREAM-ID="CC1",DEFAULT=YES,AUTOSELECT=YES']
+    inf = [line for line in lines if line.startswith("#EXT-X-STREAM-INF:")]
+    assert inf[0].endswith('CLOSED-CAPTIONS="cc"') and "CLOSED-CAPTIONS" not in inf[1]
 
 
 @pytest.mark.parametrize("kwargs", [{"uri": ""}, {"bandwidth": 0}, {"codecs": 'a"b'}])
