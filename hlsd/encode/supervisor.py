@@ -92,7 +92,7 @@ class GroupSupervisor:
 
     async def run(self) -> None:
         for rung in self.spec.rungs:
-            rung.workdir.mkdir(parents=True, exist_ok=True)
+            rung.workdir.mkdir(mode=0o750, parents=True, exist_ok=True)
         while not self._stopping:
             started = time.monotonic()
             ended = await self._attempt()

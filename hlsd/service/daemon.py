@@ -109,6 +109,10 @@ class Daemon:
                              "imageio-ffmpeg wheel")
         try:
             config.temp_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+            mode = config.temp_dir.stat().st_mode
+            if mode & 0o007:  # segments before publication, keys, state: not for others
+                config.temp_dir.chmod(mode & 0o770)
+                log.info("temp_dir closed to other users", path=str(config.temp_dir))
         except OSError as exc:
             raise FatalError(f"temp_dir {config.temp_dir}: {exc.strerror}") from None
         state = self._store.load()
