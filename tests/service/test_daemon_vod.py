@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 import subprocess
 from pathlib import Path
 
@@ -44,6 +45,11 @@ def test_file_input_runs_to_completion_as_vod(film: Path, tmp_path: Path) -> Non
     done = subprocess.run(hlsd_argv("run", str(config)), capture_output=True, text=True,
                           timeout=240)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+    # temp and state files are nobody else's business
+    work = tmp_path / "work"
+    assert not stat.S_IMODE(work.stat().st_mode) & 0o007
+    assert stat.S_IMODE((work / "hlsd-state.json").stat().st_mode) == 0o600
 
     variant = (www / "live_ep_small.m3u8").read_text()
     MediaPlaylistWatcher("vod", check_window=False).check(variant,
