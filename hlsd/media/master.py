@@ -67,15 +67,22 @@ class IFrameVariant:
     resolution: tuple[int, int] | None
 
     def render(self) -> str:
-        attrs = [f"BANDWIDTH={self.bandwidth}"]
-        if self.average_bandwidth is not None:
-            attrs.append(f"AVERAGE-BANDWIDTH={self.average_bandwidth}")
-        if self.codecs is not None:
-            attrs.append(f'CODECS="{self.codecs}"')
-        if self.resolution is not None:
-            attrs.append(f"RESOLUTION={self.resolution[0]}x{self.resolution[1]}")
+        attrs = _common(self.bandwidth, self.average_bandwidth, self.codecs, self.resolution)
         attrs.append(f'URI="{self.uri}"')
         return "#EXT-X-I-FRAME-STREAM-INF:" + ",".join(attrs)
+
+
+def _common(bandwidth: int, average: int | None, codecs: str | None,
+            resolution: tuple[int, int] | None) -> list[str]:
+    """The attributes EXT-X-STREAM-INF and EXT-X-I-FRAME-STREAM-INF share."""
+    attrs = [f"BANDWIDTH={bandwidth}"]
+    if average is not None:
+        attrs.append(f"AVERAGE-BANDWIDTH={average}")
+    if codecs is not None:
+        attrs.append(f'CODECS="{codecs}"')
+    if resolution is not None:
+        attrs.append(f"RESOLUTION={resolution[0]}x{resolution[1]}")
+    return attrs
 
 
 def playback_order(variants: Iterable[Variant], start: str | None = None) -> list[Variant]:
@@ -113,13 +120,7 @@ def render_master(variants: Iterable[Variant], independent_segments: bool = True
         lines.append(f'#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="{CAPTIONS_GROUP}",'
                      'NAME="CC1",INSTREAM-ID="CC1",DEFAULT=YES,AUTOSELECT=YES')
     for v in ordered:
-        attrs = [f"BANDWIDTH={v.bandwidth}"]
-        if v.average_bandwidth is not None:
-            attrs.append(f"AVERAGE-BANDWIDTH={v.average_bandwidth}")
-        if v.codecs is not None:
-            attrs.append(f'CODECS="{v.codecs}"')
-        if v.resolution is not None:
-            attrs.append(f"RESOLUTION={v.resolution[0]}x{v.resolution[1]}")
+        attrs = _common(v.bandwidth, v.average_bandwidth, v.codecs, v.resolution)
         if v.frame_rate is not None:
             attrs.append(f"FRAME-RATE={v.frame_rate:.3f}")
         # RFC 8216 §4.3.4.2: NONE on one variant means NONE on all of them.

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,6 +133,7 @@ def test_four_destinations_publish_through_outages(
         live=True, log_level="INFO", segment_length=SEGMENT, index_segment_count=WINDOW,
         encoding_profile=RUNG, transfer_profile=["www", "ftp", "sftp", "s3", "sftp_bad"],
         ep={"ffmpeg_command": lavfi_command(size="160x90", audio=False)},
+        http={"listen": "127.0.0.1", "port": 0},
         www={"transfer_type": "copy", "directory": str(www)},
         ftp={"transfer_type": "ftp", "remote_host": ftp_server.host, "port": ftp_server.port,
              "user_name": ftp_server.user, "password": ftp_server.password,
@@ -235,6 +237,15 @@ def test_four_destinations_publish_through_outages(
         # Let the deletions that failed during the outages be retried, still checking.
         poll_for(DELETE_RETRY + 1)
 
+        # What the origin shows the world never carries a secret either.
+        origin = next(json.loads(line)["url"] for line in log_path.read_text().splitlines()
+                      if '"http origin listening"' in line)
+        for route in ("metrics", "info.json", "healthz"):
+            with urllib.request.urlopen(origin + route, timeout=10) as r:
+                body = r.read().decode()
+            for secret in (ftp_server.password, sshd_server.password, s3_server.secret_key):
+                assert secret not in body, route
+
     # The undisturbed destinations never missed a segment; the others only at their outage.
     # (The daemon's own count of skipped segments is checked against its log below.)
     assert not www_site.jumps and not sftp_site.jumps, (www_site.jumps, sftp_site.jumps)
@@ -266,7 +277,7 @@ def test_four_destinations_publish_through_outages(
 
     text = log_path.read_text()
     events = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-    for secret in (ftp_server.password, sshd_server.password):
+    for secret in (ftp_server.password, sshd_server.password, s3_server.secret_key):
         assert secret not in text
     skipped = {e["destination"] for e in events
                if e.get("event", "").startswith("segments skipped")}
