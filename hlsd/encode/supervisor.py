@@ -33,6 +33,10 @@ from hlsd.encode.specs import Grid, GroupSpec
 
 log = structlog.get_logger()
 
+# After a stalled encoder is killed, its segmenters get this long to see the end of their
+# input and write their last segment; one still running then is hung itself.
+SEGMENTER_HANG_GRACE = 5.0
+
 
 class RungFailed(Exception):
     """A finite input's encoder failed: restarting would publish its start twice."""
@@ -58,6 +62,7 @@ class PipelineHost(Protocol):
 class _Attempt:
     first: set[str] = field(default_factory=set)  # rungs whose first segment is pending
     ended: set[str] = field(default_factory=set)
+    stalled: dict[str, Any] = field(default_factory=dict)  # why the stall guard killed it
     # rung -> monotonic time of its newest segment in this run (the stall detector's clock)
     progress: dict[str, float] = field(default_factory=dict)
 
@@ -72,6 +77,9 @@ class GroupSupervisor:
         self._stopping = False
         self._encoder: Child | None = None
         self.attempts = 0
+        # How the last attempt failed; a live rung logs it with its restart, so each
+        # attempt costs the log one warning, not one per symptom.
+        self._failure: dict[str, Any] = {}
         self.log = log.bind(rung=spec.name)
 
     @property
@@ -101,8 +109,9 @@ class GroupSupervisor:
             if not self.spec.live:
                 raise RungFailed(f"{self.spec.name}: encoder failed on a finite input")
             delay = self._backoff.next_delay(time.monotonic() - started)
+            failure, self._failure = self._failure, {}
             self.log.warning("encoder pipeline ended; restarting", delay=round(delay, 2),
-                             attempt=self.attempts + 1)
+                             attempt=self.attempts + 1, **failure)
             for rung in self.spec.rungs:
                 self._host.restarted(rung.name)
             await asyncio.sleep(delay)
@@ -123,7 +132,7 @@ class GroupSupervisor:
             self.log.info("encoder started", encoder_pid=encoder.pid,
                           segmenter_pids=[s.pid for s in segmenters], attempt=self.attempts)
             state = _Attempt(first={r.name for r in self.spec.rungs})
-            watchdog = tg.create_task(self._watch_stall(encoder, state))
+            watchdog = tg.create_task(self._watch_stall(encoder, segmenters, state))
             try:
                 codes = await asyncio.gather(*(
                     self._read_segmenter(rung.name, seg, encoder, state)
@@ -138,8 +147,18 @@ class GroupSupervisor:
         clean = enc_code == 0 and all(c == 0 for c in codes) and \
             state.ended == {r.name for r in self.spec.rungs}
         if not clean and not self._stopping:
-            self.log.warning("encoder pipeline exited", encoder_code=enc_code,
-                             segmenter_codes=codes, stderr_tail="\n".join(encoder.tail))
+            failure: dict[str, Any] = {"encoder_code": enc_code, "segmenter_codes": codes,
+                                       **state.stalled}
+            # A segmenter that failed says why (e.g. "No space left on device") on stderr.
+            errors = [seg.tail[-1] for seg, code in zip(segmenters, codes, strict=True)
+                      if code > 0 and seg.tail]
+            if errors:
+                failure["segmenter_error"] = "\n".join(errors)
+            failure["stderr_tail"] = "\n".join(encoder.tail)
+            if self.spec.live:
+                self._failure = failure
+            else:
+                self.log.warning("encoder pipeline exited", **failure)
         return clean
 
     async def _spawn(self, tg: asyncio.TaskGroup) -> tuple[Child, list[Child]]:
@@ -215,10 +234,12 @@ class GroupSupervisor:
             state.ended.add(rung)
         await self._host.report(rung, event)
 
-    async def _watch_stall(self, encoder: Child, state: _Attempt) -> None:
+    async def _watch_stall(self, encoder: Child, segmenters: list[Child],
+                           state: _Attempt) -> None:
         """A rung without a segment for 3× segment_length (plus a grace for the first one)
-        means the encoder is stuck (crashed or hung, e.g. SIGSTOP): kill it so the loop
-        restarts it."""
+        means the pipeline is stuck (crashed or hung, e.g. SIGSTOP): kill the encoder so
+        the loop restarts it, then any segmenter that does not end with its input (a hung
+        segmenter would keep the attempt, and the rung, waiting for good)."""
         started = time.monotonic()
         while encoder.returncode is None:
             await asyncio.sleep(min(1.0, self.spec.stall_after / 3))
@@ -231,10 +252,14 @@ class GroupSupervisor:
                 else:
                     since = last
                 if now - since > limit and not self._stopping:
-                    self.log.warning("encoder stalled; killing it", stalled_rung=rung.name,
-                                     seconds=round(now - since, 1),
-                                     stderr_tail="\n".join(encoder.tail))
+                    state.stalled = {"stalled_rung": rung.name,
+                                     "stalled_for": round(now - since, 1)}
                     encoder.kill()
+                    await asyncio.sleep(SEGMENTER_HANG_GRACE)
+                    for segmenter in segmenters:
+                        if segmenter.returncode is None:
+                            self.log.warning("segmenter hung; killing it", pid=segmenter.pid)
+                            segmenter.kill()
                     return
 
 

@@ -97,6 +97,7 @@ class Destination:
                 await task
         for seg in self.lanes.pop(rung, Lane(0)).items:
             seg.release()
+        self._queue_changed()
         self._done.pop(rung, None)
         self.listing.remove_rung(rung)
         await self._maybe_publish_master()
@@ -120,6 +121,10 @@ class Destination:
         if dropped:
             self._count_skipped(len(dropped))
             self._skips.add(seg.rung, [d.seq for d in dropped])
+        self._queue_changed()
+
+    def _queue_changed(self) -> None:
+        """Keep hlsd_upload_queue_depth current: set as segments join and leave lanes."""
         if self.metrics:
             self.metrics.queue_depth(self.name, self.queued)
 
@@ -188,9 +193,16 @@ class Destination:
                 continue
             seg = lane.items[0]
             started = loop.time()
-            stored = await self._store_init(lane, seg) and await self.retry(
-                partial(self.transfer.put_segment, seg.path, seg.name), "segment",
-                abort=partial(_gone, lane, seg))
+            try:
+                stored = await self._store_init(lane, seg) and await self.retry(
+                    partial(self.transfer.put_segment, seg.path, seg.name), "segment",
+                    abort=partial(_gone, lane, seg))
+            except asyncio.CancelledError:
+                # Stopped mid-upload: the server may keep part of the file under its final
+                # name, named by no playlist. Deleted later, by this run or (the schedule
+                # is saved with the state) the next one.
+                self.expiry.schedule([entry_of(seg, False)], 0.0)
+                raise
             if not stored and lane.items and lane.items[0] is seg:
                 # Aborted because its file vanished from temp_dir: not the destination's
                 # fault, so it is skipped like a segment that left the window.
@@ -201,6 +213,7 @@ class Destination:
                     self.expiry.schedule([entry_of(seg, False)], 0.0)
                 continue
             lane.items.popleft()
+            self._queue_changed()
             if self.metrics:
                 self.metrics.upload(self.name, "segment", loop.time() - started)
             if seg.key is not None:  # no playlist names a segment before its key is out
@@ -228,6 +241,7 @@ class Destination:
 
     def _drop_head(self, lane: Lane, seg: SegmentFile, why: str) -> None:
         lane.items.popleft()
+        self._queue_changed()
         seg.release()
         self._count_skipped(1)
         self.log.error(why, rung=seg.rung, seq=seg.seq, file=str(seg.path))
