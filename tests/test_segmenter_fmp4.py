@@ -12,8 +12,10 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import queue
 import re
 import shutil
+import signal
 import subprocess
 import threading
 from collections.abc import Iterator
@@ -517,6 +519,49 @@ def test_fmp4_ll_hls_parts(fixture: str, request: pytest.FixtureRequest, tmp_pat
     assert errors == ""
     if video:
         assert frames == len(probe_packets(source, stream))
+
+
+def test_fmp4_parts_announced_while_input_flows(ts_h264_aac: Path, tmp_path: Path) -> None:
+    """Parts are announced as they complete, not when their segment does:
+    1. write the first 40 % of the stream into the segmenter's stdin and keep it open;
+    2. part events arrive, the first segment's among them, before any more input;
+    3. SIGTERM: the segment in flight is finished (its last part first), then the end
+       event; exit 0; no temporary files; each segment is its parts concatenated.
+    """
+    data = ts_h264_aac.read_bytes()
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [BINARY, "--format", "fmp4", "--duration", "2", "--part-duration", "0.5", "--dir",
+         str(out), "--prefix", "seg"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    assert proc.stdin is not None and proc.stdout is not None
+    lines: queue.Queue[bytes] = queue.Queue()
+    reader = threading.Thread(target=lambda: [lines.put(b) for b in proc.stdout or []],
+                              daemon=True)
+    reader.start()
+    events: list[dict[str, Any]] = []
+    try:
+        proc.stdin.write(data[:(len(data) * 2 // 5) // TS * TS])
+        proc.stdin.flush()
+        while sum(e["event"] == "part" for e in events) < 3:
+            events.append(json.loads(lines.get(timeout=30)))
+        assert proc.poll() is None  # still reading: nothing waited for the end of input
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        proc.kill()
+        proc.stdin.close()
+        proc.wait()
+    reader.join(timeout=30)
+    while not lines.empty():
+        events.append(json.loads(lines.get()))
+    run = FmpRun(0, events, "", out)
+    check_contract(run)
+    assert run.segments
+    for seg in run.segments:
+        parts = [e for e in events if e["event"] == "part" and e["seq"] == seg["seq"]]
+        assert b"".join(Path(p["file"]).read_bytes() for p in parts) == Path(
+            seg["file"]).read_bytes()
 
 
 @pytest.mark.parametrize("args", [
