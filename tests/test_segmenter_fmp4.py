@@ -31,6 +31,7 @@ from tests.fixtures.media import (
     FFMPEG,
     FPS,
     MakeTs,
+    encode_ts,
     probe_packets,
     source_duration,
     stream_info,
@@ -391,18 +392,32 @@ def test_fmp4_new_parameters_new_init(make_ts: MakeTs, tmp_path: Path) -> None:
     assert decoded(joined, "v:0")[2] == ""
 
 
-def test_fmp4_config_change_without_timestamp_break(make_ts: MakeTs, tmp_path: Path) -> None:
+@pytest.mark.parametrize("on_grid", [False, True])
+def test_fmp4_config_change_without_timestamp_break(on_grid: bool, make_ts: MakeTs,
+                                                    tmp_path: Path) -> None:
     """Another size on the same clock (no timestamp break) still gets its own init and
-    a discontinuity: the TS of a 160x96 stream whose clock continues the first one's
-    (0.1 s later, so that its B-frame-delayed first DTS still follows the last one)."""
+    a discontinuity:
+    1. a 320x180 stream, then a 160x96 one whose clock continues it: 0.1 s later (so its
+       B-frame-delayed first DTS still follows the last one), or exactly on the 2 s grid
+       (its first PTS measured, the offset corrected), so the cut is due anyway;
+    2. two inits; only the first segment of the new part is marked, and it names the
+       new init.
+    """
     first = make_ts(3)
     second = make_ts(3, size="160x96", ts_offset=3.1)
+    start = min(p.pts for p in probe_packets(first))
+    if on_grid:
+        target = start + 4.0  # two 2 s cells after the first segment's start
+        shift = target - min(p.pts for p in probe_packets(second))
+        second = encode_ts(tmp_path / "b.ts", 3, size="160x96", ts_offset=3.1 + shift)
     run = segment_fmp4(first.read_bytes() + second.read_bytes(), tmp_path / "out")
     check_contract(run)
-    assert "0 timestamp breaks" in run.stderr and "new codec parameters" in run.stderr
+    assert "0 timestamp breaks" in run.stderr
     assert len(run.inits) == 2
     marked = [s for s in run.segments if s.get("discontinuity")]
     assert len(marked) == 1 and marked[0]["init"] == run.inits[1]["file"]
+    if on_grid:
+        assert marked[0]["pts"] == round(target * 90000)
 
 
 def test_fmp4_pts_wraparound(make_ts: MakeTs, tmp_path: Path) -> None:
