@@ -695,6 +695,8 @@ static void decide(hs_segmenter *s, es_state *es)
         cut(s, es, kind, e, rap);
     else if (e > s->seg.max_rel)
         s->seg.max_rel = e;
+    if (kind != CUT_NONE && changed)
+        s->seg.disc = 1;  /* a new init, even when the cut was due anyway */
     note_keyframe(s, es, rap);
     note_part_start(s, es);
 }
