@@ -29,6 +29,9 @@ log = structlog.get_logger()
 
 EventSink = Callable[[str, Event], Awaitable[None]]
 FINITE_STALL = 120.0  # seconds without a segment before a file encode counts as stuck
+# After a stalled encoder is killed, its segmenters get this long to see the end of their
+# input and write their last segment; one still running then is hung itself.
+SEGMENTER_HANG_GRACE = 5.0
 
 
 class RungFailed(Exception):
@@ -184,7 +187,7 @@ class GroupSupervisor:
         self.log.info("encoder started", encoder_pid=encoder.pid,
                       segmenter_pids=[s.pid for s in segmenters], attempt=self.attempts)
         state = _Attempt(first={r.name for r in spec.rungs})
-        watchdog = asyncio.create_task(self._watch_stall(encoder, state))
+        watchdog = asyncio.create_task(self._watch_stall(encoder, segmenters, state))
         try:
             codes = await asyncio.gather(*(self._read_segmenter(rung.name, seg, encoder, state)
                                            for rung, seg in zip(spec.rungs, segmenters,
@@ -240,9 +243,12 @@ class GroupSupervisor:
             state.ended.add(rung)
         await self._sink(rung, event)
 
-    async def _watch_stall(self, encoder: Child, state: _Attempt) -> None:
+    async def _watch_stall(self, encoder: Child, segmenters: list[Child],
+                           state: _Attempt) -> None:
         """A rung without a segment for 3× segment_length (plus a grace for the first one)
-        means the encoder is stuck: kill it so the loop restarts it."""
+        means the pipeline is stuck: kill the encoder so the loop restarts it, and then
+        any segmenter that does not end with its input (a hung segmenter would otherwise
+        keep the attempt, and the rung, waiting for good)."""
         started = time.monotonic()
         while encoder.returncode is None:
             await asyncio.sleep(min(1.0, self.spec.stall_after / 3))
@@ -258,4 +264,9 @@ class GroupSupervisor:
                                      seconds=round(now - since, 1),
                                      stderr_tail="\n".join(encoder.tail))
                     encoder.kill()
+                    await asyncio.sleep(SEGMENTER_HANG_GRACE)
+                    for segmenter in segmenters:
+                        if segmenter.returncode is None:
+                            self.log.warning("segmenter hung; killing it", pid=segmenter.pid)
+                            segmenter.kill()
                     return
