@@ -89,6 +89,7 @@ class GroupSpec:
 class _Attempt:
     first: set[str] = field(default_factory=set)  # rungs whose first segment is pending
     ended: set[str] = field(default_factory=set)
+    stalled: dict[str, Any] = field(default_factory=dict)  # why the stall guard killed it
 
 
 class GroupSupervisor:
@@ -107,6 +108,9 @@ class GroupSupervisor:
         self._encoder: Child | None = None
         self.last_segment_at: dict[str, float | None] = {r.name: None for r in spec.rungs}
         self.attempts = 0
+        # How the last attempt failed; a live rung logs it with its restart, so each
+        # attempt costs the log one warning, not one per symptom.
+        self._failure: dict[str, Any] = {}
         self.log = log.bind(rung=spec.name)
 
     @property
@@ -136,8 +140,9 @@ class GroupSupervisor:
             if not self.spec.live:
                 raise RungFailed(f"{self.spec.name}: encoder failed on a finite input")
             delay = self._backoff.next_delay(time.monotonic() - started)
+            failure, self._failure = self._failure, {}
             self.log.warning("encoder pipeline ended; restarting", delay=round(delay, 2),
-                             attempt=self.attempts + 1)
+                             attempt=self.attempts + 1, **failure)
             if self._on_restart is not None:
                 for rung in self.spec.rungs:
                     self._on_restart(rung.name)
@@ -206,8 +211,18 @@ class GroupSupervisor:
         clean = enc_code == 0 and all(c == 0 for c in codes) and \
             state.ended == {r.name for r in spec.rungs}
         if not clean and not self._stopping:
-            self.log.warning("encoder pipeline exited", encoder_code=enc_code,
-                             segmenter_codes=codes, stderr_tail="\n".join(encoder.tail))
+            failure: dict[str, Any] = {"encoder_code": enc_code, "segmenter_codes": codes,
+                                       **state.stalled}
+            # A segmenter that failed says why (e.g. "No space left on device") on stderr.
+            errors = [seg.tail[-1] for seg, code in zip(segmenters, codes, strict=True)
+                      if code > 0 and seg.tail]
+            if errors:
+                failure["segmenter_error"] = "\n".join(errors)
+            failure["stderr_tail"] = "\n".join(encoder.tail)
+            if spec.live:
+                self._failure = failure
+            else:
+                self.log.warning("encoder pipeline exited", **failure)
         return clean
 
     def _segmenter_stderr(self, rung: str, line: str) -> None:
@@ -260,9 +275,7 @@ class GroupSupervisor:
                 else:
                     since = last
                 if now - since > limit and not self._stopping:
-                    self.log.warning("encoder stalled; killing it", stalled_rung=rung,
-                                     seconds=round(now - since, 1),
-                                     stderr_tail="\n".join(encoder.tail))
+                    state.stalled = {"stalled_rung": rung, "stalled_for": round(now - since, 1)}
                     encoder.kill()
                     await asyncio.sleep(SEGMENTER_HANG_GRACE)
                     for segmenter in segmenters:
