@@ -36,8 +36,11 @@ def temp_name(name: str) -> str:
 
 
 def _connection_lost(exc: BaseException) -> bool:
-    return isinstance(exc, asyncssh.SFTPConnectionLost | asyncssh.DisconnectError
-                      | asyncssh.ChannelOpenError | ConnectionError | EOFError)
+    # SFTPNoConnection: the client noticed the loss before this request was sent (no
+    # request was in flight when the server went away); the client is dead all the same.
+    return isinstance(exc, asyncssh.SFTPConnectionLost | asyncssh.SFTPNoConnection
+                      | asyncssh.DisconnectError | asyncssh.ChannelOpenError
+                      | ConnectionError | EOFError)
 
 
 class SftpTransfer:
