@@ -26,6 +26,9 @@ from hlsd.uploader import Lane, Retrier
 log = structlog.get_logger()
 
 DELETE_BATCH = 1000
+# While a destination keeps losing segments (down, or too slow), one "segments skipped"
+# line per this many seconds sums them up, instead of one line per segment and rung.
+SKIP_REPORT_EVERY = 30.0
 
 
 class PublishMetrics(Protocol):
@@ -70,6 +73,9 @@ class Destination:
         self.published_variants: set[str] = set()
         self.retention = Retention()
         self.skipped = 0
+        self._unreported: dict[str, list[int]] = {}  # rung -> [count, first seq, last seq]
+        self._skips_reported_at = -SKIP_REPORT_EVERY  # monotonic time of the last line
+        self._deletes_failing = False
         self._removed: dict[str, list[tuple[Entry, float]]] = {}
         self._master_text: str | None = None
         self._master_lock = asyncio.Lock()
@@ -160,10 +166,26 @@ class Destination:
             old.release()
         if dropped:
             self._count_skipped(len(dropped))
-            self.log.warning("segments skipped: destination too slow", rung=seg.rung,
-                             skipped=len(dropped), first_seq=dropped[0].seq)
+            counts = self._unreported.setdefault(seg.rung, [0, dropped[0].seq, 0])
+            counts[0] += len(dropped)
+            counts[2] = dropped[-1].seq
+            self._report_skips()
         if self.metrics:
             self.metrics.queue_depth(self.name, self.queued)
+
+    def _report_skips(self, force: bool = False) -> None:
+        """Log the skips not yet logged, unless a line went out less than
+        SKIP_REPORT_EVERY ago (the retention loop calls again every second)."""
+        now = time.monotonic()
+        if not self._unreported or (now - self._skips_reported_at < SKIP_REPORT_EVERY
+                                    and not force):
+            return
+        self.log.warning("segments skipped: destination too slow",
+                         skipped=sum(c[0] for c in self._unreported.values()),
+                         rungs={rung: {"skipped": c[0], "first_seq": c[1], "last_seq": c[2]}
+                                for rung, c in self._unreported.items()})
+        self._unreported.clear()
+        self._skips_reported_at = now
 
     def _count_skipped(self, count: int) -> None:
         self.skipped += count
@@ -201,6 +223,7 @@ class Destination:
             for task in self._workers.values():
                 task.cancel()
             await asyncio.gather(*self._workers.values(), return_exceptions=True)
+            self._report_skips(force=True)
             for lane in self.lanes.values():
                 for seg in lane.items:
                     seg.release()
@@ -284,17 +307,22 @@ class Destination:
     async def _retention_loop(self) -> None:
         while True:
             await asyncio.sleep(1.0)
+            self._report_skips()
             due = self.retention.due(time.time())
             for start in range(0, len(due), DELETE_BATCH):
                 batch = due[start:start + DELETE_BATCH]
                 try:
                     await self.transfer.delete(batch)
                 except TransferError as exc:
-                    self.log.warning("delete failed; will retry", error=str(exc),
-                                     count=len(batch))
+                    # Once per failing streak: retries of a down destination fail alike.
+                    report = self.log.debug if self._deletes_failing else self.log.warning
+                    report("delete failed; will retry", error=str(exc), count=len(batch))
+                    self._deletes_failing = True
                     retry_at = time.time() + 5.0
                     self.retention.schedule(
                         [Entry(seq=0, name=n, duration=0.0) for n in batch], 0.0, retry_at)
+                else:
+                    self._deletes_failing = False
 
 
 def _gone(lane: Lane, seg: SegmentFile) -> bool:
