@@ -79,7 +79,9 @@ class Destinations:
         queued = {rung: list(lane.items) for rung, lane in old.lanes.items()}
         for lane in old.lanes.values():
             lane.items.clear()
-        await self.remove(profile.name)
+        old_task = self._tasks.pop(profile.name, None)
+        # The new one takes the old one's place before anything is awaited: a segment
+        # announced while the old one shuts down is offered to the new one, not lost.
         dest = self.add(profile, config, old.snapshot())
         for rung, items in queued.items():
             dest.add_rung(rung)
@@ -87,6 +89,10 @@ class Destinations:
                 dest.offer(seg)
             if rung in finished:  # a finite input's end: ENDLIST once drained
                 dest.finish_rung(rung)
+        if old_task is not None:
+            old_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await old_task
 
     async def apply(self, plan: ReloadPlan, config: cfg.Config, finished: set[str]) -> None:
         """Start added destinations, stop removed ones, re-create changed ones where they
