@@ -246,8 +246,16 @@ class Destination:
                 continue
             seg = lane.items[0]
             started = loop.time()
-            stored = await self.retry(partial(self.transfer.put_segment, seg.path, seg.name),
-                                      "segment", abort=partial(_gone, lane, seg))
+            try:
+                stored = await self.retry(partial(self.transfer.put_segment, seg.path,
+                                                  seg.name), "segment",
+                                          abort=partial(_gone, lane, seg))
+            except asyncio.CancelledError:
+                # Stopped mid-upload: the server may keep part of the file under its final
+                # name, named by no playlist. Deleted later, by this run or (the schedule is
+                # saved with the state) the next one.
+                self.retention.schedule([_entry(seg, False)], 0.0, time.time())
+                raise
             if not stored and lane.items and lane.items[0] is seg:
                 # Aborted because its file vanished from temp_dir: not the destination's
                 # fault, so it is skipped like a segment that left the window.
