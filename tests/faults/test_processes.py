@@ -200,7 +200,9 @@ def test_children_killed_and_hung(tmp_path: Path, daemons: Callable[..., Hlsd],
     for hang in hangs:
         assert hang.restart is not None and hang.restart.get("stalled_rung") == hang.rung
         grace = SEGMENTER_GRACE if hang.kind == "stop hlsd-segmenter" else 0.0
-        assert hang.restart["at"] - hang.at <= STALL_AFTER + STALL_TICK + grace + 0.5
+        # Counted from the last segment, which came before the SIGSTOP; a loaded machine
+        # may run the guard's once-a-second look a little late.
+        assert hang.restart["at"] - hang.at <= STALL_AFTER + STALL_TICK + grace + 1.0
         detected = hang.restart["at"] - hang.at
         assert hang.recovery - detected - hang.delay <= bound, hang
         assert not Path(f"/proc/{hang.pid}").exists(), f"stopped process {hang.pid} left"
