@@ -136,6 +136,7 @@ class Destination:
                 await task
         for seg in self.lanes.pop(rung, Lane(0)).items:
             seg.release()
+        self._queue_changed()
         self.published_variants.discard(rung)
         self._done.pop(rung, None)
         self._unpublished.discard(rung)
@@ -170,6 +171,10 @@ class Destination:
             counts[0] += len(dropped)
             counts[2] = dropped[-1].seq
             self._report_skips()
+        self._queue_changed()
+
+    def _queue_changed(self) -> None:
+        """Keep hlsd_upload_queue_depth current: set as segments join and leave lanes."""
         if self.metrics:
             self.metrics.queue_depth(self.name, self.queued)
 
@@ -260,6 +265,7 @@ class Destination:
                 # Aborted because its file vanished from temp_dir: not the destination's
                 # fault, so it is skipped like a segment that left the window.
                 lane.items.popleft()
+                self._queue_changed()
                 seg.release()
                 self._count_skipped(1)
                 self.log.error("segment file missing in temp_dir; skipped", rung=rung,
@@ -270,6 +276,7 @@ class Destination:
                     self.retention.schedule([_entry(seg, False)], 0.0, time.time())
                 continue
             lane.items.popleft()
+            self._queue_changed()
             seg.release()
             if self.metrics:
                 self.metrics.upload(self.name, "segment", loop.time() - started)
