@@ -67,7 +67,8 @@ def test_remote_destinations_refuse_then_return(
        the copy destination; what fell out of its window meanwhile is skipped (counted in
        hlsd_segments_skipped_total), with a DISCONTINUITY where its playlist resumes
     5. the log does not flood: a few warnings per outage, not one per segment
-    6. SIGTERM: exit 0
+    6. once caught up, hlsd_upload_queue_depth reads 0 everywhere between two segments
+    7. SIGTERM: exit 0
     """
     rng = random.Random(4)
     www = tmp_path / "www"
@@ -125,6 +126,14 @@ def test_remote_destinations_refuse_then_return(
 
         wait_for(caught_up, 40, "every destination caught up with the copy destination")
         caught_up_at = time.monotonic()
+
+        def drained() -> bool:
+            # Between two segments every queue empties; the gauge must say so.
+            healthy()
+            return all(metric(url, "hlsd_upload_queue_depth", destination=store.name) == 0
+                       for store in stores)
+
+        wait_for(drained, 10, "hlsd_upload_queue_depth 0 at every destination")
         observe(2 * SEGMENT, healthy)  # a couple more polls of the caught-up playlists
         skipped = {o.name: metric(url, "hlsd_segments_skipped_total", destination=o.name)
                    for o in outages}
