@@ -51,8 +51,8 @@ def _state(pid: int) -> str:
 @pytest.fixture
 def daemons() -> Iterator[Callable[..., Hlsd]]:
     """Factory `daemons(config, log)` -> Hlsd (not started). Teardown kills each daemon
-    and its children by PID, then fails if any process this test started is left
-    stopped (SIGSTOP) or running."""
+    and its children by PID, then fails if any process of this test is left stopped
+    (SIGSTOP): a test must not leave a hang behind."""
     made: list[Hlsd] = []
 
     def make(config: Path, log: Path, **options: Any) -> Hlsd:

@@ -64,6 +64,7 @@ class ChildProcess:
     pid: int
     name: str  # /proc/PID/comm
     argv: list[str]
+    started: int  # start time in clock ticks since boot: with the pid, names one process
 
     @property
     def state(self) -> str:
@@ -78,9 +79,10 @@ def _child(pid: int) -> ChildProcess | None:
     try:
         name = Path(f"/proc/{pid}/comm").read_text().strip()
         argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
-    except OSError:
+        started = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, ValueError, IndexError):
         return None
-    return ChildProcess(pid, name, argv[:-1] if argv and argv[-1] == "" else argv)
+    return ChildProcess(pid, name, argv[:-1] if argv and argv[-1] == "" else argv, started)
 
 
 def _log_time(event: dict[str, Any]) -> float:
@@ -102,6 +104,7 @@ class Hlsd:
         self.runs = 0
         self._offset = 0  # bytes of the log already parsed
         self._events: list[dict[str, Any]] = []
+        self._seen: dict[int, int] = {}  # every child seen: pid -> start time, for kill()
 
     @property
     def pid(self) -> int:
@@ -133,14 +136,20 @@ class Hlsd:
         return self.proc.wait(timeout)
 
     def kill(self) -> None:
-        """Teardown: the daemon and every child, stopped ones too, by PID."""
-        if self.proc is None or self.proc.poll() is not None:
-            return
-        for pid in descendants(self.proc.pid):
-            with suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)  # also ends a SIGSTOPped process
-        self.proc.kill()
-        self.proc.wait()
+        """Teardown: the daemon and every child, stopped ones too, by PID; children seen
+        earlier are killed too if they still run (orphaned by a daemon that died)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.children()
+            for pid in descendants(self.proc.pid):
+                with suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)  # also ends a SIGSTOPped process
+            self.proc.kill()
+            self.proc.wait()
+        for pid, started in self._seen.items():
+            child = _child(pid)
+            if child is not None and child.started == started:  # the same process, not a
+                with suppress(ProcessLookupError):  # later one that got its pid
+                    os.kill(pid, signal.SIGKILL)
 
     # -- log ------------------------------------------------------------------------------
     def events(self, since: float = 0.0, until: float = float("inf"),
@@ -178,7 +187,9 @@ class Hlsd:
 
     # -- children -------------------------------------------------------------------------
     def children(self) -> list[ChildProcess]:
-        return [c for c in map(_child, descendants(self.pid)) if c is not None]
+        found = [c for c in map(_child, descendants(self.pid)) if c is not None]
+        self._seen.update((c.pid, c.started) for c in found)
+        return found
 
     def segmenter(self, rung: str) -> ChildProcess | None:
         prefix = f"{self.segment_prefix}_{rung}"
