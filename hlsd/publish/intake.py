@@ -60,7 +60,9 @@ class Intake:
             self._init(rung, event)
             if self.live is not None and rung in self._inits:
                 init = self._inits[rung]
-                self.live.init(rung, init.name, await _read(init.path) or b"")
+                data = await _read(init.path)
+                if data is not None:  # gone already: the segments name it, served from disk
+                    self.live.init(rung, init.name, data)
         elif isinstance(event, PartReady):
             await self._part(rung, event)
         elif isinstance(event, SegmentReady):
