@@ -50,8 +50,7 @@ async def playlist(edge: LiveEdge, rung: str, request: web.Request) -> web.Respo
             raise web.HTTPServiceUnavailable(text="not available in time\n",
                                              headers={"Cache-Control": "no-store"})
         cache = f"max-age={BLOCKING_CACHE_FACTOR * edge.target_duration}"
-    text = edge.view(rung).render(skip=skip)
-    return web.Response(body=text.encode(), headers={
+    return web.Response(body=edge.playlist(rung, skip), headers={
         "Content-Type": PLAYLIST_CONTENT_TYPE, "Cache-Control": cache,
         "Access-Control-Allow-Origin": "*"})
 
