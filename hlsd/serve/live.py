@@ -136,6 +136,10 @@ class LiveEdge:
         return LowLatencyView(edge.playlist, self.part_target, edge.parts, edge.pending, hint,
                               reports)
 
+    def last(self, rung: str) -> tuple[int, int | None]:
+        """(MSN, part index) of the newest thing the rung's playlist lists."""
+        return self._bare(self.rungs[rung]).last()
+
     def _bare(self, edge: RungEdge) -> LowLatencyView:
         return LowLatencyView(edge.playlist, self.part_target, edge.parts, edge.pending)
 
@@ -161,6 +165,8 @@ class LiveEdge:
 
     async def wait(self, rung: str, ready: Callable[[], bool], timeout: float) -> bool:
         """Until `ready()` (re-checked at every change of the rung), or False at timeout."""
+        if ready():  # a player a part behind: no timer to arm and cancel
+            return True
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 while not ready():
