@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import aiohttp
 import pytest
 
-from tests.daemon_util import FAST_X264, read, running, wait_for, write_config
-from tests.fixtures.nginx_cache import NginxCache, nginx_binary
+from tests.daemon_util import FAST_X264, read, running, until, wait_for, write_config
+from tests.fixtures.nginx_cache import Logged, NginxCache, nginx_binary
 from tests.serve.test_lowlatency import last_part, tags
 from tests.serve.test_playback import origin_url
 
@@ -44,8 +44,15 @@ class Tier:
         assert status == 200
         return last_part(body.decode())
 
-    def origin_requests(self, uri: str) -> int:
-        return self.cache.origin_requests("/" + uri)
+    async def origin_requests(self, uri: str, answered: int) -> int:
+        """How many of the `answered` requests for `uri` nginx sent to the origin. nginx
+        logs a request after its answer went out: wait until all of them are logged."""
+        def lines() -> list[Logged]:
+            return [e for e in self.cache.logged() if e.uri == "/" + uri]
+
+        await until(lambda: len(lines()) >= answered, timeout=5)
+        assert len(lines()) == answered
+        return sum(e.upstream for e in lines())
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +104,7 @@ async def test_blocking_reload_through_nginx(tier: Tier) -> None:
     assert waited <= PART + 1.0
     again = await tier.get(tier.cache.url + uri)
     assert again[0] == 200 and again[1] == body and again[2]["X-Cache-Status"] == "HIT"
-    assert tier.origin_requests(uri) == 1
+    assert await tier.origin_requests(uri, answered=2) == 1
 
 
 async def test_concurrent_blocking_requests_collapse_into_one(tier: Tier) -> None:
@@ -115,7 +122,7 @@ async def test_concurrent_blocking_requests_collapse_into_one(tier: Tier) -> Non
     statuses = sorted(headers["X-Cache-Status"] for _, _, headers, _ in answers)
     waits = sorted(round(w, 2) for *_, w in answers)
     print(f"\n{CONCURRENT} concurrent blocking requests: cache {statuses}, waits {waits} s")
-    assert tier.origin_requests(uri) == 1, [e for e in tier.cache.logged() if uri in e.uri]
+    assert await tier.origin_requests(uri, answered=CONCURRENT) == 1
 
 
 async def test_parts_are_served_from_the_cache(tier: Tier) -> None:
@@ -132,7 +139,7 @@ async def test_parts_are_served_from_the_cache(tier: Tier) -> None:
     assert first[1] == second[1] and first[1][4:8] in (b"moof", b"styp")
     assert second[2]["X-Cache-Status"] == "HIT"
     assert "immutable" in second[2]["Cache-Control"]
-    assert tier.origin_requests(uri) == 1
+    assert await tier.origin_requests(uri, answered=2) == 1
 
 
 async def test_errors_are_not_cached(tier: Tier) -> None:
@@ -142,4 +149,4 @@ async def test_errors_are_not_cached(tier: Tier) -> None:
     for _ in range(2):
         status, _, headers, _ = await tier.get(tier.cache.url + uri)
         assert status == 400 and headers.get("X-Cache-Status") != "HIT"
-    assert tier.origin_requests(uri) == 2
+    assert await tier.origin_requests(uri, answered=2) == 2
