@@ -47,6 +47,9 @@ class LiveEdge:
         self.part_target = part_target
         self.variant_name = variant_name
         self.rungs: dict[str, RungEdge] = {}
+        # Grows with every change of any rung (a playlist reports on the other rungs too).
+        self._version = 0
+        self._rendered: dict[tuple[str, bool], tuple[int, bytes]] = {}
 
     def _rung(self, rung: str) -> RungEdge:
         edge = self.rungs.get(rung)
@@ -72,7 +75,7 @@ class LiveEdge:
             stem, edge.width = match["stem"], len(match["seq"])
             edge.next_part = (stem, part.seq + 1, 0) if last else (stem, part.seq,
                                                                    part.index + 1)
-        edge.touch()
+        self._changed(edge)
 
     def segment(self, seg: SegmentFile, data: bytes) -> None:
         edge = self._rung(seg.rung)
@@ -94,14 +97,28 @@ class LiveEdge:
         for name in [n for n in edge.objects if n.endswith(".mp4") and n not in listed_maps
                      and (pending is None or n != pending.map_name)]:
             del edge.objects[name]
-        edge.touch()
+        self._changed(edge)
 
     def end(self, rung: str) -> None:
         edge = self._rung(rung)
         edge.playlist.end()
+        self._changed(edge)
+
+    def _changed(self, edge: RungEdge) -> None:
+        self._version += 1
         edge.touch()
 
     # -- what the origin reads ------------------------------------------------------------
+    def playlist(self, rung: str, skip: bool = False) -> bytes:
+        """The rung's LL playlist as sent. Rendered once per change and shared: the
+        players blocked on the next part all wake at once, and ask for the same text."""
+        cached = self._rendered.get((rung, skip))
+        if cached is not None and cached[0] == self._version:
+            return cached[1]
+        body = self.view(rung).render(skip=skip).encode()
+        self._rendered[(rung, skip)] = (self._version, body)
+        return body
+
     def rung_of(self, playlist_name: str) -> str | None:
         return next((r for r in self.rungs if self.variant_name(r) == playlist_name), None)
 
@@ -118,6 +135,10 @@ class LiveEdge:
                 reports.append(Report(self.variant_name(other), msn, part))
         return LowLatencyView(edge.playlist, self.part_target, edge.parts, edge.pending, hint,
                               reports)
+
+    def last(self, rung: str) -> tuple[int, int | None]:
+        """(MSN, part index) of the newest thing the rung's playlist lists."""
+        return self._bare(self.rungs[rung]).last()
 
     def _bare(self, edge: RungEdge) -> LowLatencyView:
         return LowLatencyView(edge.playlist, self.part_target, edge.parts, edge.pending)
@@ -144,6 +165,8 @@ class LiveEdge:
 
     async def wait(self, rung: str, ready: Callable[[], bool], timeout: float) -> bool:
         """Until `ready()` (re-checked at every change of the rung), or False at timeout."""
+        if ready():  # a player a part behind: no timer to arm and cancel
+            return True
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout):
                 while not ready():

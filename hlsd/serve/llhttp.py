@@ -39,7 +39,7 @@ async def playlist(edge: LiveEdge, rung: str, request: web.Request) -> web.Respo
         raise web.HTTPBadRequest(text="_HLS_part needs _HLS_msn\n")
     cache = LIVE_PLAYLIST_CACHE
     if msn is not None:
-        last_msn, last_part = edge.view(rung).last()
+        last_msn, last_part = edge.last(rung)
         too_far = msn > last_msn + 2 or (
             part is not None and msn == last_msn and last_part is not None
             and part > last_part + advance_part_limit(edge.part_target))
@@ -50,8 +50,7 @@ async def playlist(edge: LiveEdge, rung: str, request: web.Request) -> web.Respo
             raise web.HTTPServiceUnavailable(text="not available in time\n",
                                              headers={"Cache-Control": "no-store"})
         cache = f"max-age={BLOCKING_CACHE_FACTOR * edge.target_duration}"
-    text = edge.view(rung).render(skip=skip)
-    return web.Response(body=text.encode(), headers={
+    return web.Response(body=edge.playlist(rung, skip), headers={
         "Content-Type": PLAYLIST_CONTENT_TYPE, "Cache-Control": cache,
         "Access-Control-Allow-Origin": "*"})
 

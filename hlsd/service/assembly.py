@@ -51,7 +51,8 @@ def assemble(config: cfg.Config, ffmpeg: str, state: DaemonState, metrics: Metri
     next_seq = max(state.next_seq, destinations.last_seq() + 1)
     rungs = Rungs(config, ffmpeg, intake, next_seq, config.max_segment_duration)
     status = StreamStatus(rungs, ladder, destinations, intake, metrics, config.segment_length,
-                          config.target_duration)
+                          config.target_duration,
+                          live.part_target if live is not None else None)
     return Parts(ladder, destinations, keys, intake, rungs, status,
                  Origin(status, on_listening, live))
 

@@ -21,7 +21,7 @@ class StreamStatus:
 
     def __init__(self, rungs: Rungs, ladder: Ladder, destinations: DestinationSet,
                  intake: Intake, metrics: Metrics, segment_length: float,
-                 target_duration: int) -> None:
+                 target_duration: int, part_target: float | None = None) -> None:
         self._rungs = rungs
         self._ladder = ladder
         self._destinations = destinations
@@ -29,6 +29,8 @@ class StreamStatus:
         self._metrics = metrics
         self._segment_length = segment_length
         self._target_duration = target_duration
+        # LL-HLS as the origin serves it: fixed at start (a reload does not change it)
+        self._part_target = part_target
         self._started = time.monotonic()
 
     def reconfigure(self, segment_length: float) -> None:
@@ -59,6 +61,8 @@ class StreamStatus:
             "master": self._ladder.master_name,
             "segment_length": self._segment_length,
             "target_duration": self._target_duration,
+            "low_latency": self._part_target is not None,  # the player's lowLatencyMode
+            "part_target": self._part_target,
             "segments": self._intake.segments,
             "rungs": [{"name": s.name, "bandwidth": s.bandwidth, "average": s.average,
                        "codecs": s.media.codecs if s.media else None,

@@ -150,8 +150,8 @@ async def test_the_master_plays_and_a_forced_level_plays_at_its_resolution(
        AES-128 encrypted with a new key every 2 segments, served by its own HTTP origin
        on a free loopback port
     2. Chromium opens the player page (hls.js from a local copy, answered at its
-       configured CDN URL): the master plays, currentTime advances steadily, the
-       picture has one rung's resolution
+       configured CDN URL; not in lowLatencyMode): the master plays, currentTime
+       advances steadily, the picture has one rung's resolution
     3. `hls.currentLevel` forced to the other video rung: playback goes on, steadily,
        at that rung's resolution; a screenshot is saved
     4. encrypted: playback went on across key rotations (keys seen in the playlists)
@@ -175,6 +175,9 @@ async def test_the_master_plays_and_a_forced_level_plays_at_its_resolution(
             page = b.page
             await page.goto(url)
             await wait_for_playback(page, seconds=0.5)
+            # /info.json says the stream is not LL-HLS: hls.js runs without lowLatencyMode
+            assert await page.evaluate("window.hlsd.hls.config.lowLatencyMode") is False
+            assert await page.inner_text("#mode") == "regular HLS"
             levels: list[dict[str, Any]] = await page.evaluate(
                 "window.hlsd.hls.levels.map(l => ({width: l.width, height: l.height}))")
             sizes = [(lv["width"], lv["height"]) for lv in levels]

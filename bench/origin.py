@@ -1,0 +1,396 @@
+"""LL-HLS origin capacity: N simulated players against the built-in origin, and through
+nginx (etc/nginx/hlsd-cache.conf) with --through-nginx, side by side.
+
+    python bench/origin.py [--players 50,100,200,500,1000,2000] [--seconds 10]
+                           [--processes 2] [--through-nginx]
+
+The stream is the real thing: `hlsd run`, two live fMP4 rungs (320x180 and 192x108 test
+pictures, real ffmpeg encoders), 2 s segments, 0.5 s parts, LL-HLS from its origin on
+loopback. Each simulated player (aiohttp, in `--processes` client processes, the players
+spread evenly over the rungs, joining within one second) does what an LL-HLS client does
+at the live edge: a blocking playlist reload for the next part (`_HLS_msn`/`_HLS_part`),
+then a GET of that part, and again for the next one.
+
+Part-delivery delay = the moment a player has the part's bytes − the moment the part was
+written. "Written" is when the segmenter renamed the part's file into place in temp_dir
+(it is complete then, and announced a moment later): this process watches every rung's
+temp directory with inotify (IN_MOVED_TO) and stamps each part's name with the wall clock;
+the players stamp their receptions with the same clock. No debug hook in the daemon: the
+delay includes everything the origin does (reading the segmenter's event and the file,
+waking the blocked requests, rendering, sending) and the client's own time to read the
+answer — with every process on one 2-core machine, the players' CPU is counted against
+the origin, so the figures are an upper bound.
+
+For each N: p50/p99 of the delay over every (player, part) in the window, parts missed
+(a player that fell out of step and re-joined), and CPU of the origin process (and of
+nginx); then the largest N whose p99 ≤ 100 ms. Through nginx, its access log says which
+requests reached the origin: the origin's requests per part per rung must stay about one
+whatever N is (cache lock). Bounded: at most 5000 players, at most 60 s per step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import ctypes
+import json
+import os
+import resource
+import select
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from live_daemon import RUNGS, live_daemon
+
+from tests.fixtures.nginx_cache import NginxCache, nginx_binary
+
+SEGMENT = 2.0
+PART = 0.5
+P99_LIMIT = 0.100
+PLAYER_GOAL = 1000
+WARMUP = 3.0  # players join within the first second, then settle
+MAX_PLAYERS = 5000
+MAX_SECONDS = 60.0
+IN_MOVED_TO = 0x80
+
+
+# -- when parts are written -----------------------------------------------------------------
+class PartWatch:
+    """Wall-clock time at which each part file was renamed into place, by name."""
+
+    def __init__(self, directories: list[Path]) -> None:
+        libc = ctypes.CDLL(None, use_errno=True)
+        self._fd = libc.inotify_init1(os.O_CLOEXEC)
+        if self._fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+        for directory in directories:
+            if libc.inotify_add_watch(self._fd, str(directory).encode(), IN_MOVED_TO) < 0:
+                raise OSError(ctypes.get_errno(), f"inotify_add_watch {directory}")
+        self.written: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([self._fd], [], [], 0.2)
+            if not ready:
+                continue
+            now = time.time()
+            data = os.read(self._fd, 65536)
+            offset = 0
+            while offset < len(data):
+                _, _, _, length = struct.unpack_from("iIII", data, offset)
+                name = data[offset + 16:offset + 16 + length].rstrip(b"\0").decode()
+                offset += 16 + length
+                if name.count(".") == 2 and name.endswith(".m4s"):  # NAME-<seq>.<i>.m4s
+                    self.written.setdefault(name, now)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        os.close(self._fd)
+
+
+# -- the players (client processes) ---------------------------------------------------------
+@dataclass
+class PlayerStats:
+    deliveries: list[tuple[str, float]] = field(default_factory=list)
+    requests: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    rejoins: int = 0
+
+
+def newest_part(text: str) -> tuple[str, int, int, int]:
+    """(stem, MSN, index, digits of the MSN) of the newest EXT-X-PART."""
+    line = [x for x in text.splitlines() if x.startswith("#EXT-X-PART:")][-1]
+    uri = line.split('URI="', 1)[1].split('"', 1)[0]
+    stem, rest = uri.rsplit("-", 1)
+    seq, index, _ = rest.split(".")
+    return stem, int(seq), int(index), len(seq)
+
+
+def lists_part(text: str, name: str) -> bool:
+    at = text.find(f'URI="{name}"')
+    return at >= 0 and text.startswith("#EXT-X-PART:", text.rfind("\n", 0, at) + 1)
+
+
+async def player(session: aiohttp.ClientSession, base: str, rung: str, until: float,
+                 delay: float, stats: PlayerStats) -> None:
+    await asyncio.sleep(delay)  # players join at different moments, as viewers do
+    playlist = f"{base}live_{rung}.m3u8"
+
+    async def join() -> tuple[str, int, int, int]:
+        async with session.get(playlist) as r:
+            return newest_part(await r.text())
+
+    stem, msn, index, width = await join()
+    index += 1
+    while time.time() < until:
+        try:
+            async with session.get(f"{playlist}?_HLS_msn={msn}&_HLS_part={index}") as r:
+                text, status = await r.text(), r.status
+            stats.requests += 1
+            if status != 200:
+                stats.errors[f"playlist {status}"] += 1
+                stem, msn, index, width = await join()
+                stats.rejoins += 1
+                index += 1
+                continue
+            name = f"{stem}-{msn:0{width}d}.{index}.m4s"
+            if not lists_part(text, name):  # that segment ended: the next one's first part
+                msn, index = msn + 1, 0
+                name = f"{stem}-{msn:0{width}d}.{index}.m4s"
+                if not lists_part(text, name):
+                    stem, msn, index, width = newest_part(text)
+                    stats.rejoins += 1
+                    index += 1
+                    continue
+            async with session.get(base + name) as r:
+                await r.read()
+                status = r.status
+            received = time.time()
+            stats.requests += 1
+            if status == 200:
+                stats.deliveries.append((name, received))
+            else:
+                stats.errors[f"part {status}"] += 1
+            index += 1
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            stats.errors[type(exc).__name__] += 1
+            stem, msn, index, width = await join()
+            stats.rejoins += 1
+            index += 1
+
+
+async def run_players(base: str, rungs: list[str], count: int, first: int, until: float
+                      ) -> dict[str, object]:
+    stats = PlayerStats()
+    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None)
+    timeout = aiohttp.ClientTimeout(total=30)
+    started = time.process_time()
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        await asyncio.gather(*(
+            player(session, base, rungs[(first + i) % len(rungs)], until,
+                   (first + i) % 97 / 97, stats) for i in range(count)))
+    return {"deliveries": stats.deliveries, "requests": stats.requests,
+            "errors": dict(stats.errors), "rejoins": stats.rejoins,
+            "cpu": time.process_time() - started}
+
+
+def client_main(args: argparse.Namespace) -> int:
+    result = asyncio.run(run_players(args.client, args.rungs.split(","), args.count,
+                                     args.first, args.until))
+    json.dump(result, sys.stdout)
+    return 0
+
+
+# -- one step: N players for a window -------------------------------------------------------
+@dataclass
+class Step:
+    players: int
+    delays: list[float]
+    missed: int
+    expected: int
+    errors: dict[str, int]
+    origin_cpu: float  # share of one core
+    client_cpu: float
+    machine: float  # share of all cores busy in the window, whoever used them
+    proxy_cpu: float | None = None
+    origin_playlists: float | None = None  # origin requests per part per rung, via nginx
+    origin_parts: float | None = None
+
+    def pct(self, p: float) -> float:
+        ordered = sorted(self.delays)
+        if not ordered:
+            return float("nan")
+        return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy() -> tuple[float, float]:
+    """(busy, total) jiffies of every core since boot, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def run_step(base: str, players: int, processes: int, seconds: float, watch: PartWatch,
+             origin_pid: int, proxy: NginxCache | None) -> Step:
+    rungs = list(RUNGS)
+    start = time.time() + WARMUP
+    until = start + seconds
+    share = [players // processes + (1 if i < players % processes else 0)
+             for i in range(processes)]
+    procs, first = [], 0
+    for count in share:
+        procs.append(subprocess.Popen(
+            [sys.executable, __file__, "--client", base, "--rungs", ",".join(rungs),
+             "--count", str(count), "--first", str(first), "--until", str(until)],
+            stdout=subprocess.PIPE, text=True))
+        first += count
+    proxy_pids = proxy.pids() if proxy is not None else []
+    time.sleep(max(0.0, start - time.time()))  # the window starts at a fixed wall time
+    origin_before, proxy_before = cpu_seconds([origin_pid]), cpu_seconds(proxy_pids)
+    busy_before, total_before = machine_busy()
+    time.sleep(max(0.0, until - time.time()))
+    origin_cpu = (cpu_seconds([origin_pid]) - origin_before) / seconds
+    proxy_cpu = (cpu_seconds(proxy_pids) - proxy_before) / seconds
+    busy_after, total_after = machine_busy()
+    machine = (busy_after - busy_before) / max(1, total_after - total_before)
+    results = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=MAX_SECONDS + 60)
+        results.append(json.loads(out))
+
+    # the parts written in the window, whose delivery every player of their rung owes
+    window = {name: at for name, at in watch.written.items() if start <= at <= until - 1.0}
+    per_rung = Counter(name.rsplit("-", 1)[0] for name in window)
+    listeners = Counter(f"live_{rungs[i % len(rungs)]}" for i in range(players))
+    expected = sum(per_rung[stem] * listeners[stem] for stem in per_rung)
+    delays = [received - window[name] for r in results for name, received in r["deliveries"]
+              if name in window]
+    errors: Counter[str] = Counter()
+    for r in results:
+        errors.update(r["errors"])
+    step = Step(players, delays, expected - len(delays), expected, dict(errors), origin_cpu,
+                sum(r["cpu"] for r in results) / (seconds + WARMUP + 1), machine)
+    if proxy is not None:
+        step.proxy_cpu = proxy_cpu
+        upstream = [e for e in proxy.logged() if e.upstream and start <= e.at <= until]
+        parts = max(1, sum(1 for at in watch.written.values() if start <= at <= until))
+        step.origin_playlists = sum("_HLS_msn=" in e.uri for e in upstream) / parts
+        step.origin_parts = sum(e.uri.endswith(".m4s") for e in upstream) / parts
+    return step
+
+
+# -- the run --------------------------------------------------------------------------------
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--players", default="50,100,200,500,1000,2000")
+    parser.add_argument("--seconds", type=float, default=10.0, help="window per step")
+    parser.add_argument("--processes", type=int, default=2, help="client processes")
+    parser.add_argument("--through-nginx", action="store_true",
+                        help="each step also through etc/nginx/hlsd-cache.conf")
+    parser.add_argument("--lock-age", default=None,
+                        help="nginx proxy_cache_lock_age instead of the shipped 20s, e.g. "
+                             "100ms: waiters look again that often, and one more request "
+                             "goes to the origin each time")
+    parser.add_argument("--client", help=argparse.SUPPRESS)  # a client process: base URL
+    parser.add_argument("--rungs", help=argparse.SUPPRESS)
+    parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--first", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--until", type=float, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.client:
+        return client_main(args)
+
+    steps = [int(n) for n in args.players.split(",")]
+    if max(steps) > MAX_PLAYERS or not 1 <= args.seconds <= MAX_SECONDS:
+        parser.error(f"at most {MAX_PLAYERS} players and {MAX_SECONDS:g} s per step")
+    if args.through_nginx and nginx_binary() is None:
+        parser.error("--through-nginx needs nginx (apt-get install nginx-light)")
+    # every player holds a connection to the origin (and nginx one more upstream)
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+    base = Path(tempfile.mkdtemp(prefix="hlsd-bench-origin-"))
+    rows: list[tuple[Step, Step | None]] = []
+    proxy: NginxCache | None = None
+    try:
+        with live_daemon(base / "hlsd", segment=SEGMENT, part=PART) as daemon:
+            watch = PartWatch([daemon.temp_dir / rung for rung in RUNGS])
+            if args.through_nginx:
+                changes = {} if args.lock_age is None else {
+                    "proxy_cache_lock_age 20s;": f"proxy_cache_lock_age {args.lock_age};"}
+                proxy = NginxCache(daemon.port, base / "nginx",
+                                   connections=2 * max(steps) + 512, changes=changes)
+                proxy.start()
+            try:
+                for n in steps:
+                    direct = run_step(daemon.url, n, args.processes, args.seconds, watch,
+                                      daemon.pid, None)
+                    cached = None if proxy is None else run_step(
+                        proxy.url, n, args.processes, args.seconds, watch, daemon.pid, proxy)
+                    rows.append((direct, cached))
+                    print(f"  measured {n} players", file=sys.stderr)
+            finally:
+                watch.close()
+                if proxy is not None:
+                    proxy.stop()
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    report(rows, args)
+    return 0
+
+
+def report(rows: list[tuple[Step, Step | None]], args: argparse.Namespace) -> None:
+    print(f"LL-HLS origin capacity: hlsd's origin, {len(RUNGS)} live rungs, {SEGMENT:g} s "
+          f"segments, {PART:g} s parts; players spread over the rungs, in {args.processes} "
+          f"client processes; {args.seconds:g} s window per step after a {WARMUP:g} s warm-up")
+    print("delivery delay = part bytes received by a player - part file renamed into place "
+          f"by the segmenter (inotify); every process on this machine ({os.cpu_count()} "
+          "cores); CPU: origin, clients, nginx as a share of one core; machine: share of all "
+          "cores busy, whoever used them")
+    head = f"  {'players':>7} | direct: {'p50 ms':>7} {'p99 ms':>7} {'missed':>6} " \
+           f"{'origin':>6} {'clients':>7} {'machine':>7}"
+    if args.through_nginx:
+        head += f" | nginx: {'p50 ms':>7} {'p99 ms':>7} {'missed':>6} {'nginx':>6} " \
+                f"{'origin':>6}  origin requests per part per rung (playlist, part)"
+    print(head)
+    best = {"direct": 0, "nginx": 0}
+    for direct, cached in rows:
+        line = (f"  {direct.players:>7} | direct: {cells(direct)} {direct.origin_cpu:>6.0%} "
+                f"{direct.client_cpu:>7.0%} {direct.machine:>7.0%}")
+        if good(direct):
+            best["direct"] = max(best["direct"], direct.players)
+        if cached is not None:
+            line += (f" | nginx: {cells(cached)} {cached.proxy_cpu or 0:>6.0%} "
+                     f"{cached.origin_cpu:>6.0%}  {cached.origin_playlists:.2f}, "
+                     f"{cached.origin_parts:.2f}")
+            if good(cached):
+                best["nginx"] = max(best["nginx"], cached.players)
+        print(line)
+        for name, step in (("direct", direct), ("nginx", cached)):
+            if step is not None and step.errors:
+                print(f"  {'':>7}   errors ({name}): {step.errors}")
+    verdict = "ok" if best["direct"] >= PLAYER_GOAL else "MISSED"
+    print(f"  largest N with p99 ≤ {P99_LIMIT * 1e3:.0f} ms (and < 1 % missed): direct "
+          f"{best['direct'] or 'none'} (goal ≥ {PLAYER_GOAL}: {verdict})"
+          + (f"; through nginx {best['nginx'] or 'none'}" if args.through_nginx else ""))
+
+
+def good(step: Step) -> bool:
+    return step.pct(99) <= P99_LIMIT and step.missed <= 0.01 * step.expected
+
+
+def cells(step: Step) -> str:
+    """p50, p99, missed."""
+    missed = step.missed / step.expected if step.expected else float("nan")
+    return f"{step.pct(50) * 1e3:>7.1f} {step.pct(99) * 1e3:>7.1f} {missed:>6.1%}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
