@@ -193,6 +193,7 @@ class Destination:
                 continue
             seg = lane.items[0]
             started = loop.time()
+            lane.in_flight = seg
             try:
                 stored = await self._store_init(lane, seg) and await self.retry(
                     partial(self.transfer.put_segment, seg.path, seg.name), "segment",
@@ -203,6 +204,8 @@ class Destination:
                 # is saved with the state) the next one.
                 self.expiry.schedule([entry_of(seg, False)], 0.0)
                 raise
+            finally:
+                lane.in_flight = None
             if not stored and lane.items and lane.items[0] is seg:
                 # Aborted because its file vanished from temp_dir: not the destination's
                 # fault, so it is skipped like a segment that left the window.

@@ -15,14 +15,23 @@ class Lane:
         self.capacity = capacity
         self.items: deque[SegmentFile] = deque()
         self.finishing = False  # the rung's input ended: close the playlist once drained
+        self.in_flight: SegmentFile | None = None  # the head, while it is being uploaded
         self._wake = asyncio.Event()
 
     def push(self, seg: SegmentFile) -> list[SegmentFile]:
-        """Queue a segment; returns those that fell out of the window unsent."""
+        """Queue a segment; returns those that fell out of the window unsent.
+
+        The segment being uploaded is never the one dropped: a destination a little
+        slower than real time would otherwise lose every upload it starts, and never
+        publish again. The next oldest goes instead."""
         self.items.append(seg)
         dropped = []
         while len(self.items) > self.capacity:
-            dropped.append(self.items.popleft())
+            if self.items[0] is self.in_flight and len(self.items) > 1:
+                dropped.append(self.items[1])
+                del self.items[1]
+            else:
+                dropped.append(self.items.popleft())
         self._wake.set()
         return dropped
 

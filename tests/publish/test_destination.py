@@ -262,3 +262,35 @@ async def test_a_missing_local_file_is_skipped_without_taking_the_destination_do
         await until(published)
         assert dest.skipped == 1 and not any(downs)
         assert "live_a-00000.ts" not in (www / "live_a.m3u8").read_text()
+
+
+async def test_a_destination_slower_than_real_time_keeps_publishing(
+        dirs: tuple[Path, Path]) -> None:
+    """1. every segment upload takes longer than a segment lasts, so the lane overflows
+       while its head is being uploaded
+    2. the segment being uploaded is not the one dropped: uploads complete and the
+       playlist keeps advancing (it used to freeze for good, losing every upload)"""
+    work, www = dirs
+
+    class Slow(FlakyCopy):
+        async def put_segment(self, local: Path, name: str) -> None:
+            await asyncio.sleep(0.3)
+            await super().put_segment(local, name)
+
+    dest = Destination(Slow(www), 1, PublishSettings(1, 2, 0.2, ""), ladder("a"))
+    listed: set[str] = set()
+
+    def newest() -> int:
+        text = (www / "live_a.m3u8").read_text() if (www / "live_a.m3u8").exists() else ""
+        names = [line for line in text.splitlines() if line.endswith(".ts")]
+        listed.update(names)
+        return int(names[-1].rsplit("-", 1)[1][:-3]) if names else -1
+
+    async with serving(dest):
+        for seq in range(80):  # a segment every 0.1 s, an upload every 0.3 s
+            dest.offer(make_segment(work, "a", seq, 0.2))
+            await asyncio.sleep(0.1)
+            newest()
+        # Still overloaded here: the playlist must have kept up with the window.
+        assert newest() >= 80 - 3 * dest.settings.lane_capacity, sorted(listed)[-3:]
+    assert dest.skipped > 0 and len(listed) >= 10
