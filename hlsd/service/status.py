@@ -3,6 +3,7 @@ watchdog), the live figures of /info.json, the STATUS= line and the /metrics tex
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -71,6 +72,7 @@ class StreamStatus:
                       for s in self._ladder.rungs.values()],
             "destinations": {d.name: {"skipped": d.skipped, "queued": d.queued}
                              for d in self._destinations},
+            "asyncio_tasks": len(asyncio.all_tasks()),  # flat over hours: bench/soak.py
         }
 
     def line(self) -> str:
