@@ -294,3 +294,26 @@ async def test_a_destination_slower_than_real_time_keeps_publishing(
         # Still overloaded here: the playlist must have kept up with the window.
         assert newest() >= 80 - 3 * dest.settings.lane_capacity, sorted(listed)[-3:]
     assert dest.skipped > 0 and len(listed) >= 10
+
+
+async def test_a_segment_its_playlist_refuses_is_skipped_and_the_lane_goes_on(
+        dirs: tuple[Path, Path]) -> None:
+    """1. a stored segment that its playlist cannot take (its duration rounds above the
+       target duration: the model raises PlaylistError)
+    2. it is logged, counted as skipped and deleted later; the lane worker is not lost
+       with it (it used to die silently, stopping that rung at that destination), and
+       the next segment is published"""
+    work, www = dirs
+    dest = Destination(FlakyCopy(www), 2, PublishSettings(2, 4, 2.0, ""), ladder("a"))
+    async with serving(dest):
+        dest.offer(make_segment(work, "a", 0, 9.0))  # target 2 s: cannot be listed
+        dest.offer(make_segment(work, "a", 1, 2.0))
+
+        def published() -> bool:
+            path = www / "live_a.m3u8"
+            return path.exists() and "live_a-00001.ts" in path.read_text()
+
+        await until(published)
+        assert dest.skipped == 1
+        assert "live_a-00000.ts" not in (www / "live_a.m3u8").read_text()
+        assert not dest.retry.down

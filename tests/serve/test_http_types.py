@@ -46,3 +46,27 @@ async def test_fmp4_objects_and_keys(tmp_path: Path) -> None:
                         kind, cache), name
     finally:
         await origin.stop()
+
+
+async def test_no_listing_and_bounded_requests(tmp_path: Path) -> None:
+    """A folder is no listing, and an oversized request line or header is refused
+    (aiohttp's limits), the origin going on serving."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.ts").write_bytes(b"x")
+    (tmp_path / "live.m3u8").write_text("#EXTM3U\n")
+    origin = HttpOrigin(HttpSettings(port=0), tmp_path, NoStatus())
+    await origin.start()
+    try:
+        async with aiohttp.ClientSession() as client:
+            for path in ("sub", "sub/"):  # "/" is the player page, never a listing
+                async with client.get(origin.url + path) as r:
+                    assert r.status == 404, path
+            async with client.get(origin.url + "x" * 20_000) as r:
+                assert r.status in (400, 414), r.status
+            async with client.get(origin.url + "live.m3u8",
+                                  headers={"X-Big": "y" * 20_000}) as r:
+                assert r.status in (400, 431), r.status
+            async with client.get(origin.url + "live.m3u8") as r:
+                assert r.status == 200
+    finally:
+        await origin.stop()
