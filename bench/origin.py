@@ -22,7 +22,8 @@ answer — with every process on one 2-core machine, the players' CPU is counted
 the origin, so the figures are an upper bound.
 
 For each N: p50/p99 of the delay over every (player, part) in the window, parts missed
-(a player that fell out of step and re-joined), and CPU of the origin process (and of
+(not delivered by the end of the run: a player that fell behind, or out of step and
+re-joined at the live edge), and CPU of the origin process (and of
 nginx); then the largest N whose p99 ≤ 100 ms. Through nginx, its access log says which
 requests reached the origin: the origin's requests per part per rung must stay about one
 whatever N is (cache lock). Bounded: at most 5000 players, at most 60 s per step.
