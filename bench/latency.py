@@ -2,6 +2,7 @@
 HLS from hlsd and against FFmpeg's own hls muxer, side by side.
 
     python bench/latency.py [--seconds 15] [--rounds 2] [--only ll-0.5,ll-0.33,hlsd,ffmpeg]
+                            (--only may add ll-0.5+catch-up, ll-0.33+catch-up)
 
 Latency here is glass to glass: the wall clock when a picture is on screen minus the wall
 clock when that picture was made. The source stamps every frame with the time it was
@@ -24,7 +25,9 @@ segmenter out. It is reported beside the glass-to-glass figure (as the player pa
 it); the difference between the two is the delay before hlsd gets the media.
 
 Configurations, one at a time, in alternating order over `--rounds` rounds (each with a
-fresh daemon, so the start-up phase varies as it does for viewers): hlsd LL-HLS with
+fresh daemon, so the start-up phase varies as it does for viewers; the player joins
+once the playlist holds its whole window, six segments, as on a stream that has been
+running for a while): hlsd LL-HLS with
 0.5 s parts and with 0.33 s parts (2 s segments), hlsd without LL (regular HLS, 2 s
 segments, the same origin and player page: hls.js without lowLatencyMode), and FFmpeg's
 hls muxer (2 s fMP4 segments with program date times) writing into a folder served by
@@ -32,7 +35,10 @@ hls muxer (2 s fMP4 segments with program date times) writing into a folder serv
 x264 settings in all four; video only (headless Chromium's stand-in audio sink runs slow
 under load, and would drag playback and its latency with it). hls.js' own view is
 reported too: `hls.targetLatency` (what it aims at: PART-HOLD-BACK in LL mode) and
-`hls.latency` (its distance from the live edge of the playlist).
+`hls.latency` (its distance from the live edge of the playlist). The `+catch-up`
+variants let hls.js play up to 1.5x faster while it is behind its target
+(`maxLiveSyncPlaybackRate`, set at run time; the player page leaves hls.js' default, 1):
+without it, the time a player loses while starting is never made up.
 
 Goals (loopback): median ≤ 2.0 s with 0.5 s parts and 2 s segments, ≤ 1.5 s with 0.33 s
 parts. This is a measurement, not a test: it asserts nothing.
@@ -263,7 +269,8 @@ def main() -> int:
     parser.add_argument("--settle", type=float, default=3.0,
                         help="playback before sampling starts")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--only", default="ll-0.5,ll-0.33,hlsd,ffmpeg")
+    parser.add_argument("--only", default="ll-0.5,ll-0.33,hlsd,ffmpeg",
+                        help="also: ll-0.5+catch-up, ll-0.33+catch-up")
     args = parser.parse_args()
     names = args.only.split(",")
     results = {name: Result() for name in names}
@@ -282,8 +289,8 @@ def main() -> int:
 
 
 LABELS = {"ll-0.5": "hlsd LL-HLS, 0.5 s parts", "ll-0.33": "hlsd LL-HLS, 0.33 s parts",
-          "ll-0.5+catch-up": "  + player catch-up", "ll-0.33+catch-up": "  + player catch-up",
-          "hlsd": "hlsd regular HLS", "ffmpeg": "ffmpeg -f hls"}
+          "ll-0.5+catch-up": "LL 0.5 s, player catch-up", "ll-0.33+catch-up":
+          "LL 0.33 s, player catch-up", "hlsd": "hlsd regular HLS", "ffmpeg": "ffmpeg -f hls"}
 
 
 def report(results: dict[str, Result], args: argparse.Namespace) -> None:
@@ -294,16 +301,17 @@ def report(results: dict[str, Result], args: argparse.Namespace) -> None:
           f"{args.settle:g} s of playback), alternating order")
     print(f"  {'configuration':27} {'median':>7} {'p90':>6} {'rounds':>13} "
           f"{'PDT-based':>9} {'enc+pipe':>8} {'hls.js':>7} {'target':>7} {'frames':>7} "
-          f"{'goal':>7}")
+          "goal")
     reference = results.get("ll-0.5")
     for name, r in results.items():
         glass, pdt = median(r.glass), median(r.pdt)
         goal = GOALS.get(name.removesuffix(CATCH_UP))
-        verdict = "" if goal is None else (f"≤ {goal:g} " + ("ok" if glass <= goal else "MISSED"))
+        verdict = "" if goal is None else (f"≤ {goal:g} s " + ("ok" if glass <= goal
+                                                               else "MISSED"))
         rounds = "/".join(f"{m:.2f}" for m in r.round_medians)
         print(f"  {LABELS.get(name, name):27} {glass:>6.2f}s {percentile(r.glass, 90):>5.2f}s "
               f"{rounds:>13} {pdt:>8.2f}s {glass - pdt:>7.2f}s {median(r.hls_latency):>6.2f}s "
-              f"{median(r.target):>6.2f}s {len(r.glass):>7} {verdict:>7}")
+              f"{median(r.target):>6.2f}s {len(r.glass):>7} {verdict}")
         if r.unreadable:
             print(f"  {'':27} ({r.unreadable} of {r.frames} frames' clocks unreadable)")
         if r.errors:

@@ -22,7 +22,8 @@ answer — with every process on one 2-core machine, the players' CPU is counted
 the origin, so the figures are an upper bound.
 
 For each N: p50/p99 of the delay over every (player, part) in the window, parts missed
-(a player that fell out of step and re-joined), and CPU of the origin process (and of
+(not delivered by the end of the run: a player that fell behind, or out of step and
+re-joined at the live edge), and CPU of the origin process (and of
 nginx); then the largest N whose p99 ≤ 100 ms. Through nginx, its access log says which
 requests reached the origin: the origin's requests per part per rung must stay about one
 whatever N is (cache lock). Bounded: at most 5000 players, at most 60 s per step.
@@ -352,30 +353,28 @@ def report(rows: list[tuple[Step, Step | None]], args: argparse.Namespace) -> No
           f"client processes; {args.seconds:g} s window per step after a {WARMUP:g} s warm-up")
     print("delivery delay = part bytes received by a player - part file renamed into place "
           f"by the segmenter (inotify); every process on this machine ({os.cpu_count()} "
-          "cores); CPU: origin, clients, nginx as a share of one core; machine: share of all "
-          "cores busy, whoever used them")
-    head = f"  {'players':>7} | direct: {'p50 ms':>7} {'p99 ms':>7} {'missed':>6} " \
-           f"{'origin':>6} {'clients':>7} {'machine':>7}"
-    if args.through_nginx:
-        head += f" | nginx: {'p50 ms':>7} {'p99 ms':>7} {'missed':>6} {'nginx':>6} " \
-                f"{'origin':>6}  origin requests per part per rung (playlist, part)"
-    print(head)
+          "cores); CPU of the origin, the players, nginx: share of one core; machine: share "
+          "of all cores busy, whoever used them; req/part: the origin's requests per part "
+          "per rung through nginx (blocking playlists, parts)")
+    print(f"  {'players':>7}  {'path':6} {'p50 ms':>8} {'p99 ms':>8} {'missed':>6} "
+          f"{'origin':>6} {'players':>7} {'machine':>7} {'nginx':>6}  req/part")
     best = {"direct": 0, "nginx": 0}
     for direct, cached in rows:
-        line = (f"  {direct.players:>7} | direct: {cells(direct)} {direct.origin_cpu:>6.0%} "
-                f"{direct.client_cpu:>7.0%} {direct.machine:>7.0%}")
-        if good(direct):
-            best["direct"] = max(best["direct"], direct.players)
-        if cached is not None:
-            line += (f" | nginx: {cells(cached)} {cached.proxy_cpu or 0:>6.0%} "
-                     f"{cached.origin_cpu:>6.0%}  {cached.origin_playlists:.2f}, "
-                     f"{cached.origin_parts:.2f}")
-            if good(cached):
-                best["nginx"] = max(best["nginx"], cached.players)
-        print(line)
         for name, step in (("direct", direct), ("nginx", cached)):
-            if step is not None and step.errors:
-                print(f"  {'':>7}   errors ({name}): {step.errors}")
+            if step is None:
+                continue
+            if good(step):
+                best[name] = max(best[name], step.players)
+            missed = step.missed / step.expected if step.expected else float("nan")
+            line = (f"  {step.players:>7}  {name:6} {step.pct(50) * 1e3:>8.1f} "
+                    f"{step.pct(99) * 1e3:>8.1f} {missed:>6.1%} {step.origin_cpu:>6.0%} "
+                    f"{step.client_cpu:>7.0%} {step.machine:>7.0%}")
+            if step.proxy_cpu is not None:
+                line += (f" {step.proxy_cpu:>6.0%}  {step.origin_playlists:.2f}, "
+                         f"{step.origin_parts:.2f}")
+            print(line)
+            if step.errors:
+                print(f"  {'':>7}  errors: {step.errors}")
     verdict = "ok" if best["direct"] >= PLAYER_GOAL else "MISSED"
     print(f"  largest N with p99 ≤ {P99_LIMIT * 1e3:.0f} ms (and < 1 % missed): direct "
           f"{best['direct'] or 'none'} (goal ≥ {PLAYER_GOAL}: {verdict})"
@@ -384,12 +383,6 @@ def report(rows: list[tuple[Step, Step | None]], args: argparse.Namespace) -> No
 
 def good(step: Step) -> bool:
     return step.pct(99) <= P99_LIMIT and step.missed <= 0.01 * step.expected
-
-
-def cells(step: Step) -> str:
-    """p50, p99, missed."""
-    missed = step.missed / step.expected if step.expected else float("nan")
-    return f"{step.pct(50) * 1e3:>7.1f} {step.pct(99) * 1e3:>7.1f} {missed:>6.1%}"
 
 
 if __name__ == "__main__":

@@ -117,8 +117,10 @@ class HttpOrigin:
     # -- handlers ----------------------------------------------------------------------
 
     async def _player(self, request: web.Request) -> web.Response:
-        master = str(self._status.info().get("master") or DEFAULT_MASTER)
-        return web.Response(text=player_page(self.hls_js, master),
+        info = self._status.info()
+        master = str(info.get("master") or DEFAULT_MASTER)
+        part_target = info.get("part_target") if info.get("low_latency") is True else None
+        return web.Response(text=player_page(self.hls_js, master, _number(part_target)),
                             content_type="text/html", charset="utf-8",
                             headers={"Cache-Control": "no-cache"})
 
@@ -192,6 +194,10 @@ def resolve_inside(root: Path, rel: str) -> Path | None:
     if not real.is_relative_to(base) or not real.is_file():
         return None
     return real
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) else None
 
 
 def _json(body: Any, status: int) -> web.Response:

@@ -65,10 +65,9 @@ async def media(edge: LiveEdge, name: str) -> web.Response | None:
             return None
         rung, seq, index = future
         expected = edge.rungs[rung].next_part
-        pending = edge.rungs[rung].pending
-        # Only the hinted part, or one just before it, is worth waiting for.
-        if expected is None or (seq, index) > expected[1:] or (
-                pending is not None and seq < pending.seq):
+        # Only the hinted part is worth waiting for: every part before it is in memory
+        # or gone for good (a name never written, or one that left the window).
+        if expected is None or (seq, index) != expected[1:]:
             return None
         await edge.wait(rung, lambda: edge.find(name) is not None, 3 * edge.target_duration)
         data = edge.find(name)

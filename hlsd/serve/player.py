@@ -21,10 +21,14 @@ def _template() -> str:
     return files("hlsd.serve").joinpath("player.html").read_text(encoding="utf-8")
 
 
-def player_page(hls_js: HlsJs, master: str) -> str:
+def player_page(hls_js: HlsJs, master: str, part_target: float | None = None) -> str:
     """The page for a stream whose master playlist is at `master` (relative to `/`); it
-    says which hls.js it loads (local or CDN)."""
+    says which hls.js it loads (local or CDN). `part_target`: the stream is LL-HLS, and
+    the page plays it so from the start (no round trip to ask: a player loses for good
+    the time it takes to start)."""
+    low_latency = "" if part_target is None else f"{part_target:g}"
     return (_template()
             .replace("{{hls_js_url}}", html.escape(hls_js.url, quote=True))
             .replace("{{hls_js_source}}", html.escape(hls_js.source, quote=True))
-            .replace("{{master}}", html.escape(master, quote=True)))
+            .replace("{{master}}", html.escape(master, quote=True))
+            .replace("{{part_target}}", low_latency))

@@ -252,6 +252,20 @@ async def test_player_page_carries_escaped_settings(origin: Origin) -> None:
     assert "{{" not in page
 
 
+async def test_player_page_plays_ll_hls_when_the_stream_is(origin: Origin) -> None:
+    """What /info.json says about LL-HLS rides on the page itself, so hls.js is created
+    in lowLatencyMode at once, without a round trip first."""
+    async with aiohttp.ClientSession() as client:
+        async with client.get(origin.url("/")) as r:
+            assert 'data-part-target=""' in await r.text()
+        origin.info.update(low_latency=True, part_target=0.33)
+        async with client.get(origin.url("/")) as r:
+            assert 'data-part-target="0.33"' in await r.text()
+        origin.info.update(low_latency=False)
+        async with client.get(origin.url("/")) as r:
+            assert 'data-part-target=""' in await r.text()
+
+
 def make_stream(directory: Path) -> None:
     """A 6 s, two-level VOD HLS stream made by ffmpeg (master: live.m3u8)."""
     subprocess.run(
