@@ -132,32 +132,27 @@ async def player(session: aiohttp.ClientSession, base: str, rung: str, until: fl
                  delay: float, stats: PlayerStats) -> None:
     await asyncio.sleep(delay)  # players join at different moments, as viewers do
     playlist = f"{base}live_{rung}.m3u8"
-
-    async def join() -> tuple[str, int, int, int]:
-        async with session.get(playlist) as r:
-            return newest_part(await r.text())
-
-    stem, msn, index, width = await join()
-    index += 1
+    at: tuple[str, int, int, int] | None = None  # (stem, msn, next part, digits)
     while time.time() < until:
         try:
+            if at is None:  # join at the live edge: the part after the newest
+                async with session.get(playlist) as r:
+                    stem, msn, index, width = newest_part(await r.text())
+                at = (stem, msn, index + 1, width)
+            stem, msn, index, width = at
             async with session.get(f"{playlist}?_HLS_msn={msn}&_HLS_part={index}") as r:
                 text, status = await r.text(), r.status
             stats.requests += 1
             if status != 200:
                 stats.errors[f"playlist {status}"] += 1
-                stem, msn, index, width = await join()
-                stats.rejoins += 1
-                index += 1
+                at, stats.rejoins = None, stats.rejoins + 1
                 continue
             name = f"{stem}-{msn:0{width}d}.{index}.m4s"
             if not lists_part(text, name):  # that segment ended: the next one's first part
                 msn, index = msn + 1, 0
                 name = f"{stem}-{msn:0{width}d}.{index}.m4s"
                 if not lists_part(text, name):
-                    stem, msn, index, width = newest_part(text)
-                    stats.rejoins += 1
-                    index += 1
+                    at, stats.rejoins = None, stats.rejoins + 1
                     continue
             async with session.get(base + name) as r:
                 await r.read()
@@ -168,12 +163,11 @@ async def player(session: aiohttp.ClientSession, base: str, rung: str, until: fl
                 stats.deliveries.append((name, received))
             else:
                 stats.errors[f"part {status}"] += 1
-            index += 1
-        except (aiohttp.ClientError, TimeoutError) as exc:
+            at = (stem, msn, index + 1, width)
+        except (aiohttp.ClientError, TimeoutError, IndexError, ValueError) as exc:
             stats.errors[type(exc).__name__] += 1
-            stem, msn, index, width = await join()
-            stats.rejoins += 1
-            index += 1
+            at, stats.rejoins = None, stats.rejoins + 1
+            await asyncio.sleep(0.1)  # a back-off before joining again, not a wait for news
 
 
 async def run_players(base: str, rungs: list[str], count: int, first: int, until: float
