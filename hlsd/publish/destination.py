@@ -163,7 +163,7 @@ class Destination:
                 for rung in self.lanes:
                     self._start_worker(rung)
                 tg.create_task(self.expiry.run(), name=f"expiry {self.name}")
-                tg.create_task(self._report_skips(), name=f"skips {self.name}")
+                tg.create_task(self._skips.run(), name=f"skips {self.name}")
         finally:
             self._tg = None
             self._skips.flush(force=True)
@@ -172,11 +172,6 @@ class Destination:
                     seg.release()
                 lane.items.clear()
             await self.transfer.close()
-
-    async def _report_skips(self) -> None:
-        while True:
-            await asyncio.sleep(self._skips.every)
-            self._skips.flush()
 
     async def _lane_worker(self, rung: str) -> None:
         lane = self.lanes[rung]
@@ -193,35 +188,38 @@ class Destination:
                 continue
             seg = lane.items[0]
             started = loop.time()
-            lane.in_flight = seg
             try:
                 stored = await self._store_init(lane, seg) and await self.retry(
                     partial(self.transfer.put_segment, seg.path, seg.name), "segment",
-                    abort=partial(_gone, lane, seg))
+                    abort=partial(lane.abandoned, seg))
             except asyncio.CancelledError:
                 # Stopped mid-upload: the server may keep part of the file under its final
                 # name, named by no playlist. Deleted later, by this run or (the schedule
                 # is saved with the state) the next one.
                 self.expiry.schedule([entry_of(seg, False)], 0.0)
                 raise
-            finally:
-                lane.in_flight = None
             if not stored and lane.items and lane.items[0] is seg:
                 # Aborted because its file vanished from temp_dir: not the destination's
                 # fault, so it is skipped like a segment that left the window.
                 self._drop_head(lane, seg, "segment file missing in temp_dir; skipped")
                 continue
             if not stored or not lane.items or lane.items[0] is not seg:
-                if stored:  # fell out of the window mid-upload: an orphan, delete later
+                # Fell out of the window mid-upload. A destination a little slower than
+                # real time loses every upload this way, and would never publish again:
+                # what got stored is listed anyway (the gap before it marked), unless
+                # something newer is listed already.
+                late = stored and seg.seq > self.listing.last_seq_of(rung)
+                if late and await self._list_keyed(seg):
+                    await self._publish_variant(rung)
+                    last_publish = loop.time()
+                elif stored:  # an orphan: deleted later
                     self.expiry.schedule([entry_of(seg, False)], 0.0)
                 continue
             lane.items.popleft()
             self._queue_changed()
             if self.metrics:
                 self.metrics.upload(self.name, "segment", loop.time() - started)
-            if seg.key is not None:  # no playlist names a segment before its key is out
-                await seg.key.key.published.wait()
-            listed = self._list(seg)
+            listed = await self._list_keyed(seg)
             seg.release()
             if not listed:
                 continue
@@ -237,7 +235,7 @@ class Destination:
             return True
         self.expiry.cancel(init.name)  # needed again: a deletion pending must not happen
         if not await self.retry(partial(self.transfer.put_segment, init.path, init.name),
-                                "init segment", abort=partial(_gone, lane, seg)):
+                                "init segment", abort=partial(lane.abandoned, seg)):
             return False
         self.listing.inits.add(init.name)
         return True
@@ -248,6 +246,11 @@ class Destination:
         seg.release()
         self._count_skipped(1)
         self.log.error(why, rung=seg.rung, seq=seg.seq, file=str(seg.path))
+
+    async def _list_keyed(self, seg: SegmentFile) -> bool:
+        if seg.key is not None:  # no playlist names a segment before its key is out
+            await seg.key.key.published.wait()
+        return self._list(seg)
 
     def _list(self, seg: SegmentFile) -> bool:
         """Add a stored segment to its playlist; False (and it is deleted later) when the
@@ -292,8 +295,3 @@ class Destination:
             await self.retry(partial(self.transfer.put_playlist, text.encode(),
                                      self.ladder.master_name), "master playlist")
             self._master_text = text
-
-
-def _gone(lane: Lane, seg: SegmentFile) -> bool:
-    """The upload is no longer wanted: the segment left the window, or its file vanished."""
-    return seg not in lane or not seg.path.exists()

@@ -15,23 +15,14 @@ class Lane:
         self.capacity = capacity
         self.items: deque[SegmentFile] = deque()
         self.finishing = False  # the rung's input ended: close the playlist once drained
-        self.in_flight: SegmentFile | None = None  # the head, while it is being uploaded
         self._wake = asyncio.Event()
 
     def push(self, seg: SegmentFile) -> list[SegmentFile]:
-        """Queue a segment; returns those that fell out of the window unsent.
-
-        The segment being uploaded is never the one dropped: a destination a little
-        slower than real time would otherwise lose every upload it starts, and never
-        publish again. The next oldest goes instead."""
+        """Queue a segment; returns those that fell out of the window unsent."""
         self.items.append(seg)
         dropped = []
         while len(self.items) > self.capacity:
-            if self.items[0] is self.in_flight and len(self.items) > 1:
-                dropped.append(self.items[1])
-                del self.items[1]
-            else:
-                dropped.append(self.items.popleft())
+            dropped.append(self.items.popleft())
         self._wake.set()
         return dropped
 
@@ -44,3 +35,7 @@ class Lane:
 
     def __contains__(self, seg: SegmentFile) -> bool:
         return any(s is seg for s in self.items)
+
+    def abandoned(self, seg: SegmentFile) -> bool:
+        """Its upload is no longer wanted: it left the window, or its file vanished."""
+        return seg not in self or not seg.path.exists()

@@ -47,6 +47,10 @@ class Listing:
         return max((p.entries[-1].seq for p in self.playlists.values() if p.entries),
                    default=-1)
 
+    def last_seq_of(self, rung: str) -> int:
+        playlist = self.playlists.get(rung)
+        return playlist.entries[-1].seq if playlist and playlist.entries else -1
+
     def add_rung(self, rung: str) -> None:
         self.playlists.setdefault(rung, MediaPlaylist(
             target_duration=self.settings.target_duration, window=self.settings.window,

@@ -73,6 +73,7 @@ class SegmentFile:
     init: InitFile | None = None  # fMP4: stored at a destination before this segment
     key: KeyUse | None = None  # encrypted: its key is published before a playlist names it
     _holders: int = field(default=0, repr=False)
+    _init_released: bool = field(default=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.init is not None:
@@ -91,6 +92,6 @@ class SegmentFile:
         if self._holders <= 0:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
-            if self.init is not None:
-                init, self.init = self.init, None
-                init.release()
+            if self.init is not None and not self._init_released:
+                self._init_released = True  # its name stays: a late listing needs it
+                self.init.release()

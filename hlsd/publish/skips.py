@@ -4,6 +4,7 @@ segment and rung."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -34,3 +35,9 @@ class SkipReport:
                                  for rung, c in self._unreported.items()})
         self._unreported.clear()
         self._reported_at = now
+
+    async def run(self) -> None:
+        """Flush now and then, so the last skips of a streak are logged too."""
+        while True:
+            await asyncio.sleep(self.every)
+            self.flush()

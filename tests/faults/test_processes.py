@@ -211,5 +211,9 @@ def test_children_killed_and_hung(tmp_path: Path, daemons: Callable[..., Hlsd],
     assert len(restarts) == len(faults) + len(hangs)
     hung = [e for e in events if e["event"] == "segmenter hung; killing it"]
     assert len(hung) == 1 and hung[0]["rung"] == HANG_SEGMENTER
-    assert len(warnings_about(events)) == len(restarts) + len(hung), \
-        [e["event"] for e in warnings_about(events)]
+    # Nothing else warns, but for a child slow to obey SIGTERM on a loaded machine (part
+    # of the same restart): one line per restart, not a flood.
+    others = [e["event"] for e in warnings_about(events)
+              if e["event"] not in (RESTART_LINE, "segmenter hung; killing it")]
+    assert all(e == "child ignored SIGTERM; killing" for e in others), others
+    assert len(others) <= len(restarts) // 10, others

@@ -7,6 +7,7 @@ under test is the publisher's ordering, skipping, catching up and retention.
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
@@ -273,9 +274,14 @@ async def test_a_destination_slower_than_real_time_keeps_publishing(
     work, www = dirs
 
     class Slow(FlakyCopy):
+        """Reads the file at once (as an upload holds it open), then takes its time."""
+
         async def put_segment(self, local: Path, name: str) -> None:
+            staged = local.with_name(local.name + ".sending")
+            os.link(local, staged)
             await asyncio.sleep(0.3)
-            await super().put_segment(local, name)
+            await super().put_segment(staged, name)
+            staged.unlink()
 
     dest = Destination(Slow(www), 1, PublishSettings(1, 2, 0.2, ""), ladder("a"))
     listed: set[str] = set()
