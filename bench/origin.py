@@ -6,9 +6,10 @@ nginx (etc/nginx/hlsd-cache.conf) with --through-nginx, side by side.
 
 The stream is the real thing: `hlsd run`, two live fMP4 rungs (320x180 and 192x108 test
 pictures, real ffmpeg encoders), 2 s segments, 0.5 s parts, LL-HLS from its origin on
-loopback. Each simulated player (aiohttp, in `--processes` client processes, the players
-spread evenly over the rungs, joining within one second) does what an LL-HLS client does
-at the live edge: a blocking playlist reload for the next part (`_HLS_msn`/`_HLS_part`),
+loopback. Each simulated player (bench/ll_players.py: lean asyncio protocols sending the
+header set Chromium sends, in `--processes` client processes, the players spread evenly
+over the rungs, joining within one second) does what an LL-HLS client does at the live
+edge: a blocking playlist reload for the next part (`_HLS_msn`/`_HLS_part`),
 then a GET of that part, and again for the next one.
 
 Part-delivery delay = the moment a player has the part's bytes − the moment the part was
@@ -46,14 +47,13 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-
-import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from live_daemon import RUNGS, live_daemon
+from ll_players import run_players
 
 from tests.fixtures.nginx_cache import NginxCache, nginx_binary
 
@@ -105,86 +105,7 @@ class PartWatch:
         os.close(self._fd)
 
 
-# -- the players (client processes) ---------------------------------------------------------
-@dataclass
-class PlayerStats:
-    deliveries: list[tuple[str, float]] = field(default_factory=list)
-    requests: int = 0
-    errors: Counter[str] = field(default_factory=Counter)
-    rejoins: int = 0
-
-
-def newest_part(text: str) -> tuple[str, int, int, int]:
-    """(stem, MSN, index, digits of the MSN) of the newest EXT-X-PART."""
-    line = [x for x in text.splitlines() if x.startswith("#EXT-X-PART:")][-1]
-    uri = line.split('URI="', 1)[1].split('"', 1)[0]
-    stem, rest = uri.rsplit("-", 1)
-    seq, index, _ = rest.split(".")
-    return stem, int(seq), int(index), len(seq)
-
-
-def lists_part(text: str, name: str) -> bool:
-    at = text.find(f'URI="{name}"')
-    return at >= 0 and text.startswith("#EXT-X-PART:", text.rfind("\n", 0, at) + 1)
-
-
-async def player(session: aiohttp.ClientSession, base: str, rung: str, until: float,
-                 delay: float, stats: PlayerStats) -> None:
-    await asyncio.sleep(delay)  # players join at different moments, as viewers do
-    playlist = f"{base}live_{rung}.m3u8"
-    at: tuple[str, int, int, int] | None = None  # (stem, msn, next part, digits)
-    while time.time() < until:
-        try:
-            if at is None:  # join at the live edge: the part after the newest
-                async with session.get(playlist) as r:
-                    stem, msn, index, width = newest_part(await r.text())
-                at = (stem, msn, index + 1, width)
-            stem, msn, index, width = at
-            async with session.get(f"{playlist}?_HLS_msn={msn}&_HLS_part={index}") as r:
-                text, status = await r.text(), r.status
-            stats.requests += 1
-            if status != 200:
-                stats.errors[f"playlist {status}"] += 1
-                at, stats.rejoins = None, stats.rejoins + 1
-                continue
-            name = f"{stem}-{msn:0{width}d}.{index}.m4s"
-            if not lists_part(text, name):  # that segment ended: the next one's first part
-                msn, index = msn + 1, 0
-                name = f"{stem}-{msn:0{width}d}.{index}.m4s"
-                if not lists_part(text, name):
-                    at, stats.rejoins = None, stats.rejoins + 1
-                    continue
-            async with session.get(base + name) as r:
-                await r.read()
-                status = r.status
-            received = time.time()
-            stats.requests += 1
-            if status == 200:
-                stats.deliveries.append((name, received))
-            else:
-                stats.errors[f"part {status}"] += 1
-            at = (stem, msn, index + 1, width)
-        except (aiohttp.ClientError, TimeoutError, IndexError, ValueError) as exc:
-            stats.errors[type(exc).__name__] += 1
-            at, stats.rejoins = None, stats.rejoins + 1
-            await asyncio.sleep(0.1)  # a back-off before joining again, not a wait for news
-
-
-async def run_players(base: str, rungs: list[str], count: int, first: int, until: float
-                      ) -> dict[str, object]:
-    stats = PlayerStats()
-    connector = aiohttp.TCPConnector(limit=0, ttl_dns_cache=None)
-    timeout = aiohttp.ClientTimeout(total=30)
-    started = time.process_time()
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        await asyncio.gather(*(
-            player(session, base, rungs[(first + i) % len(rungs)], until,
-                   (first + i) % 97 / 97, stats) for i in range(count)))
-    return {"deliveries": stats.deliveries, "requests": stats.requests,
-            "errors": dict(stats.errors), "rejoins": stats.rejoins,
-            "cpu": time.process_time() - started}
-
-
+# -- the players (client processes: bench/ll_players.py) --------------------------------
 def client_main(args: argparse.Namespace) -> int:
     result = asyncio.run(run_players(args.client, args.rungs.split(","), args.count,
                                      args.first, args.until))

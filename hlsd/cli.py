@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from collections.abc import Callable
@@ -91,9 +92,23 @@ def run_config(config: cfg.Config,
                on_listening: Callable[[str], None] | None = None) -> int:
     logs.configure(config.log_level, config.log_type, config.log_file)
     try:
-        return asyncio.run(_run(config, on_listening))
+        with asyncio.Runner(loop_factory=loop_factory()) as runner:
+            return runner.run(_run(config, on_listening))
     except KeyboardInterrupt:
         return EXIT_OK
+
+
+def loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop when installed (a dependency on Linux): the origin answers a
+    burst of LL-HLS players in about two thirds of the time (bench/origin.py).
+    HLSD_EVENT_LOOP=asyncio keeps the standard one. None: the standard one."""
+    if os.environ.get("HLSD_EVENT_LOOP", "uvloop") == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop
 
 
 async def _run(config: cfg.Config, on_listening: Callable[[str], None] | None) -> int:

@@ -12,21 +12,22 @@ elsewhere is a 404, the same answer as for a file that does not exist, so nothin
 from __future__ import annotations
 
 import json
-import mimetypes
 from pathlib import Path
 from typing import Any, Protocol
 
 from aiohttp import web
 
-from hlsd.config.model import PLAYLIST_CACHE_CONTROL, SEGMENT_CACHE_CONTROL, HttpSettings
-from hlsd.publish.transfer.base import PLAYLIST_CONTENT_TYPE, cache_control, content_type
+from hlsd.config.model import HttpSettings
+from hlsd.publish.transfer.base import PLAYLIST_CONTENT_TYPE
 from hlsd.serve import llhttp
+from hlsd.serve.fastpath import FastLive
+from hlsd.serve.front import Front
 from hlsd.serve.hlsjs import CACHE_CONTROL as HLS_JS_CACHE
 from hlsd.serve.hlsjs import CONTENT_TYPE as HLS_JS_TYPE
 from hlsd.serve.hlsjs import ROUTE, HlsJs
 from hlsd.serve.live import LiveEdge
 from hlsd.serve.player import player_page
-from hlsd.serve.playlist import playlist_response
+from hlsd.serve.playlist import file_headers, playlist_response
 
 __all__ = ["HttpOrigin", "StreamStatus"]
 
@@ -59,6 +60,7 @@ class HttpOrigin:
         self._status = status
         self._live = live  # LL-HLS: playlists, parts and new segments from memory
         self._runner: web.AppRunner | None = None
+        self._front: Front | None = None
         self._port: int | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
@@ -77,14 +79,22 @@ class HttpOrigin:
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=2.0)
         await runner.setup()
-        site = web.TCPSite(runner, self.settings.listen, self.settings.port)
         try:
-            await site.start()
+            if self._live is None:
+                site = web.TCPSite(runner, self.settings.listen, self.settings.port)
+                await site.start()
+                self._port = int(runner.addresses[0][1])
+            else:  # LL-HLS: the fast path first, aiohttp for the rest (hlsd.serve.front)
+                server = runner.server
+                assert server is not None
+                live = FastLive(self._live, lambda: self._directory, resolve_inside)
+                self._front = Front(live, server)
+                self._port = await self._front.start(self.settings.listen,
+                                                     self.settings.port)
         except BaseException:
             await runner.cleanup()
             raise
         self._runner = runner
-        self._port = int(runner.addresses[0][1])
 
     @property
     def directory(self) -> Path | None:
@@ -95,6 +105,9 @@ class HttpOrigin:
         self._directory = directory
 
     async def stop(self) -> None:
+        if self._front is not None:
+            front, self._front = self._front, None
+            await front.stop()
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
@@ -157,18 +170,9 @@ class HttpOrigin:
             self._directory, request.match_info["path"])
         if path is None:
             raise web.HTTPNotFound()
-        headers = {"X-Content-Type-Options": "nosniff"}
-        kind = content_type(path.name)
-        if kind is not None:
-            headers["Content-Type"] = kind
-            headers["Cache-Control"] = cache_control(path.name, PLAYLIST_CACHE_CONTROL,
-                                                     SEGMENT_CACHE_CONTROL)
-            # Players on other origins (a web page elsewhere) may fetch the stream.
-            headers["Access-Control-Allow-Origin"] = "*"
-        else:
-            headers["Content-Type"] = (mimetypes.guess_type(path.name)[0]
-                                       or "application/octet-stream")
-        if kind == PLAYLIST_CONTENT_TYPE:  # small, ever changing: gzip, ETag, 304
+        headers = file_headers(path.name)
+        # a playlist is small and ever changing: gzip, ETag, 304
+        if headers["Content-Type"] == PLAYLIST_CONTENT_TYPE:
             return await playlist_response(request, path, headers)
         # FileResponse answers HEAD, ranges and conditional requests, and 404s a file
         # deleted (by retention) between the check above and the open.

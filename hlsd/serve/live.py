@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -17,6 +18,7 @@ from hlsd.media.lowlatency import LowLatencyView, Part, Pending, Report
 from hlsd.media.playlist import MediaPlaylist, PlaylistError
 from hlsd.publish.listing import entry_of
 from hlsd.publish.segment import SegmentFile
+from hlsd.serve.playlist import gzip_body
 
 PART_NAME = re.compile(r"^(?P<stem>.+)-(?P<seq>\d+)\.(?P<index>\d+)\.m4s$")
 
@@ -48,15 +50,23 @@ class LiveEdge:
         self.variant_name = variant_name
         self.rungs: dict[str, RungEdge] = {}
         # Grows with every change of any rung (a playlist reports on the other rungs too).
-        self._version = 0
-        self._rendered: dict[tuple[str, bool], tuple[int, bytes]] = {}
+        self.version = 0
+        self._rendered: dict[tuple[str, bool, bool], tuple[int, bytes]] = {}
+        self._playlists: dict[str, str] = {}  # playlist name → rung
+        self._listeners: list[Callable[[str], None]] = []
 
     def _rung(self, rung: str) -> RungEdge:
         edge = self.rungs.get(rung)
         if edge is None:
             edge = self.rungs[rung] = RungEdge(MediaPlaylist(self.target_duration,
                                                              window=self.window))
+            self._playlists[self.variant_name(rung)] = rung
         return edge
+
+    def listen(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        """`listener(rung)` after every change of a rung; returns what stops it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
 
     # -- LiveSink: what the intake reports ------------------------------------------------
     def init(self, rung: str, name: str, data: bytes) -> None:
@@ -75,7 +85,7 @@ class LiveEdge:
             stem, edge.width = match["stem"], len(match["seq"])
             edge.next_part = (stem, part.seq + 1, 0) if last else (stem, part.seq,
                                                                    part.index + 1)
-        self._changed(edge)
+        self._changed(rung, edge)
 
     def segment(self, seg: SegmentFile, data: bytes) -> None:
         edge = self._rung(seg.rung)
@@ -97,30 +107,36 @@ class LiveEdge:
         for name in [n for n in edge.objects if n.endswith(".mp4") and n not in listed_maps
                      and (pending is None or n != pending.map_name)]:
             del edge.objects[name]
-        self._changed(edge)
+        self._changed(seg.rung, edge)
 
     def end(self, rung: str) -> None:
         edge = self._rung(rung)
         edge.playlist.end()
-        self._changed(edge)
+        self._changed(rung, edge)
 
-    def _changed(self, edge: RungEdge) -> None:
-        self._version += 1
+    def _changed(self, rung: str, edge: RungEdge) -> None:
+        self.version += 1
         edge.touch()
+        for listener in self._listeners:
+            listener(rung)
 
     # -- what the origin reads ------------------------------------------------------------
-    def playlist(self, rung: str, skip: bool = False) -> bytes:
-        """The rung's LL playlist as sent. Rendered once per change and shared: the
-        players blocked on the next part all wake at once, and ask for the same text."""
-        cached = self._rendered.get((rung, skip))
-        if cached is not None and cached[0] == self._version:
+    def playlist(self, rung: str, skip: bool = False, gzipped: bool = False) -> bytes:
+        """The rung's LL playlist as sent (gzip: Apple's rule 10.1). Rendered once per
+        change and shared: the players blocked on the next part all wake at once, and ask
+        for the same text."""
+        cached = self._rendered.get((rung, skip, gzipped))
+        if cached is not None and cached[0] == self.version:
             return cached[1]
-        body = self.view(rung).render(skip=skip).encode()
-        self._rendered[(rung, skip)] = (self._version, body)
+        if gzipped:
+            body = gzip_body(self.playlist(rung, skip))
+        else:
+            body = self.view(rung).render(skip=skip).encode()
+        self._rendered[(rung, skip, gzipped)] = (self.version, body)
         return body
 
     def rung_of(self, playlist_name: str) -> str | None:
-        return next((r for r in self.rungs if self.variant_name(r) == playlist_name), None)
+        return self._playlists.get(playlist_name)
 
     def view(self, rung: str) -> LowLatencyView:
         edge = self.rungs[rung]
@@ -142,6 +158,21 @@ class LiveEdge:
 
     def _bare(self, edge: RungEdge) -> LowLatencyView:
         return LowLatencyView(edge.playlist, self.part_target, edge.parts, edge.pending)
+
+    def too_far(self, rung: str, msn: int, part: int | None) -> bool:
+        """A request beyond what may be waited for (RFC 8216bis §6.2.5.2): more than two
+        segments ahead, or more parts ahead than the advance part limit."""
+        if self.rungs[rung].playlist.ended:
+            return False
+        last_msn, last_part = self.last(rung)
+        return msn > last_msn + 2 or (
+            part is not None and msn == last_msn and last_part is not None
+            and part > last_part + advance_part_limit(self.part_target))
+
+    @property
+    def blocking_timeout(self) -> float:
+        """How long a blocking request or one for the hinted part is held at most."""
+        return 3.0 * self.target_duration
 
     def has(self, rung: str, msn: int, part: int | None) -> bool:
         """Does the rung's playlist contain segment `msn` (complete), or its part `part`?
@@ -181,12 +212,19 @@ class LiveEdge:
                 return data
         return None
 
-    def rung_of_part(self, name: str) -> tuple[str, int, int] | None:
-        """(rung, seq, index) of a part name some rung will write, from its name."""
+    def hinted(self, name: str) -> str | None:
+        """The rung whose preload hint names `name`, the one part worth waiting for: every
+        part before it is in memory or gone for good (never written, or out of the
+        window)."""
         match = PART_NAME.match(name)
         if match is None:
             return None
         for rung, edge in self.rungs.items():
-            if edge.next_part is not None and edge.next_part[0] == match["stem"]:
-                return rung, int(match["seq"]), int(match["index"])
+            if edge.next_part == (match["stem"], int(match["seq"]), int(match["index"])):
+                return rung
         return None
+
+
+def advance_part_limit(part_target: float) -> int:
+    """How far beyond the last part a request may ask (RFC 8216bis §6.2.5.2)."""
+    return math.floor(3 / part_target) if part_target < 1 else 3

@@ -14,6 +14,7 @@ import asyncio
 import gzip
 import hashlib
 import math
+import mimetypes
 import os
 import time
 from dataclasses import dataclass
@@ -21,7 +22,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-__all__ = ["PlaylistFile", "accepts_gzip", "playlist_response"]
+from hlsd.config.model import PLAYLIST_CACHE_CONTROL, SEGMENT_CACHE_CONTROL
+from hlsd.publish.transfer.base import cache_control, content_type
+
+__all__ = ["PlaylistFile", "accepts_gzip", "file_headers", "gzip_body", "playlist_response"]
 
 # File times come from the kernel's coarse clock, which may trail time.time() by a tick.
 CLOCK_SLACK = 0.05
@@ -72,6 +76,26 @@ class PlaylistFile:
         return self.changed_second <= date
 
 
+def file_headers(name: str) -> dict[str, str]:
+    """The origin's headers for a file it serves: type, caching, CORS."""
+    headers = {"X-Content-Type-Options": "nosniff"}
+    kind = content_type(name)
+    if kind is None:
+        headers["Content-Type"] = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        return headers
+    headers["Content-Type"] = kind
+    headers["Cache-Control"] = cache_control(name, PLAYLIST_CACHE_CONTROL,
+                                             SEGMENT_CACHE_CONTROL)
+    # Players on other origins (a web page elsewhere) may fetch the stream.
+    headers["Access-Control-Allow-Origin"] = "*"
+    return headers
+
+
+def gzip_body(body: bytes) -> bytes:
+    """mtime=0: the same playlist always compresses to the same bytes (one ETag)."""
+    return gzip.compress(body, compresslevel=6, mtime=0)
+
+
 def accepts_gzip(accept_encoding: str) -> bool:
     """Whether an Accept-Encoding value admits gzip (RFC 9110 §12.5.3): named, or by `*`,
     with a q-value above 0."""
@@ -112,8 +136,7 @@ async def playlist_response(request: web.Request, path: Path,
     if not_modified:
         return response
     if gzipped:
-        # mtime=0: the same playlist always compresses to the same bytes (one ETag)
-        response.body = gzip.compress(playlist.body, compresslevel=6, mtime=0)
+        response.body = gzip_body(playlist.body)
         response.headers["Content-Encoding"] = "gzip"
     else:
         response.body = playlist.body

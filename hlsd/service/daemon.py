@@ -124,7 +124,8 @@ class Daemon:
         log.info("hlsd starting", rungs=[p.name for p in config.encoding_profiles],
                  destinations=parts.destinations.names(), live=config.live,
                  ffmpeg=ffmpeg.path, next_seq=parts.rungs.next_seq,
-                 target_duration=config.target_duration)
+                 target_duration=config.target_duration,
+                 event_loop=type(asyncio.get_running_loop()).__module__.split(".")[0])
         return parts
 
     async def _main(self, parts: Parts, tg: asyncio.TaskGroup) -> None:
