@@ -2,7 +2,7 @@
 HLS from hlsd and against FFmpeg's own hls muxer, side by side.
 
     python bench/latency.py [--seconds 15] [--rounds 2] [--only ll-0.5,ll-0.33,hlsd,ffmpeg]
-                            (--only may add ll-0.5+catch-up, ll-0.33+catch-up)
+                            (--only may add ll-0.5+defaults, ll-0.33+defaults)
 
 Latency here is glass to glass: the wall clock when a picture is on screen minus the wall
 clock when that picture was made. The source stamps every frame with the time it was
@@ -35,10 +35,12 @@ hls muxer (2 s fMP4 segments with program date times) writing into a folder serv
 x264 settings in all four; video only (headless Chromium's stand-in audio sink runs slow
 under load, and would drag playback and its latency with it). hls.js' own view is
 reported too: `hls.targetLatency` (what it aims at: PART-HOLD-BACK in LL mode) and
-`hls.latency` (its distance from the live edge of the playlist). The `+catch-up`
-variants let hls.js play up to 1.5x faster while it is behind its target
-(`maxLiveSyncPlaybackRate`, set at run time; the player page leaves hls.js' default, 1):
-without it, the time a player loses while starting is never made up.
+`hls.latency` (its distance from the live edge of the playlist). The LL configurations
+play the player page as shipped: hls.js may play up to 1.5x while behind its target
+(`maxLiveSyncPlaybackRate`), and playback starts once a part target of media is
+buffered ahead. The `+defaults` variants open the page with `?hlsjs=defaults`: hls.js'
+own defaults beside `lowLatencyMode` (rate 1: the time a player loses while starting is
+never made up; playback asked for at once).
 
 Goals (loopback): median ≤ 2.0 s with 0.5 s parts and 2 s segments, ≤ 1.5 s with 0.33 s
 parts. This is a measurement, not a test: it asserts nothing.
@@ -73,10 +75,8 @@ BITS = 20  # milliseconds modulo 2^20 (17 minutes): far more than any latency
 BLOCK = 16
 WIDTH, HEIGHT, RATE = 320, 180, 25
 GOALS = {"ll-0.5": 2.0, "ll-0.33": 1.5}
-# "ll-0.5+catch-up": the same, the player allowed to play faster (up to 1.5x) while it
-# is behind its target latency (hls.js maxLiveSyncPlaybackRate; the page leaves it at 1).
-CATCH_UP = "+catch-up"
-CATCH_UP_RATE = 1.5
+# "ll-0.5+defaults": the same stream, the page with hls.js' defaults (no catch-up).
+DEFAULTS = "+defaults"
 WINDOW = 6  # segments in the playlists (hlsd's index_segment_count, ffmpeg's list size)
 
 _BIT = f"mod(floor(mod(floor(T*1000),{2 ** BITS})/pow(2,floor(X/{BLOCK}))),2)"
@@ -218,21 +218,17 @@ def stream(name: str, workdir: Path) -> Iterator[str]:
         with ffmpeg_hls(workdir) as url:
             yield url
         return
-    part = {"ll-0.5": 0.5, "ll-0.33": 0.33, "hlsd": None}[name.removesuffix(CATCH_UP)]
+    part = {"ll-0.5": 0.5, "ll-0.33": 0.33, "hlsd": None}[name.removesuffix(DEFAULTS)]
     with live_daemon(workdir, segment=SEGMENT, part=part,
                      rungs={"hi": f"{ENCODE} -f mpegts -"}) as daemon:
         wait_for(lambda: full_window(daemon.www / "live_hi.m3u8"), 60, "the playlist window")
-        yield daemon.url
+        yield daemon.url + ("?hlsjs=defaults" if name.endswith(DEFAULTS) else "")
 
 
-async def measure(url: str, seconds: float, settle: float, catch_up: bool
+async def measure(url: str, seconds: float, settle: float
                   ) -> tuple[dict[str, object], list[str]]:
     async with browser_page(serve_hlsjs_at=DEFAULT_HLS_JS) as b:
         await b.page.goto(url)
-        if catch_up:  # hls.js reads its config at every timeupdate
-            await b.page.wait_for_function("window.hlsd && window.hlsd.hls")
-            await b.page.evaluate(f"window.hlsd.hls.config.maxLiveSyncPlaybackRate = "
-                                  f"{CATCH_UP_RATE}")
         await b.page.wait_for_function(
             "s => { const v = document.querySelector('video');"
             " return v && !v.paused && v.currentTime > s; }", arg=0.5, timeout=30_000)
@@ -246,8 +242,7 @@ def run(name: str, base: Path, seconds: float, settle: float, into: Result) -> N
     workdir = Path(tempfile.mkdtemp(prefix=f"{name}-", dir=base))
     try:
         with stream(name, workdir) as url:
-            found, errors = asyncio.run(measure(url, seconds, settle,
-                                                name.endswith(CATCH_UP)))
+            found, errors = asyncio.run(measure(url, seconds, settle))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     samples = found["samples"]
@@ -270,7 +265,7 @@ def main() -> int:
                         help="playback before sampling starts")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--only", default="ll-0.5,ll-0.33,hlsd,ffmpeg",
-                        help="also: ll-0.5+catch-up, ll-0.33+catch-up")
+                        help="also: ll-0.5+defaults, ll-0.33+defaults")
     args = parser.parse_args()
     names = args.only.split(",")
     results = {name: Result() for name in names}
@@ -289,8 +284,8 @@ def main() -> int:
 
 
 LABELS = {"ll-0.5": "hlsd LL-HLS, 0.5 s parts", "ll-0.33": "hlsd LL-HLS, 0.33 s parts",
-          "ll-0.5+catch-up": "LL 0.5 s, player catch-up", "ll-0.33+catch-up":
-          "LL 0.33 s, player catch-up", "hlsd": "hlsd regular HLS", "ffmpeg": "ffmpeg -f hls"}
+          "ll-0.5+defaults": "LL 0.5 s, hls.js defaults", "ll-0.33+defaults":
+          "LL 0.33 s, hls.js defaults", "hlsd": "hlsd regular HLS", "ffmpeg": "ffmpeg -f hls"}
 
 
 def report(results: dict[str, Result], args: argparse.Namespace) -> None:
@@ -305,7 +300,7 @@ def report(results: dict[str, Result], args: argparse.Namespace) -> None:
     reference = results.get("ll-0.5")
     for name, r in results.items():
         glass, pdt = median(r.glass), median(r.pdt)
-        goal = GOALS.get(name.removesuffix(CATCH_UP))
+        goal = GOALS.get(name.removesuffix(DEFAULTS))
         verdict = "" if goal is None else (f"≤ {goal:g} s " + ("ok" if glass <= goal
                                                                else "MISSED"))
         rounds = "/".join(f"{m:.2f}" for m in r.round_medians)

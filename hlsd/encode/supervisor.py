@@ -63,7 +63,8 @@ class _Attempt:
     first: set[str] = field(default_factory=set)  # rungs whose first segment is pending
     ended: set[str] = field(default_factory=set)
     stalled: dict[str, Any] = field(default_factory=dict)  # why the stall guard killed it
-    # rung -> monotonic time of its newest segment in this run (the stall detector's clock)
+    # rung -> monotonic time of its segmenter's newest news in this run (the stall
+    # detector's clock)
     progress: dict[str, float] = field(default_factory=dict)
 
 
@@ -122,16 +123,16 @@ class GroupSupervisor:
         for rung in self.spec.rungs:
             for stale in rung.workdir.glob(f"{rung.prefix}-*.tmp"):
                 stale.unlink(missing_ok=True)
+        state = _Attempt(first={r.name for r in self.spec.rungs})
         async with asyncio.TaskGroup() as tg:
             try:
-                encoder, segmenters = await self._spawn(tg)
+                encoder, segmenters = await self._spawn(tg, state)
             except OSError as exc:  # e.g. a segmenter_binary that is not there
                 self.log.error("cannot start encoder pipeline", error=str(exc))
                 return False
             self._encoder = encoder
             self.log.info("encoder started", encoder_pid=encoder.pid,
                           segmenter_pids=[s.pid for s in segmenters], attempt=self.attempts)
-            state = _Attempt(first={r.name for r in self.spec.rungs})
             watchdog = tg.create_task(self._watch_stall(encoder, segmenters, state))
             try:
                 codes = await asyncio.gather(*(
@@ -161,7 +162,8 @@ class GroupSupervisor:
                 self.log.warning("encoder pipeline exited", **failure)
         return clean
 
-    async def _spawn(self, tg: asyncio.TaskGroup) -> tuple[Child, list[Child]]:
+    async def _spawn(self, tg: asyncio.TaskGroup, state: _Attempt
+                     ) -> tuple[Child, list[Child]]:
         """The encoder, then one segmenter per rung on the read end of its pipe."""
         spec = self.spec
         pipes = [os.pipe() for _ in spec.rungs]
@@ -184,7 +186,7 @@ class GroupSupervisor:
                 segmenters.append(await Child.spawn(
                     rung.segmenter_argv(seq, grid), f"segmenter[{rung.name}]", tg,
                     stdin=read_fd, stdout=asyncio.subprocess.PIPE,
-                    log_stderr=partial(self._segmenter_stderr, rung.name)))
+                    log_stderr=partial(self._segmenter_stderr, rung.name, state)))
         except BaseException:
             await _kill_all([c for c in [encoder, *segmenters] if c is not None])
             raise
@@ -197,8 +199,12 @@ class GroupSupervisor:
                     os.close(stdin)
         return encoder, segmenters
 
-    def _segmenter_stderr(self, rung: str, line: str) -> None:
+    def _segmenter_stderr(self, rung: str, state: _Attempt, line: str) -> None:
         self.log.info("segmenter", rung=rung, line=line)
+        # Its first line (the program it found) says media has begun to flow: the stall
+        # guard's start-up grace runs from there. Later lines are no progress (a segmenter
+        # fed garbage may complain for ever).
+        state.progress.setdefault(rung, time.monotonic())
 
     async def _read_segmenter(self, rung: str, segmenter: Child, encoder: Child,
                               state: _Attempt) -> int:
@@ -222,8 +228,11 @@ class GroupSupervisor:
             return
         if event is None:
             return
+        # Any news from the segmenter is progress: media is flowing (an encoder whose
+        # input has just come back reports its stream before its first segment, and must
+        # not be killed by the stall guard in that second).
+        state.progress[rung] = time.monotonic()
         if isinstance(event, SegmentReady):
-            state.progress[rung] = time.monotonic()
             # Every new pipeline run breaks the timeline: the player must reset its decoder.
             if rung in state.first:
                 event = replace(event, discontinuity=True)
@@ -236,10 +245,11 @@ class GroupSupervisor:
 
     async def _watch_stall(self, encoder: Child, segmenters: list[Child],
                            state: _Attempt) -> None:
-        """A rung without a segment for 3× segment_length (plus a grace for the first one)
-        means the pipeline is stuck (crashed or hung, e.g. SIGSTOP): kill the encoder so
-        the loop restarts it, then any segmenter that does not end with its input (a hung
-        segmenter would keep the attempt, and the rung, waiting for good)."""
+        """A rung without news from its segmenter (a segment, a part, its stream) for 3×
+        segment_length (plus a grace before the first) means the pipeline is stuck
+        (crashed or hung, e.g. SIGSTOP): kill the encoder so the loop restarts it, then
+        any segmenter that does not end with its input (a hung segmenter would keep the
+        attempt, and the rung, waiting for good)."""
         started = time.monotonic()
         while encoder.returncode is None:
             await asyncio.sleep(min(1.0, self.spec.stall_after / 3))
