@@ -38,7 +38,7 @@ class _Waiter:
     reply: Reply
     answer: Callable[[], bytes]
     expired: Callable[[], bytes]
-    deadline: float  # loop time
+    deadline: float  # time.monotonic()
 
 
 @dataclass(eq=False, slots=True)
@@ -168,20 +168,19 @@ class FastLive:
 
     # -- waiting --------------------------------------------------------------------------
     def _wait(self, rung: str, key: object, ready: Callable[[], bool], waiter: _Waiter) -> None:
-        loop = asyncio.get_running_loop()
-        waiter.deadline = loop.time() + self.edge.blocking_timeout
+        waiter.deadline = time.monotonic() + self.edge.blocking_timeout
         groups = self._waiting.setdefault(rung, {})
         group = groups.get(key)
         if group is None:
             group = groups[key] = _Group(ready, {})
         group.waiters[waiter] = None
         if self._expiry is None:
-            self._expiry = loop.call_later(EXPIRY_STEP, self._expire)
+            self._expiry = asyncio.get_running_loop().call_later(EXPIRY_STEP, self._expire)
 
     def _expire(self) -> None:
         """Answer whoever waited too long (one look every EXPIRY_STEP, not one timer per
         request: a blocking request's limit is seconds, its precision need not be finer)."""
-        now = asyncio.get_running_loop().time()
+        now = time.monotonic()
         for groups in self._waiting.values():
             for key, group in list(groups.items()):
                 for waiter in list(group.waiters):
