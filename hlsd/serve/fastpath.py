@@ -67,6 +67,7 @@ class FastLive:
 
     def close(self) -> None:
         self._unlisten()
+        self._unlisten = lambda: None  # closing twice is harmless
         if self._expiry is not None:
             self._expiry.cancel()
         self._waiting.clear()

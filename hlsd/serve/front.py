@@ -40,8 +40,13 @@ class Front:
     async def start(self, host: str, port: int) -> int:
         """Listen; returns the port (0 asks for any free one)."""
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(lambda: FrontConnection(self), host or None,
-                                                port, backlog=BACKLOG, reuse_address=True)
+        try:
+            self._server = await loop.create_server(
+                lambda: FrontConnection(self), host or None, port, backlog=BACKLOG,
+                reuse_address=True)
+        except BaseException:  # e.g. the port is taken: nothing may stay subscribed
+            self.live.close()
+            raise
         self._sweeper = loop.call_later(SWEEP, self._sweep)
         return int(self._server.sockets[0].getsockname()[1])
 

@@ -228,3 +228,12 @@ async def test_stop_closes_waiting_connections(served: Served) -> None:
     await served.http.stop()
     async with asyncio.timeout(5):
         assert await client.reader.read() == b""
+
+
+async def test_a_taken_port_leaves_nothing_subscribed(served: Served) -> None:
+    listeners = len(served.edge._listeners)
+    taken = HttpOrigin(HttpSettings(listen="127.0.0.1", port=served.http.port), None,
+                       Status(), None, served.edge)
+    with pytest.raises(OSError):
+        await taken.start()
+    assert len(served.edge._listeners) == listeners
