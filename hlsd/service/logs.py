@@ -87,3 +87,30 @@ def configure(level: str = "INFO", log_type: str = "STDOUT", log_file: Path | No
         logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
+    root = logging.getLogger()
+    for handler in [h for h in root.handlers if isinstance(h, LibraryLogs)]:
+        root.removeHandler(handler)
+    root.addHandler(LibraryLogs())
+    root.setLevel(logging.WARNING)
+
+
+class LibraryLogs(logging.Handler):
+    """What libraries log through `logging` (aiohttp, asyncssh, botocore) as hlsd's own
+    lines, one each, redacted: the exception named, never a traceback. A client's
+    malformed request (aiohttp's "Error handling request") is a warning, not an error:
+    nothing the operator must fix."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            fields: dict[str, Any] = {"logger": record.name}
+            level = record.levelname.lower()
+            exc = record.exc_info[1] if record.exc_info else None
+            if exc is not None:
+                fields["error"] = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+                if type(exc).__module__ == "aiohttp.http_exceptions":
+                    level = "warning"
+            if level not in ("debug", "info", "warning", "error", "critical"):
+                level = "warning"
+            getattr(structlog.get_logger(), level)(record.getMessage(), **fields)
+        except Exception:  # a logging failure must not break the caller
+            self.handleError(record)
