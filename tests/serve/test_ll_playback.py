@@ -54,12 +54,16 @@ async def test_hlsjs_plays_the_ll_ladder_at_low_latency(tmp_path: Path) -> None:
        its origin on a free loopback port; /info.json says low_latency and the part target
     2. Chromium opens the player page: hls.js is created with lowLatencyMode, loads the
        parts (PART-INF seen, partList filled) with blocking playlist reloads (_HLS_msn)
-    3. the page tunes hls.js for LL (catch-up up to 1.5x; playback starts once a part
-       target lies buffered ahead, so hls.js never counts a start-up stall and raises its
-       target: hls.targetLatency stays PART-HOLD-BACK, 3 part targets)
+    3. the page tunes hls.js for LL: catch-up up to 1.5x, playback started once a part
+       target lies buffered ahead of the start position; hls.targetLatency is
+       PART-HOLD-BACK (3 part targets), plus what hls.js adds for a stall it reported
+       at start (one second each; hls.js' start-up on a young stream under load can
+       still stall or seek over a hole: non-fatal, and nothing else is allowed)
     4. for 10 s, `Date.now() - hls.playingDate` is sampled every 250 ms: playback
-       advances steadily, hls.js reports no error, from the start on, and the median
-       latency is LL-ish (< 6 s); median and p90 are printed; the page shows the figure
+       advances steadily, hls.js reports no error, and the median latency is within
+       0.5 s of hls.js' target (the catch-up holds it there; hls.js' defaults settle
+       0.3-1 s above it) and LL-ish (< 6 s); median and p90 are printed; the page shows
+       the figure
     5. SIGTERM: exit 0; nothing was fetched from outside 127.0.0.1
     """
     require_browser()
@@ -88,6 +92,7 @@ async def test_hlsjs_plays_the_ll_ladder_at_low_latency(tmp_path: Path) -> None:
                     if "_HLS_msn=" in req.url else None)
             await page.goto(url)
             await wait_for_playback(page, seconds=0.5)
+            await page.wait_for_function("window.hlsd.hls.currentLevel >= 0")
             assert await page.evaluate("window.hlsd.hls.config.lowLatencyMode") is True
             assert await page.evaluate("window.hlsd.tuned") is True
             assert await page.evaluate("window.hlsd.hls.config.maxLiveSyncPlaybackRate") == 1.5
@@ -110,8 +115,9 @@ async def test_hlsjs_plays_the_ll_ladder_at_low_latency(tmp_path: Path) -> None:
             assert b.blocked == [] and b.errors == []
 
         assert errors == [], f"hls.js reported errors while playing: {errors}"
-        assert starting == [], f"hls.js errors at start: {starting}"
-        assert target == pytest.approx(3 * PART), f"hls.js raised its target to {target}"
+        assert set(starting) <= {"bufferStalledError", "bufferSeekOverHole"}, starting
+        stalls = min(starting.count("bufferStalledError"), SEGMENT)
+        assert target == pytest.approx(3 * PART + stalls), f"hls.js target {target}"
         assert_steady([[t, pos] for t, pos, _ in samples], "LL playback",
                       produced(published_before, read(www / "live_hi.m3u8")))
         latencies = [lat for _, _, lat in samples if lat is not None]
@@ -121,10 +127,11 @@ async def test_hlsjs_plays_the_ll_ladder_at_low_latency(tmp_path: Path) -> None:
               f"{SAMPLE_SECONDS:.0f} s; {PART} s parts, {SEGMENT} s segments): "
               f"median {median:.2f} s, p90 {p90:.2f} s, min {min(latencies):.2f} s, "
               f"max {max(latencies):.2f} s; the page showed {shown!r}; hls.js target "
-              f"{target:.2f} s")
+              f"{target:.2f} s; hls.js errors at start: {starting or 'none'}")
         assert shown.endswith(" s") and float(shown[:-2]) > 0
         assert blocking, "hls.js made no blocking playlist reload"
         assert median < LL_ISH, f"median latency {median:.2f} s: not LL-HLS"
+        assert median <= target + 0.5, f"median {median:.2f} s: not held at {target:.2f} s"
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
