@@ -10,7 +10,6 @@ import gzip
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -19,19 +18,12 @@ from hlsd.media.lowlatency import Part
 from hlsd.serve import front
 from hlsd.serve.http import HttpOrigin
 from hlsd.serve.live import LiveEdge
+from tests.fixtures.status import StaticStatus
 
 MASTER = b"#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1000\nlive_hi.m3u8\n"
 
 
-class Status:
-    def health(self) -> tuple[bool, dict[str, Any]]:
-        return True, {}
-
-    def info(self) -> dict[str, Any]:
-        return {"master": "live.m3u8", "low_latency": True, "part_target": 0.5}
-
-    def metrics(self) -> tuple[bytes, str]:
-        return b"", "text/plain"
+LL_STATUS = StaticStatus({"master": "live.m3u8", "low_latency": True, "part_target": 0.5})
 
 
 @dataclass
@@ -52,7 +44,7 @@ async def served(tmp_path: Path) -> AsyncIterator[Served]:
     (tmp_path / "live.m3u8").write_bytes(MASTER)
     (tmp_path / "old.m4s").write_bytes(b"from the folder")
     edge = LiveEdge(1, 6, 0.5, lambda rung: f"live_{rung}.m3u8")  # blocking limit: 3 s
-    http = HttpOrigin(HttpSettings(listen="127.0.0.1", port=0), tmp_path, Status(), None,
+    http = HttpOrigin(HttpSettings(listen="127.0.0.1", port=0), tmp_path, LL_STATUS, None,
                       edge)
     await http.start()
     try:
@@ -206,7 +198,7 @@ async def test_503_when_nothing_comes_and_no_trace_of_gone_clients(served: Serve
 
 async def test_idle_connections_are_closed(served: Served,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    http = HttpOrigin(HttpSettings(listen="127.0.0.1", port=0), None, Status(), None,
+    http = HttpOrigin(HttpSettings(listen="127.0.0.1", port=0), None, LL_STATUS, None,
                       served.edge)
     monkeypatch.setattr(front, "KEEPALIVE", 0.2)
     monkeypatch.setattr(front, "SWEEP", 0.1)
@@ -233,7 +225,7 @@ async def test_stop_closes_waiting_connections(served: Served) -> None:
 async def test_a_taken_port_leaves_nothing_subscribed(served: Served) -> None:
     listeners = len(served.edge._listeners)
     taken = HttpOrigin(HttpSettings(listen="127.0.0.1", port=served.http.port), None,
-                       Status(), None, served.edge)
+                       LL_STATUS, None, served.edge)
     with pytest.raises(OSError):
         await taken.start()
     assert len(served.edge._listeners) == listeners

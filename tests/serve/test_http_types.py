@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 
 from hlsd.config import HttpSettings
 from hlsd.serve.http import HttpOrigin
-
-
-class NoStatus:
-    def health(self) -> tuple[bool, dict[str, Any]]:
-        return True, {}
-
-    def info(self) -> dict[str, Any]:
-        return {}
-
-    def metrics(self) -> tuple[bytes, str]:
-        return b"", "text/plain"
+from tests.fixtures.status import StaticStatus
 
 
 async def test_fmp4_objects_and_keys(tmp_path: Path) -> None:
@@ -29,7 +18,7 @@ async def test_fmp4_objects_and_keys(tmp_path: Path) -> None:
     (tmp_path / "live_a-00001.m4s").write_bytes(b"seg")
     (tmp_path / "live_a-init-0a1b2c3d.mp4").write_bytes(b"init")
     (tmp_path / "keys" / "live-00000-0a1b2c3d.key").write_bytes(bytes(16))
-    origin = HttpOrigin(HttpSettings(port=0), tmp_path, NoStatus())
+    origin = HttpOrigin(HttpSettings(port=0), tmp_path, StaticStatus())
     await origin.start()
     try:
         async with aiohttp.ClientSession() as client:
@@ -54,7 +43,7 @@ async def test_no_listing_and_bounded_requests(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "a.ts").write_bytes(b"x")
     (tmp_path / "live.m3u8").write_text("#EXTM3U\n")
-    origin = HttpOrigin(HttpSettings(port=0), tmp_path, NoStatus())
+    origin = HttpOrigin(HttpSettings(port=0), tmp_path, StaticStatus())
     await origin.start()
     try:
         async with aiohttp.ClientSession() as client:

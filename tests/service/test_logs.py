@@ -16,17 +16,7 @@ import structlog
 from hlsd.config import HttpSettings
 from hlsd.serve.http import HttpOrigin
 from hlsd.service import logs
-
-
-class Status:
-    def health(self) -> tuple[bool, dict[str, Any]]:
-        return True, {}
-
-    def info(self) -> dict[str, Any]:
-        return {}
-
-    def metrics(self) -> tuple[bytes, str]:
-        return b"", "text/plain"
+from tests.fixtures.status import StaticStatus
 
 
 @pytest.fixture
@@ -48,7 +38,7 @@ def lines(stream: io.StringIO) -> list[dict[str, Any]]:
 
 
 async def test_a_malformed_request_is_one_warning_line(out: io.StringIO) -> None:
-    http = HttpOrigin(HttpSettings(listen="127.0.0.1", port=0), None, Status())
+    http = HttpOrigin(HttpSettings(listen="127.0.0.1", port=0), None, StaticStatus())
     await http.start()
     try:
         reader, writer = await asyncio.open_connection("127.0.0.1", http.port)
