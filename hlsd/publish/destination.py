@@ -31,20 +31,21 @@ log = structlog.get_logger()
 
 
 class Destination:
-    """Everything one transfer profile receives: per rung a bounded lane of segments and a
-    worker storing them in order, the playlists naming what is stored, and the master."""
+    """One transfer profile's lanes (one per rung, stored in order), playlists, master."""
 
     def __init__(self, transfer: Transfer, concurrency: int, settings: PublishSettings,
                  ladder: Ladder, metrics: DestinationMetrics | None = None,
-                 state: DestinationState | None = None) -> None:
+                 state: DestinationState | None = None,
+                 after: asyncio.Event | None = None) -> None:
         self.transfer = transfer
+        self._after = after  # the instance this one replaces (a reload): stopped first
+        self.stopped = asyncio.Event()
         self.name = transfer.name
         self.settings = settings
         self.ladder = ladder
         self.metrics = metrics
         self.log = log.bind(destination=self.name)
-        # A dead destination is probed at least every two target durations, so one that
-        # returns is caught up before the window has moved on much further.
+        # Probed at least every two target durations when down: caught up soon after.
         self.retry = Retrier(self.name, concurrency,
                              on_failure=partial(metrics.upload_failure, self.name)
                              if metrics else None,
@@ -134,8 +135,7 @@ class Destination:
             self.metrics.skipped(self.name, count)
 
     def finish_rung(self, rung: str) -> None:
-        lane = self.lanes.get(rung)
-        if lane is not None:
+        if (lane := self.lanes.get(rung)) is not None:
             lane.finishing = True
             lane.wake()
 
@@ -143,35 +143,39 @@ class Destination:
         await asyncio.gather(*(self._done[r].wait() for r in rungs if r in self._done))
 
     @property
-    def queued(self) -> int:
-        """Segments waiting for this destination, all rungs together."""
+    def queued(self) -> int:  # segments waiting here, all rungs together
         return sum(len(lane.items) for lane in self.lanes.values())
 
     def idle(self) -> bool:
         """Nothing queued and every stored segment named by a published playlist."""
-        return not self.listing.unpublished and all(not lane.items for lane in self.lanes.values())
+        return not self.listing.unpublished and not self.queued
 
     # -- work ----------------------------------------------------------------------------
     async def run(self) -> None:
-        """Connect (retrying), then serve lanes and deletions until cancelled."""
-        await self.retry(self.transfer.open, "connect")
+        """Once the instance replaced has stopped: connect, serve until cancelled, stop."""
         try:
-            async with asyncio.TaskGroup() as tg:
-                self._tg = tg
-                for rung in self.ladder.rungs:
-                    self.add_rung(rung)
-                for rung in self.lanes:
-                    self._start_worker(rung)
-                tg.create_task(self.expiry.run(), name=f"expiry {self.name}")
-                tg.create_task(self._skips.run(), name=f"skips {self.name}")
+            if self._after is not None:
+                await self._after.wait()
+            await self.retry(self.transfer.open, "connect")
+            try:
+                async with asyncio.TaskGroup() as tg:
+                    self._tg = tg
+                    for rung in self.ladder.rungs:
+                        self.add_rung(rung)
+                    for rung in self.lanes:
+                        self._start_worker(rung)
+                    tg.create_task(self.expiry.run(), name=f"expiry {self.name}")
+                    tg.create_task(self._skips.run(), name=f"skips {self.name}")
+            finally:
+                self._tg = None
+                self._skips.flush(force=True)
+                for lane in self.lanes.values():
+                    for seg in lane.items:
+                        seg.release()
+                    lane.items.clear()
+                await self.transfer.close()
         finally:
-            self._tg = None
-            self._skips.flush(force=True)
-            for lane in self.lanes.values():
-                for seg in lane.items:
-                    seg.release()
-                lane.items.clear()
-            await self.transfer.close()
+            self.stopped.set()
 
     async def _lane_worker(self, rung: str) -> None:
         lane = self.lanes[rung]
@@ -253,8 +257,7 @@ class Destination:
         return self._list(seg)
 
     def _list(self, seg: SegmentFile) -> bool:
-        """Add a stored segment to its playlist; False (and it is deleted later) when the
-        playlist cannot take it, which is logged and counted, never fatal to the lane."""
+        """List a stored segment; False (logged, counted, deleted later) if it cannot be."""
         try:
             self.listing.add(seg)
         except PlaylistError as exc:
@@ -268,11 +271,11 @@ class Destination:
     async def _publish_variant(self, rung: str) -> None:
         data = self.playlists[rung].render().encode()
         name = self.ladder.variant_name(rung)
-        started = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         await self.retry(partial(self.transfer.put_playlist, data, name), "playlist")
         if self.metrics:
-            self.metrics.upload(self.name, "playlist",
-                                asyncio.get_running_loop().time() - started)
+            self.metrics.upload(self.name, "playlist", loop.time() - started)
         playlist = self.playlists[rung]
         if self.settings.iframes and has_iframes(playlist):  # after its segments, before
             iframes = render_iframes(playlist).encode()       # the master names it
@@ -286,8 +289,8 @@ class Destination:
 
     async def _maybe_publish_master(self) -> None:
         async with self._master_lock:
-            if not self.ladder.rungs or not (set(self.ladder.rungs)
-                                             <= self.listing.published_variants):
+            rungs = set(self.ladder.rungs)
+            if not rungs or not rungs <= self.listing.published_variants:
                 return
             text = self.ladder.master_text(self.listing.published_iframes)
             if text is None or text == self._master_text:

@@ -49,7 +49,8 @@ class DestinationSet:
         return max((d.last_seq() for d in self), default=-1)
 
     def add(self, profile: cfg.TransferProfile, config: cfg.Config,
-            state: DestinationState | None = None) -> Destination:
+            state: DestinationState | None = None,
+            after: asyncio.Event | None = None) -> Destination:
         settings = PublishSettings(
             self.target_duration, config.index_segment_count, config.segment_length,
             config.url_prefix,
@@ -57,7 +58,8 @@ class DestinationSet:
             iframes=config.iframe_playlists and config.encryption is None)
         return self.include(Destination(transfer.create(profile), profile.concurrency,
                                         settings, self.ladder, self.metrics,
-                                        state or self._states.pop(profile.name, None)))
+                                        state or self._states.pop(profile.name, None),
+                                        after))
 
     def include(self, dest: Destination) -> Destination:
         """Make `dest` one of the set (run at once if the set is running)."""
@@ -126,7 +128,9 @@ class DestinationSet:
         old_task = self._tasks.pop(profile.name, None)
         # The new one takes the old one's place before anything is awaited: a segment
         # announced while the old one shuts down is offered to the new one, not lost.
-        dest = self.add(profile, config, old.snapshot())
+        # It writes only once the old one has stopped (its uploads in flight finished).
+        dest = self.add(profile, config, old.snapshot(),
+                        old.stopped if old_task is not None else None)
         for rung, items in queued.items():
             dest.add_rung(rung)
             for seg in items:
