@@ -119,9 +119,9 @@ class Destination:
         dropped = lane.push(seg)
         for old in dropped:
             old.release()
-        if dropped:
-            self._count_skipped(len(dropped))
-            self._skips.add(seg.rung, [d.seq for d in dropped])
+        if skipped := [d.seq for d in dropped if d is not lane.uploading]:  # its worker counts
+            self._count_skipped(len(skipped))
+            self._skips.add(seg.rung, skipped)
         self._queue_changed()
 
     def _queue_changed(self) -> None:
@@ -190,34 +190,34 @@ class Destination:
                     self._done[rung].set()
                 await lane.wait()
                 continue
-            seg = lane.items[0]
+            seg = lane.uploading = lane.items[0]
             started = loop.time()
             try:
                 stored = await self._store_init(lane, seg) and await self.retry(
                     partial(self.transfer.put_segment, seg.path, seg.name), "segment",
                     abort=partial(lane.abandoned, seg))
             except asyncio.CancelledError:
-                # Stopped mid-upload: the server may keep part of the file under its final
-                # name, named by no playlist. Deleted later, by this run or (the schedule
-                # is saved with the state) the next one.
+                # Stopped mid-upload: a partial file listed nowhere goes later (state saved).
                 self.expiry.schedule([entry_of(seg, False)], 0.0)
                 raise
+            lane.uploading = None
             if not stored and lane.items and lane.items[0] is seg:
-                # Aborted because its file vanished from temp_dir: not the destination's
-                # fault, so it is skipped like a segment that left the window.
+                # Its file vanished from temp_dir: skipped, not the destination's fault.
                 self._drop_head(lane, seg, "segment file missing in temp_dir; skipped")
                 continue
             if not stored or not lane.items or lane.items[0] is not seg:
-                # Fell out of the window mid-upload. A destination a little slower than
-                # real time loses every upload this way, and would never publish again:
-                # what got stored is listed anyway (the gap before it marked), unless
-                # something newer is listed already.
-                late = stored and seg.seq > self.listing.last_seq_of(rung)
-                if late and await self._list_keyed(seg):
-                    await self._publish_variant(rung)
-                    last_publish = loop.time()
-                elif stored:  # an orphan: deleted later
+                # Fell out of the window mid-upload. What got stored is listed anyway (the
+                # gap before it marked) unless something newer is: a destination a little
+                # slower than real time would otherwise never publish again.
+                if stored and seg.seq > self.listing.last_seq_of(rung):
+                    if await self._list_keyed(seg):  # else counted and deleted by _list
+                        await self._publish_variant(rung)
+                        last_publish = loop.time()
+                    continue
+                if stored:  # an orphan: deleted later
                     self.expiry.schedule([entry_of(seg, False)], 0.0)
+                self._count_skipped(1)  # not counted when it left the lane
+                self._skips.add(rung, [seg.seq])
                 continue
             lane.items.popleft()
             self._queue_changed()

@@ -15,6 +15,7 @@ class Lane:
         self.capacity = capacity
         self.items: deque[SegmentFile] = deque()
         self.finishing = False  # the rung's input ended: close the playlist once drained
+        self.uploading: SegmentFile | None = None  # the head, while its worker stores it
         self._wake = asyncio.Event()
 
     def push(self, seg: SegmentFile) -> list[SegmentFile]:
