@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
@@ -64,6 +65,9 @@ class FastLive:
         self._playlists: dict[tuple[str, bool, bool, bool], tuple[int, str, bytes]] = {}
         self._media: dict[str, tuple[str, bytes, bytes]] = {}  # name → (date, data, answer)
         self._unlisten = edge.listen(self._changed)
+        # what a request gets when the limit passes: made once, not per blocked request
+        self._not_found = self._error("404 Not Found", "Not Found\n")
+        self._not_in_time = self._error("503 Service Unavailable", llhttp.NOT_IN_TIME)
 
     def close(self) -> None:
         self._unlisten()
@@ -86,7 +90,7 @@ class FastLive:
             name = request.name
             self._wait(rung, name, lambda: self.edge.find(name) is not None, _Waiter(
                 reply, lambda: self._media_answer(name, self.edge.find(name) or b""),
-                self._error("404 Not Found", "Not Found\n"), 0.0))
+                self._not_found, 0.0))
             return True
         if request.name.endswith(".m3u8"):
             return self._file_playlist(request, reply)
@@ -107,15 +111,12 @@ class FastLive:
         msn, part = int(msn_text), None if part_text is None else int(part_text)
         if self.edge.too_far(rung, msn, part):
             return False
-        def answer() -> bytes:
-            return self._playlist_answer(rung, skip, True, request.gzip)
-
+        answer = partial(self._playlist_answer, rung, skip, True, request.gzip)
         if self.edge.has(rung, msn, part):
             reply.send(answer())
         else:
             self._wait(rung, (msn, part), lambda: self.edge.has(rung, msn, part), _Waiter(
-                reply, answer, self._error("503 Service Unavailable", llhttp.NOT_IN_TIME),
-                0.0))
+                reply, answer, self._not_in_time, 0.0))
         return True
 
     def _playlist_answer(self, rung: str, skip: bool, blocking: bool, gzipped: bool) -> bytes:
