@@ -15,6 +15,7 @@ from hlsd.config.model import (
     EncryptionSettings,
     FtpProfile,
     HttpSettings,
+    InputLossSettings,
     LowLatencySettings,
     S3Profile,
     SshProfile,
@@ -24,6 +25,7 @@ from hlsd.config.secret import Secret
 
 __all__ = [
     "DEFAULT_HLS_JS", "Config", "ConfigError", "CopyProfile", "EncodingProfile",
-    "EncryptionSettings", "FtpProfile", "HttpSettings", "LowLatencySettings", "Problem",
+    "EncryptionSettings", "FtpProfile", "HttpSettings", "InputLossSettings",
+    "LowLatencySettings", "Problem",
     "S3Profile", "Secret", "SshProfile", "TransferProfile", "load", "parse",
 ]

@@ -16,6 +16,7 @@ from typing import Any
 
 from hlsd.config.checker import Checker, show
 from hlsd.config.commands import command_problems, shared_problems
+from hlsd.config.continuity import continuity_problems, parse_backups, parse_input_loss
 from hlsd.config.encryption import parse_encryption
 from hlsd.config.errors import ConfigError, Problem
 from hlsd.config.model import (
@@ -126,7 +127,10 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
     def rel(p: str | None) -> Path | None:
         if p is None:
             return None
-        path = Path(p).expanduser()
+        try:
+            path = Path(p).expanduser()
+        except RuntimeError:  # "~name" of no such user: a plain relative name
+            path = Path(p)
         return path if path.is_absolute() or base_dir is None else base_dir / path
 
     transfers = [rebase(t, rel) for t in transfers]
@@ -179,6 +183,12 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
                       "one of encoding_profile: " + ", ".join(enc_names),
                       choices=enc_names, near=start_rung)
     live = check.boolean(raw, "live", "")
+    is_live = _is_live(input_location or "") if live is None else live
+    backups = parse_backups(raw, input_location, check)
+    input_loss = parse_input_loss(raw, rel, check)
+    continuity_problems(backups, input_loss, input_location, is_live,
+                        source_command is not None or any("%s" in c for c in commands.values()),
+                        check)
     url_prefix = check.string(raw, "url_prefix", "")
     segmenter = check.string(raw, "segmenter_binary", "")
     check.raise_if_any()
@@ -188,7 +198,7 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
     return Config(
         temp_dir=temp_dir, input_location=input_location or "",
         encoding_profiles=tuple(encodings), transfer_profiles=tuple(transfers),
-        live=_is_live(input_location or "") if live is None else live,
+        live=is_live, backup_inputs=backups, input_loss=input_loss,
         target_duration=target, max_segment_duration=target + MAX_DURATION_SLACK,
         encoder_mode=_encoder_mode(mode, commands),
         http=http, encryption=encryption, low_latency=low_latency, start_rung=start_rung,

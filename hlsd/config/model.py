@@ -23,6 +23,7 @@ __all__ = [
     "EncryptionSettings",
     "FtpProfile",
     "HttpSettings",
+    "InputLossSettings",
     "LowLatencySettings",
     "S3Profile",
     "SshProfile",
@@ -140,6 +141,14 @@ class LowLatencySettings:
 
 
 @dataclass(frozen=True)
+class InputLossSettings:
+    """`input_loss:` what viewers get while the input is gone (hlsd.ingest)."""
+
+    after: float = 1.0  # seconds without media from the on-air input before acting
+    slate: Path | None = None  # image or video shown while every input is lost; None: a card
+
+
+@dataclass(frozen=True)
 class HttpSettings:
     listen: str = "127.0.0.1"
     port: int = 8080
@@ -175,6 +184,9 @@ class Config:
     iframe_playlists: bool = True
     encryption: EncryptionSettings | None = None
     low_latency: LowLatencySettings | None = None
+    # Inputs tried in order when input_location is lost, kept open and probed (warm).
+    backup_inputs: tuple[str, ...] = ()
+    input_loss: InputLossSettings | None = None
     # The encoding profile whose variant the master lists first (players start there);
     # None: the video rung nearest 2 Mbit/s from below (hlsd.media.master.playback_order).
     start_rung: str | None = None

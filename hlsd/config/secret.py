@@ -15,9 +15,15 @@ SECRET_KEYS = frozenset({"password", "aws_api_key", "aws_api_secret", "secret", 
 URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^/\s:@]*):[^@\s/]*@", re.I)
 
 
+# srt://host:9000?passphrase=..., ?password=..., &key=... (SRT, RTSP, HLS key options)
+QUERY_SECRET = re.compile(r"(?P<name>[?&](?:passphrase|password|passwd|pass|pwd|secret|key|"
+                          r"token|streamid)=)[^&\s\"']*", re.I)
+
+
 def redact_text(text: str) -> str:
-    """`text` with passwords inside URLs replaced by ***."""
-    return URL_PASSWORD.sub(r"\g<scheme>:***@", text)
+    """`text` with passwords inside URLs (user:pass@, secret query parameters) replaced
+    by ***."""
+    return QUERY_SECRET.sub(r"\g<name>***", URL_PASSWORD.sub(r"\g<scheme>:***@", text))
 
 
 class Secret:

@@ -9,6 +9,7 @@ import subprocess
 from dataclasses import dataclass
 
 from hlsd.config.commands import split_input
+from hlsd.ingest.inputs import ENCODER_FEED_OPTIONS, split_input_options
 
 COPY_VIDEO = {("-c", "copy"), ("-codec", "copy"), ("-c:v", "copy"), ("-vcodec", "copy"),
               ("-codec:v", "copy")}
@@ -80,6 +81,21 @@ def encoder_argv(command: str, input_location: str, segment_length: float,
         argv[-1:-1] = grid
         added.extend(grid)
     return EncoderArgv(argv, tuple(added), reads_stdin=stdin_input and uses_input)
+
+
+def fed_by_ingest(encoder: EncoderArgv) -> EncoderArgv:
+    """The encoder of an input the ingest stage owns reads the ingest's MPEG-TS pipe: the
+    command's input options went to the input's reader (hlsd.ingest.inputs), and it
+    starts on the pipe without a long probe."""
+    try:
+        head, tail = split_input(encoder.argv)
+    except ValueError:
+        return encoder
+    if head[-1] != "pipe:0":
+        return encoder
+    kept, _moved = split_input_options(head[1:-2])
+    argv = [head[0], *kept, *ENCODER_FEED_OPTIONS, "-i", "pipe:0", *tail]
+    return EncoderArgv(argv, (*encoder.added, *ENCODER_FEED_OPTIONS), reads_stdin=True)
 
 
 def keyframe_grid(segment_length: float) -> list[str]:

@@ -15,10 +15,12 @@ from functools import partial
 import structlog
 
 from hlsd import config as cfg
-from hlsd.encode.fanout import Fanout
-from hlsd.encode.ffmpeg import encoder_argv, shared_encoder_argv
+from hlsd.encode.ffmpeg import encoder_argv, fed_by_ingest, shared_encoder_argv
 from hlsd.encode.segmenter import resolve as resolve_segmenter
 from hlsd.encode.specs import GroupSpec, RungSpec
+from hlsd.ingest.build import owns_input
+from hlsd.ingest.fanout import Fanout
+from hlsd.ingest.feed import Feed, LiveFeed
 
 log = structlog.get_logger()
 
@@ -37,14 +39,18 @@ def rung_spec(config: cfg.Config, profile: cfg.EncodingProfile,
 
 
 def group_specs(config: cfg.Config, profiles: list[cfg.EncodingProfile], ffmpeg: str,
-                max_duration: float, fanout: Fanout | None) -> list[GroupSpec]:
+                max_duration: float, fanout: Feed | None,
+                live_feed: LiveFeed | None = None) -> list[GroupSpec]:
     """`max_duration` is the running playlists' (their target duration is fixed for their
-    life, so a reload's new target_duration waits for a restart)."""
+    life, so a reload's new target_duration waits for a restart). With `live_feed` (the
+    ingest stage owns the input) every encoder that reads the input reads its pipe."""
     argvs = {}
     for profile in profiles:
         argvs[profile.name] = encoder_argv(
             profile.ffmpeg_command, config.input_location, config.segment_length, ffmpeg,
-            from_source_command=config.source_command is not None)
+            from_source_command=config.source_command is not None or live_feed is not None)
+        if live_feed is not None:
+            argvs[profile.name] = fed_by_ingest(argvs[profile.name])
         if argvs[profile.name].added:
             log.info("keyframe grid added to encoder", rung=profile.name,
                      added=" ".join(argvs[profile.name].added))
@@ -60,11 +66,12 @@ def group_specs(config: cfg.Config, profiles: list[cfg.EncodingProfile], ffmpeg:
             rungs=tuple(rung_spec(config, config.profile(n), max_duration) for n in names),
             argv=partial(shared_encoder_argv, parts) if shared
             else partial(_fixed_argv, parts[0].argv),
-            live=config.live, stdin=stdin_for(group, fanout) if reads_stdin else None))
+            live=config.live, stdin=stdin_for(group, live_feed or fanout) if reads_stdin
+            else None, feed=live_feed if reads_stdin else None))
     return specs
 
 
-def stdin_for(group: str, fanout: Fanout | None) -> Callable[[], int]:
+def stdin_for(group: str, fanout: Feed | None) -> Callable[[], int]:
     """Encoder stdin: a pipe from the fan-out (source_command, or our own stdin shared by
     several encoders), else a copy of our stdin. The supervisor closes it after spawning."""
     if fanout is not None:
@@ -73,6 +80,10 @@ def stdin_for(group: str, fanout: Fanout | None) -> Callable[[], int]:
 
 
 def make_fanout(config: cfg.Config, on_lagging: Callable[[str], None]) -> Fanout | None:
+    """The reader of an input the ingest stage does not own: a finite source_command's,
+    or our stdin shared by several encoders."""
+    if owns_input(config):
+        return None
     per_rung_stdin = (config.input_location == "-" and len(config.encoding_profiles) > 1
                       and config.encoder_mode == "per_rung")
     if config.source_command is None and not per_rung_stdin:

@@ -12,10 +12,11 @@ import structlog
 
 from hlsd import config as cfg
 from hlsd.encode.events import Event, SegmentReady
-from hlsd.encode.fanout import Fanout
 from hlsd.encode.groups import group_specs, make_fanout
 from hlsd.encode.specs import Grid
 from hlsd.encode.supervisor import GroupSupervisor
+from hlsd.ingest.fanout import Fanout
+from hlsd.ingest.stage import Ingest
 
 log = structlog.get_logger()
 
@@ -43,8 +44,10 @@ class Rungs:
     from `next_seq` (persisted by the daemon) and never go back."""
 
     def __init__(self, config: cfg.Config, ffmpeg: str, sink: RungSink, next_seq: int,
-                 max_duration: float) -> None:
+                 max_duration: float, ingest: Ingest | None = None) -> None:
+        """`ingest`: the stage that owns a live input, when it does (hlsd.ingest.build)."""
         self._config = config
+        self.ingest = ingest
         self._ffmpeg = ffmpeg
         self._sink = sink
         self._next_seq = next_seq
@@ -99,10 +102,10 @@ class Rungs:
     # -- start -----------------------------------------------------------------------------
     def start(self, tg: asyncio.TaskGroup, profiles: list[cfg.EncodingProfile],
               restarted: bool = False) -> None:
-        if self._fanout is None and self._fanout_task is None:
+        if self._fanout is None and self._fanout_task is None and self.ingest is None:
             self._fanout = make_fanout(self._config, on_lagging=self._restart_group)
         specs = group_specs(self._config, profiles, self._ffmpeg, self._max_duration,
-                            self._fanout)
+                            self._fanout, self.ingest)
         for spec in specs:
             for rung in spec.rungs:
                 if rung.name not in self._ran:
@@ -121,7 +124,10 @@ class Rungs:
                 self._sink.rung_started(rung.name)
             self._tasks[spec.name] = tg.create_task(self._run_group(sup),
                                                     name=f"encoder {spec.name}")
-        if self._fanout is not None and self._fanout_task is None:
+        if self.ingest is not None and self._fanout_task is None:
+            self.ingest.set_on_lagging(self._restart_group)
+            self._fanout_task = tg.create_task(self.ingest.run(), name="ingest")
+        elif self._fanout is not None and self._fanout_task is None:
             self._fanout.expect({s.name for s in specs})
             self._fanout_task = tg.create_task(self._fanout.run(), name="source")
 

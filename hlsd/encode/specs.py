@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hlsd.ingest.feed import LiveFeed
+
 FINITE_STALL = 120.0  # seconds without a segment before a file encode counts as stuck
 
 
@@ -55,6 +57,7 @@ class GroupSpec:
     live: bool
     stdin: Callable[[], Any] | None = None  # encoder stdin for '-' / source_command inputs
     first_segment_grace: float = 15.0  # inputs (rtmp, srt) may take a while to open
+    feed: LiveFeed | None = None  # the ingest stage, when it owns the input
 
     @property
     def stall_after(self) -> float:

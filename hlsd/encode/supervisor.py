@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import structlog
 
 from hlsd.backoff import Backoff
+from hlsd.child import Child, read_lines
 from hlsd.encode.events import (
     Event,
     EventError,
@@ -28,7 +29,6 @@ from hlsd.encode.events import (
     StreamEnd,
     parse_line,
 )
-from hlsd.encode.process import Child, read_lines
 from hlsd.encode.specs import Grid, GroupSpec
 
 log = structlog.get_logger()
@@ -81,6 +81,7 @@ class GroupSupervisor:
         # How the last attempt failed; a live rung logs it with its restart, so each
         # attempt costs the log one warning, not one per symptom.
         self._failure: dict[str, Any] = {}
+        self._switched = False  # the last run was ended by the ingest stage's switch
         self.log = log.bind(rung=spec.name)
 
     @property
@@ -109,6 +110,12 @@ class GroupSupervisor:
                 return
             if not self.spec.live:
                 raise RungFailed(f"{self.spec.name}: encoder failed on a finite input")
+            if self._switched:
+                # The ingest stage changed the source and ended this run: the next one
+                # starts on the new source at once (no failure, no backoff).
+                self._failure = {}
+                self.log.info("encoder restarting on the new input", attempt=self.attempts + 1)
+                continue
             delay = self._backoff.next_delay(time.monotonic() - started)
             failure, self._failure = self._failure, {}
             self.log.warning("encoder pipeline ended; restarting", delay=round(delay, 2),
@@ -124,6 +131,8 @@ class GroupSupervisor:
             for stale in rung.workdir.glob(f"{rung.prefix}-*.tmp"):
                 stale.unlink(missing_ok=True)
         state = _Attempt(first={r.name for r in self.spec.rungs})
+        feed = self.spec.feed
+        switches = feed.switches if feed is not None else 0
         async with asyncio.TaskGroup() as tg:
             try:
                 encoder, segmenters = await self._spawn(tg, state)
@@ -147,7 +156,8 @@ class GroupSupervisor:
                 self._encoder = None
         clean = enc_code == 0 and all(c == 0 for c in codes) and \
             state.ended == {r.name for r in self.spec.rungs}
-        if not clean and not self._stopping:
+        self._switched = feed is not None and feed.switches != switches and not state.stalled
+        if not clean and not self._stopping and not self._switched:
             failure: dict[str, Any] = {"encoder_code": enc_code, "segmenter_codes": codes,
                                        **state.stalled}
             # A segmenter that failed says why (e.g. "No space left on device") on stderr.
@@ -251,9 +261,15 @@ class GroupSupervisor:
         any segmenter that does not end with its input (a hung segmenter would keep the
         attempt, and the rung, waiting for good)."""
         started = time.monotonic()
+        feed = self.spec.feed
         while encoder.returncode is None:
             await asyncio.sleep(min(1.0, self.spec.stall_after / 3))
             now = time.monotonic()
+            # Behind the ingest stage, no input on air is no stall (the encoder waits for
+            # its first bytes), and the clock starts again when a source goes on air.
+            on_air = feed.on_air_since() if feed is not None else 0.0
+            if on_air is None:
+                continue
             for rung in self.spec.rungs:
                 limit = self.spec.stall_after
                 last = state.progress.get(rung.name)
@@ -261,6 +277,7 @@ class GroupSupervisor:
                     since, limit = started, limit + self.spec.first_segment_grace
                 else:
                     since = last
+                since = max(since, on_air)
                 if now - since > limit and not self._stopping:
                     state.stalled = {"stalled_rung": rung.name,
                                      "stalled_for": round(now - since, 1)}

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from hlsd import config as cfg
 from hlsd.encode.rungs import Rungs
+from hlsd.ingest.build import build_ingest
 from hlsd.media.ladder import Ladder
 from hlsd.publish.destinations import DestinationSet
 from hlsd.publish.intake import Intake
@@ -49,7 +50,8 @@ def assemble(config: cfg.Config, ffmpeg: str, state: DaemonState, metrics: Metri
     intake = Intake(config.temp_dir, ladder, destinations, metrics, keys, live)
     # Numbering never goes back: past what was persisted and what any playlist lists.
     next_seq = max(state.next_seq, destinations.last_seq() + 1)
-    rungs = Rungs(config, ffmpeg, intake, next_seq, config.max_segment_duration)
+    rungs = Rungs(config, ffmpeg, intake, next_seq, config.max_segment_duration,
+                  build_ingest(config, ffmpeg, metrics))
     status = StreamStatus(rungs, ladder, destinations, intake, metrics, config.segment_length,
                           config.target_duration,
                           live.part_target if live is not None else None)

@@ -198,7 +198,7 @@ class Daemon:
             # Silent once stopping: STOPPING=1 is the last word systemd should get.
             tg.create_task(watchdog_loop(
                 self.notifier,
-                lambda: not self.controls.stop.is_set() and parts.status.report().ok))
+                lambda: not self.controls.stop.is_set() and parts.status.daemon_ok()))
             while True:
                 await asyncio.sleep(STATUS_EVERY)
                 self.notifier.status(parts.status.line())

@@ -31,11 +31,22 @@ class HealthReport:
     stale: list[str]  # rungs that failed, in the order given
     max_age: float
     rungs: list[RungHealth] = field(default_factory=list)
+    # What the ingest stage has on air (hlsd.ingest.stage.Ingest.state), when it owns the input
+    input: dict[str, Any] | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """A listener input with no publisher: nothing to segment, nothing wrong."""
+        return self.input is not None and self.input.get("on_air") == "waiting"
+
+    @property
+    def input_lost(self) -> bool:
+        return self.input is not None and self.input.get("on_air") == "lost"
 
     def to_json(self) -> dict[str, Any]:
         """The /healthz body: status, the stale rungs by name, and each rung's age."""
         body: dict[str, Any] = {
-            "status": "ok" if self.ok else "stale",
+            "status": "waiting" if self.waiting else "ok" if self.ok else "stale",
             "stale": list(self.stale),
             "max_age": self.max_age,
             "rungs": {r.rung: {"ok": r.ok, "age": None if r.age is None else round(r.age, 3)}
@@ -43,6 +54,10 @@ class HealthReport:
         }
         if self.stale:
             body["message"] = "no recent segment from " + ", ".join(self.stale)
+            if self.input_lost:
+                body["message"] = "input lost: " + body["message"]
+        if self.input is not None:
+            body["input"] = self.input
         return body
 
 

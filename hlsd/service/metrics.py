@@ -83,6 +83,12 @@ class Metrics:
                                 "uploaded", ["destination"], registry=r)
         self._queue = Gauge("hlsd_upload_queue_depth", "Objects waiting to be uploaded",
                             ["destination"], registry=r)
+        self._on_air = Gauge("hlsd_input_on_air", "1 for what the encoders get now: "
+                             "primary, backup N, slate, lost or waiting (for a publisher)",
+                             ["input"], registry=r)
+        self._on_air_labels: set[str] = set()
+        self._switches = Counter("hlsd_input_switches", "Changes of what is on air",
+                                 registry=r)
         r.register(_SegmentAge(self._last_segment, clock))
 
     # -- rungs -------------------------------------------------------------------------
@@ -117,6 +123,17 @@ class Metrics:
         for metric in (self._segments, self._duration, self._bytes, self._restarts,
                        self._corrupt):
             _remove(metric, rung)
+
+    # -- input -------------------------------------------------------------------------
+
+    def input_on_air(self, label: str, switched: bool) -> None:
+        """The ingest stage put `label` on air (hlsd.ingest.stage.IngestReport)."""
+        for shown in self._on_air_labels - {label}:
+            self._on_air.labels(shown).set(0)
+        self._on_air_labels.add(label)
+        self._on_air.labels(label).set(1)
+        if switched:
+            self._switches.inc()
 
     # -- destinations ------------------------------------------------------------------
 

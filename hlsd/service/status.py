@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from typing import Any
 
 from hlsd.encode.rungs import Rungs
@@ -45,8 +46,20 @@ class StreamStatus:
             at = self._metrics.newest_segment_at(rung)
             # A segment from before the rung's (re)start says nothing about the new encoder.
             last[rung] = at if at is not None and at >= restarted.get(rung, 0.0) else None
-        return evaluate(last, time.monotonic(), 3 * self._segment_length, self._started,
-                        restarted)
+        report = evaluate(last, time.monotonic(), 3 * self._segment_length, self._started,
+                          restarted)
+        ingest = self._rungs.ingest
+        if ingest is None:
+            return report
+        report = replace(report, input=ingest.state())
+        # Waiting for a publisher is the stream's normal state before it begins.
+        return replace(report, ok=True, stale=[]) if report.waiting else report
+
+    def daemon_ok(self) -> bool:
+        """For the systemd watchdog: the stream is healthy, or only its input is missing
+        (a restart of hlsd would not bring it back)."""
+        report = self.report()
+        return report.ok or report.input_lost
 
     # -- the origin's StreamStatus -----------------------------------------------------------
     def health(self) -> tuple[bool, dict[str, Any]]:
@@ -65,6 +78,7 @@ class StreamStatus:
             "low_latency": self._part_target is not None,  # the player's lowLatencyMode
             "part_target": self._part_target,
             "segments": self._intake.segments,
+            "input": self._rungs.ingest.state() if self._rungs.ingest is not None else None,
             "rungs": [{"name": s.name, "bandwidth": s.bandwidth, "average": s.average,
                        "codecs": s.media.codecs if s.media else None,
                        "resolution": (f"{s.media.resolution[0]}x{s.media.resolution[1]}"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hlsd.encode.fanout import Fanout
+from hlsd.ingest.fanout import Fanout
 
 pytestmark = pytest.mark.e2e
 

@@ -1,0 +1,131 @@
+"""The inputs the ingest stage opens, as plain data: which are listeners, and the argv of the
+reader that relays each one as MPEG-TS (pure: nothing is run).
+
+A reader is `ffmpeg <input options> -i URL -c copy -f mpegts -`: it opens and probes the
+input once and keeps it open, so the encoders behind it never probe a network input
+themselves. The input options of the operator's ffmpeg_command (everything before its
+`-i %s` that is about the input: -re, -f, -listen, -stream_loop...) go to the reader; what
+is about decoding or the program (-threads, -hwaccel, -loglevel...) stays with the encoder.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shlex
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+__all__ = ["ENCODER_FEED_OPTIONS", "InputSpec", "input_specs", "is_listener",
+           "split_input_options"]
+
+# What ffmpeg needs to start on a network input quickly: ~1 s of probing rather than its
+# default 5 s (which made a returning UDP input publish 8.8 s late).
+PROBE_OPTIONS = ("-probesize", "1000000", "-analyzeduration", "1000000")
+# The encoders read the readers' MPEG-TS from a pipe, primed with the last keyframe's GOP.
+ENCODER_FEED_OPTIONS = ("-f", "mpegts", *PROBE_OPTIONS)
+# Relay whole packets as they come (an AVIO buffer would hold ~1 s of a small stream, and
+# loss would be noticed that much later); keep the input's own timestamps.
+RELAY_OUTPUT = ("-map", "0:v:0?", "-map", "0:a?", "-c", "copy", "-f", "mpegts",
+                "-flush_packets", "1", "-")
+# Options before -i that take no value.
+FLAGS = frozenset({"-re", "-y", "-n", "-hide_banner", "-nostdin", "-nostats", "-stats",
+                   "-copyts", "-start_at_zero", "-vn", "-an", "-sn", "-dn", "-benchmark",
+                   "-accurate_seek", "-noaccurate_seek", "-autorotate", "-noautorotate",
+                   "-ignore_unknown"})
+# Options before -i that belong to the encoder: the program, decoding, hardware.
+ENCODER_SIDE = frozenset({"-hide_banner", "-loglevel", "-v", "-y", "-n", "-nostats",
+                          "-stats", "-nostdin", "-benchmark", "-threads", "-filter_threads",
+                          "-filter_complex_threads", "-hwaccel", "-hwaccel_device",
+                          "-hwaccel_output_format", "-init_hw_device", "-filter_hw_device",
+                          "-c", "-c:v", "-c:a", "-codec", "-codec:v", "-codec:a", "-vcodec",
+                          "-acodec", "-autorotate", "-noautorotate", "-thread_queue_size"})
+LISTEN_HOSTS = frozenset({"0.0.0.0", "::", "[::]", ""})
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    label: str  # "primary", "backup 1", ...: how logs, /healthz and metrics name it
+    location: str
+    listener: bool  # waits for a publisher (SRT/RTMP/TCP listen): re-opened at once
+    argv: tuple[str, ...]  # the reader
+    added: tuple[str, ...]  # what hlsd put into it (shown by `hlsd check`)
+
+
+def split_input_options(options: list[str]) -> tuple[list[str], list[str]]:
+    """(encoder-side, input-side) options of those before an ffmpeg command's `-i`."""
+    encoder: list[str] = []
+    reader: list[str] = []
+    i = 0
+    while i < len(options):
+        opt = options[i]
+        takes_value = opt.startswith("-") and opt not in FLAGS and i + 1 < len(options)
+        group = options[i:i + 2] if takes_value else options[i:i + 1]
+        (encoder if opt in ENCODER_SIDE else reader).extend(group)
+        i += len(group)
+    return encoder, reader
+
+
+def is_listener(location: str, options: list[str] | tuple[str, ...] = ()) -> bool:
+    """Does this input wait for a publisher? SRT `mode=listener`, `listen=1` in the query
+    (tcp, http), `-listen 1`, or an RTMP URL on a local wildcard address."""
+    if any(a == "-listen" and b != "0" for a, b in itertools.pairwise(options)):
+        return True
+    try:
+        url = urlsplit(location)
+        query = parse_qs(url.query)
+        host = url.hostname or ""
+    except ValueError:
+        return False
+    if url.scheme == "srt":
+        return query.get("mode", [""])[0] == "listener"
+    if query.get("listen", ["0"])[0] not in ("0", ""):
+        return True
+    return url.scheme in ("rtmp", "rtmps") and host in LISTEN_HOSTS
+
+
+def _has(argv: list[str], option: str) -> bool:
+    return any(a == option or a.startswith(option + ":") for a in argv)
+
+
+def reader_argv(ffmpeg: str, location: str, input_options: list[str],
+                source_command: str | None) -> tuple[list[str], list[str]]:
+    """(argv, what hlsd added) of the reader of `location`."""
+    added: list[str] = []
+    if source_command is not None:
+        argv = [a.replace("%s", location) for a in shlex.split(source_command)]
+        if argv[0] == "ffmpeg":
+            argv[0] = ffmpeg
+        if not argv[0].endswith("ffmpeg") or "-i" not in argv:
+            return argv, added  # a reader of the operator's own kind: as written
+        at = len(argv) - 1 - argv[::-1].index("-i")
+        head, tail = argv[:at], argv[at:]
+    else:
+        head, tail = [ffmpeg, "-hide_banner", *input_options], ["-i", location, *RELAY_OUTPUT]
+    extra: list[str] = []
+    for opt, value in zip(PROBE_OPTIONS[::2], PROBE_OPTIONS[1::2], strict=True):
+        if not _has(head, opt):
+            extra += [opt, value]
+    url = urlsplit(location)
+    if url.scheme in ("rtmp", "rtmps") and is_listener(location) and not _has(head, "-listen"):
+        extra += ["-listen", "1"]
+    if "-nostats" not in head and "-stats" not in head:
+        extra.insert(0, "-nostats")  # progress lines are noise in logs, errors are not
+    if "-nostdin" not in head:
+        extra.insert(0, "-nostdin")
+    argv = [head[0], *extra, *head[1:], *tail]
+    added += extra
+    if source_command is not None and not _has(tail, "-flush_packets"):
+        argv[-1:-1] = ["-flush_packets", "1"]
+        added += ["-flush_packets", "1"]
+    return argv, added
+
+
+def input_specs(ffmpeg: str, primary: str, backups: tuple[str, ...],
+                input_options: list[str], source_command: str | None) -> list[InputSpec]:
+    specs = []
+    for i, location in enumerate((primary, *backups)):
+        argv, added = reader_argv(ffmpeg, location, input_options, source_command)
+        specs.append(InputSpec("primary" if i == 0 else f"backup {i}", location,
+                               is_listener(location, input_options), tuple(argv),
+                               tuple(added)))
+    return specs

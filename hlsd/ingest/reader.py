@@ -1,0 +1,118 @@
+"""One input kept open: its reader process relays it as MPEG-TS, re-opened whenever it ends
+(a listener at once, a pull input after at most READER_RETRY_CAP), and the last few
+seconds it delivered are kept so an encoder joining it starts on a keyframe at once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+import structlog
+
+from hlsd.backoff import Backoff
+from hlsd.child import Child
+from hlsd.config.secret import redact_text
+
+log = structlog.get_logger()
+
+TS_PACKET = 188
+READ_SIZE = 64 * 1024
+# Kept for a joining encoder: covers one source GOP of up to this long (OBS and most
+# encoders send a keyframe every 1-2 s), so its decoder starts without waiting.
+RECENT_SECONDS = 2.0
+READER_RETRY_CAP = 2.0  # a returning pull input is noticed this quickly at worst
+LISTENER_SPIN = 0.5  # a listener that ends at once (port taken?) is re-opened after this
+
+
+class ReaderSink(Protocol):
+    def media(self, reader: InputReader, chunk: memoryview) -> None:
+        """Whole TS packets from `reader`'s input."""
+
+    def reader_line(self, reader: InputReader, line: str) -> None:
+        """A line of the reader's ffmpeg stderr (what it found in the input)."""
+
+
+class InputReader:
+    def __init__(self, label: str, argv: Sequence[str], listener: bool, sink: ReaderSink,
+                 gap: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.label = label
+        self.argv = list(argv)
+        self.listener = listener
+        self._sink = sink
+        self._gap = gap  # a pause this long starts a new delivery: older media is stale
+        self._clock = clock
+        self._recent: deque[tuple[float, memoryview]] = deque()
+        self._last = 0.0
+        self.opened = 0  # reader runs started
+        self.log = log.bind(input=label)
+
+    def recent(self) -> list[memoryview]:
+        """What arrived in the last RECENT_SECONDS of the current delivery."""
+        self._trim(self._clock())
+        return [chunk for _, chunk in self._recent]
+
+    def _trim(self, now: float) -> None:
+        if now - self._last > self._gap:
+            self._recent.clear()
+        while self._recent and now - self._recent[0][0] > RECENT_SECONDS:
+            self._recent.popleft()
+
+    async def run(self) -> None:
+        backoff = Backoff(first=0.25, cap=READER_RETRY_CAP, healthy_after=10.0)
+        failing = False
+        while True:
+            started = self._clock()
+            code, tail = await self._read_once()
+            ran = self._clock() - started
+            if self.listener:
+                delay = 0.0 if ran >= 1.0 else LISTENER_SPIN
+            else:
+                delay = backoff.next_delay(ran)
+            # One warning per failing streak; each retry of a dead input says little new.
+            report = self.log.debug if failing else self.log.warning
+            report("input reader ended; reopening", code=code, delay=round(delay, 2),
+                   stderr_tail=tail)
+            failing = ran < 10.0
+            await asyncio.sleep(delay)
+
+    async def _read_once(self) -> tuple[int | None, str]:
+        async with asyncio.TaskGroup() as tg:
+            try:
+                child = await Child.spawn(
+                    self.argv, f"reader[{self.label}]", tg,
+                    stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+                    log_stderr=self._stderr)
+            except OSError as exc:
+                return None, str(exc)
+            self.opened += 1
+            self.log.info("input reader started", pid=child.pid,
+                          listening=self.listener or None)
+            assert child.proc.stdout is not None
+            pending = b""
+            try:
+                while data := await child.proc.stdout.read(READ_SIZE):
+                    data = pending + data
+                    cut = len(data) - len(data) % TS_PACKET  # whole packets only
+                    pending = data[cut:]
+                    if cut:
+                        self._deliver(memoryview(data[:cut]))
+            finally:
+                # A relay has nothing to flush, and ffmpeg blocked on a silent network
+                # input does not heed SIGTERM: it is killed.
+                child.kill()
+                code = await child.wait()
+        return code, "\n".join(list(child.tail)[-3:])
+
+    def _deliver(self, chunk: memoryview) -> None:
+        now = self._clock()
+        self._trim(now)
+        self._recent.append((now, chunk))
+        self._last = now
+        self._sink.media(self, chunk)
+
+    def _stderr(self, line: str) -> None:
+        self.log.debug("reader", line=redact_text(line))
+        self._sink.reader_line(self, line)

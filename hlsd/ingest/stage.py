@@ -1,0 +1,194 @@
+"""The ingest stage: owns a live input. It keeps the input and its backups open (warm),
+notices loss within `input_loss.after`, switches to the first input that delivers (or
+the slate), and hands the encoders one stream at a time.
+
+A switch ends the encoder runs fed by the old source (their pipes close: they encode
+what they got, the segmenters write their last segment) and the new runs start on the
+new source's last GOP, so every join is a new pipeline run: `#EXT-X-DISCONTINUITY`,
+numbering continued. Encoders waiting for their first bytes are simply fed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+
+from hlsd.config.secret import redact_text
+from hlsd.ingest.inputs import InputSpec
+from hlsd.ingest.policy import SLATE, OnAir, Switcher
+from hlsd.ingest.reader import InputReader
+from hlsd.ingest.slate import SourceShape, slate_argv, update_shape
+from hlsd.ingest.subscribers import Subscribers
+
+log = structlog.get_logger()
+
+TICK = 0.1  # seconds between looks at the inputs: loss is noticed within after + TICK
+SLATE_LINGER = 10.0  # the slate's reader stays up this long after an input took over
+
+
+class IngestReport(Protocol):
+    def input_on_air(self, label: str, switched: bool) -> None:
+        """`label` is on air now ("primary", "backup 1", "slate", "lost", "waiting")."""
+
+
+class Ingest:
+    """The encoders' Feed for a live input hlsd opens itself."""
+
+    def __init__(self, inputs: list[InputSpec], after: float, slate: Path | bool | None,
+                 ffmpeg: str, report: IngestReport | None = None) -> None:
+        """`slate`: a file, True for the generated card, False/None for no slate."""
+        self.inputs = inputs
+        self.after = after
+        self._slate_file = slate if isinstance(slate, Path) else None
+        self._ffmpeg = ffmpeg
+        self._report = report
+        self._subs = Subscribers()
+        self._readers = [InputReader(s.label, s.argv, s.listener, self, gap=after)
+                         for s in inputs]
+        self._index = {id(r): i for i, r in enumerate(self._readers)}
+        self._switcher = Switcher(len(inputs), after, slate not in (None, False),
+                                  inputs[0].listener, time.monotonic())
+        self._shape = SourceShape()
+        self._slate: InputReader | None = None
+        self._slate_task: asyncio.Task[None] | None = None
+        self._slate_idle_since: float | None = None
+        self.switches = 0
+        self._on_air_since: float | None = None
+        self._tg: asyncio.TaskGroup | None = None
+
+    # -- the encoders' side (Feed) ---------------------------------------------------------
+    def set_on_lagging(self, on_lagging: Any) -> None:
+        self._subs._on_lagging = on_lagging
+
+    def expect(self, names: set[str]) -> None:
+        self._subs.expect(names)
+
+    def subscribe(self, name: str) -> int:
+        """A pipe for encoder `name`, primed with the on-air source's last GOP."""
+        fd = self._subs.subscribe(name)
+        source = self._source()
+        if source is not None:
+            for chunk in source.recent():
+                self._subs.publish(chunk, only=name)
+        return fd
+
+    def on_air_since(self) -> float | None:
+        """Monotonic time the current source went on air; None while nothing is."""
+        return self._on_air_since
+
+    @property
+    def on_air(self) -> str:
+        return self._label(self._switcher.on_air)
+
+    def state(self) -> dict[str, Any]:
+        """For /healthz and /info.json."""
+        now = time.monotonic()
+        return {"on_air": self.on_air, "switches": self.switches, "inputs": [
+            {"input": s.label, "location": redact_text(s.location), "listener": s.listener,
+             "delivering": self._switcher.alive(i, now),
+             "idle_seconds": _round(self._switcher.idle_for(i, now))}
+            for i, s in enumerate(self.inputs)]}
+
+    # -- running -----------------------------------------------------------------------------
+    async def run(self) -> None:
+        for spec in self.inputs:
+            log.info("input", input=spec.label, location=redact_text(spec.location),
+                     listener=spec.listener, reader=redact_text(" ".join(spec.argv)))
+        async with asyncio.TaskGroup() as tg:
+            self._tg = tg
+            for reader in self._readers:
+                tg.create_task(reader.run(), name=f"input {reader.label}")
+            self._announce(switched=False)
+            while True:
+                await asyncio.sleep(TICK)
+                self._tick(time.monotonic())
+
+    def _tick(self, now: float) -> None:
+        before = self._switcher.on_air
+        after = self._switcher.decide(now)
+        if after == SLATE:
+            self._slate_idle_since = None
+            self._start_slate()
+        elif self._slate_task is not None:
+            self._slate_idle_since = self._slate_idle_since or now
+            if now - self._slate_idle_since > SLATE_LINGER:
+                self._stop_slate()
+        if after != before:
+            self._switch(before, after, now)
+
+    def _switch(self, before: OnAir, after: OnAir, now: float) -> None:
+        self.switches += 1
+        ended = self._subs.drop_fed()  # their supervisors start them again on the new source
+        source = self._source()
+        self._on_air_since = now if source is not None else None
+        if source is not None:
+            for chunk in source.recent():  # the encoders still waiting start on it now
+                self._subs.publish(chunk)
+        log.warning("input switched", on_air=self._label(after), was=self._label(before),
+                    encoders_restarted=ended)
+        self._announce(switched=True)
+
+    def _announce(self, switched: bool) -> None:
+        if self._report is not None:
+            self._report.input_on_air(self.on_air, switched)
+
+    def _source(self) -> InputReader | None:
+        on_air = self._switcher.on_air
+        if isinstance(on_air, int):
+            return self._readers[on_air]
+        return self._slate if on_air == SLATE else None
+
+    def _label(self, on_air: OnAir) -> str:
+        return self.inputs[on_air].label if isinstance(on_air, int) else on_air
+
+    # -- the slate ---------------------------------------------------------------------------
+    def _start_slate(self) -> None:
+        if self._slate_task is not None or self._tg is None:
+            return
+        argv = slate_argv(self._ffmpeg, self._slate_file, self._shape, _has_drawtext(
+            self._ffmpeg))
+        self._slate = InputReader(SLATE, argv, listener=False, sink=self, gap=self.after)
+        self._slate_task = self._tg.create_task(self._slate.run(), name="input slate")
+
+    def _stop_slate(self) -> None:
+        if self._slate_task is not None:
+            self._slate_task.cancel()
+        self._slate_task = self._slate = None
+        self._slate_idle_since = None
+
+    # -- the readers' sink -------------------------------------------------------------------
+    def media(self, reader: InputReader, chunk: memoryview) -> None:
+        index = self._index.get(id(reader))
+        if index is not None:
+            self._switcher.media(index, time.monotonic())
+        if reader is self._source():
+            self._subs.publish(chunk)
+
+    def reader_line(self, reader: InputReader, line: str) -> None:
+        if reader is not self._slate:  # the slate takes the inputs' shape, not its own
+            self._shape = update_shape(self._shape, line)
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+_DRAWTEXT: dict[str, bool] = {}
+
+
+def _has_drawtext(ffmpeg: str) -> bool:
+    """Can this ffmpeg write text on the generated card (it needs libfreetype)?"""
+    if ffmpeg not in _DRAWTEXT:
+        try:
+            out = subprocess.run([ffmpeg, "-hide_banner", "-filters"], capture_output=True,
+                                 text=True, timeout=10, check=False).stdout
+        except (OSError, subprocess.TimeoutExpired):
+            out = ""
+        _DRAWTEXT[ffmpeg] = " drawtext " in out and shutil.which("fc-match") is not None
+    return _DRAWTEXT[ffmpeg]
