@@ -11,6 +11,7 @@ across restarts (`to_dict`), it must be wall time (`time.time()`), not a monoton
 from __future__ import annotations
 
 import heapq
+from collections import deque
 from collections.abc import Iterable
 from typing import Any
 
@@ -30,7 +31,8 @@ class Retention:
         """Schedule the deletion of entries that just left a playlist.
 
         `playlist_duration` is the longest duration of the playlist while it listed them
-        (`MediaPlaylist.longest_duration` is a safe value).
+        (`Peaks.longest`; `MediaPlaylist.longest_duration` is a safe value), not only that
+        of the last playlist that did.
         """
         for entry in removed:
             when = now + entry.duration + playlist_duration
@@ -78,3 +80,32 @@ class Retention:
         retention._heap = [(when, name) for name, when in retention._when.items()]
         heapq.heapify(retention._heap)
         return retention
+
+
+class Peaks:
+    """The longest duration of any playlist that listed a segment, per rung (§6.2.2).
+
+    The playlist a segment leaves may be shorter than earlier ones that named it: a short
+    segment flushed as a stalled encoder is killed, short segments after a restart, a gap
+    that empties the playlist. Those earlier playlists' clients need it as long as theirs
+    last. Segments leave in sequence order, so a deque of (newest sequence number listed,
+    playlist duration), durations decreasing front to back, answers each in O(1)
+    amortised instead of a scan of the window per segment.
+    """
+
+    def __init__(self) -> None:
+        self._peaks: deque[tuple[int, float]] = deque()
+
+    def listed(self, newest: int, duration: float) -> None:
+        """A playlist ending with sequence number `newest` lasts `duration` (sum of EXTINF):
+        call after every change, before `longest` is asked about what the next removes."""
+        while self._peaks and self._peaks[-1][1] <= duration:
+            self._peaks.pop()  # shorter and older: never the longest for anything still listed
+        self._peaks.append((newest, duration))
+
+    def longest(self, seq: int) -> float:
+        """The longest playlist that listed `seq`, which just left; asked in sequence order."""
+        # Playlists ending before `seq` never listed it, nor anything that leaves after it.
+        while self._peaks and self._peaks[0][0] < seq:
+            self._peaks.popleft()
+        return self._peaks[0][1] if self._peaks else 0.0

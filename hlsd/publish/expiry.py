@@ -33,7 +33,9 @@ class Expiry:
 
     def schedule(self, removed: Iterable[Entry], playlist_duration: float,
                  now: float | None = None) -> None:
-        """`removed` left a playlist that lasted `playlist_duration` (wall time)."""
+        """`removed` left a playlist; `playlist_duration` (sum of EXTINF) is the longest
+        playlist that listed them. The grace runs from `now`: call once the playlist
+        without them is published, as clients could fetch the old one until then."""
         self.retention.schedule(removed, playlist_duration, time.time() if now is None else now)
         self._changed.set()
 

@@ -8,7 +8,7 @@ import time
 from dataclasses import replace
 
 from hlsd.media.playlist import Entry, MediaPlaylist
-from hlsd.media.retention import Retention
+from hlsd.media.retention import Peaks, Retention
 from hlsd.publish.segment import SegmentFile
 from hlsd.publish.settings import PublishSettings
 from hlsd.publish.state import DestinationState
@@ -27,12 +27,17 @@ class Listing:
         # or the last segment would be stored but named by no playlist.
         self.unpublished: set[str] = set()
         self._removed: dict[str, Removed] = {}
+        self._peaks: dict[str, Peaks] = {}  # rung -> the longest playlists that listed what
         for rung, playlist in state.playlists.items():
             if playlist.ended or playlist.target_duration != settings.target_duration:
                 continue  # a finished VOD or another target duration: a new playlist
             self.playlists[rung] = replace(playlist, window=settings.window,
                                            url_prefix=settings.url_prefix)
             self.published_variants.add(rung)
+            if playlist.entries:  # their history is lost: the playlist's longest ever
+                self._peaks[rung] = peaks = Peaks()
+                peaks.listed(playlist.entries[-1].seq,
+                             max(playlist.duration, playlist.longest_duration))
 
     def snapshot(self, retention: Retention) -> DestinationState:
         # Entries that left a playlist not yet republished still need deleting later.
@@ -74,13 +79,20 @@ class Listing:
         entry = entry_of(seg, seg.discontinuity and bool(playlist.entries))
         removed = playlist.add(entry)
         self.unpublished.add(seg.rung)
-        # An init segment no listed entry needs any more goes with its last segment.
+        # Each waits for the longest playlist that ever listed it (§6.2.2), not the one it
+        # left: after a stall that one may be shorter than those clients still play.
+        peaks = self._peaks.setdefault(seg.rung, Peaks())
+        gone = [(e, max(before, peaks.longest(e.seq))) for e in removed]
+        peaks.listed(entry.seq, playlist.duration)
+        # An init segment no listed entry needs any more goes with its last segment; every
+        # playlist that named one of its segments named it.
         listed = {e.map_name for e in playlist.entries}
         inits = {e.map_name for e in removed if e.map_name and e.map_name not in listed}
         self.inits -= inits
-        removed += [Entry(seq=entry.seq, name=name, duration=0.0) for name in sorted(inits)]
-        window = max(before, playlist.duration)
-        self._removed.setdefault(seg.rung, []).extend((e, window) for e in removed)
+        window = max((w for _, w in gone), default=before)
+        gone += [(Entry(seq=entry.seq, name=name, duration=0.0), window)
+                 for name in sorted(inits)]
+        self._removed.setdefault(seg.rung, []).extend(gone)
         return entry
 
     def published(self, rung: str) -> Removed:
