@@ -54,7 +54,7 @@ class Ingest:
         self._index = {id(r): i for i, r in enumerate(self._readers)}
         self._switcher = Switcher(len(inputs), after, slate not in (None, False),
                                   inputs[0].listener, time.monotonic())
-        self._shape = SourceShape()
+        self._shapes: dict[int, SourceShape] = {}  # input index -> what its reader found
         self._slate: InputReader | None = None
         self._slate_task: asyncio.Task[None] | None = None
         self._slate_idle_since: float | None = None
@@ -112,7 +112,7 @@ class Ingest:
     def _tick(self, now: float) -> None:
         before = self._switcher.on_air
         after = self._switcher.decide(now)
-        if after == SLATE:
+        if after == SLATE or self._suspect(after, now):
             self._slate_idle_since = None
             self._start_slate()
         elif self._slate_task is not None:
@@ -121,6 +121,14 @@ class Ingest:
                 self._stop_slate()
         if after != before:
             self._switch(before, after, now)
+
+    def _suspect(self, on_air: OnAir, now: float) -> bool:
+        """The on-air input has been silent for half of `after`: the slate is started
+        now, so that it has a GOP to give the encoders if the input is lost."""
+        if not self._switcher.slate or not isinstance(on_air, int):
+            return False
+        idle = self._switcher.idle_for(on_air, now)
+        return idle is not None and idle >= self.after / 2
 
     def _switch(self, before: OnAir, after: OnAir, now: float) -> None:
         self.switches += 1
@@ -151,8 +159,8 @@ class Ingest:
     def _start_slate(self) -> None:
         if self._slate_task is not None or self._tg is None:
             return
-        argv = slate_argv(self._ffmpeg, self._slate_file, self._shape, _has_drawtext(
-            self._ffmpeg))
+        argv = slate_argv(self._ffmpeg, self._slate_file, self._slate_shape(),
+                          _has_drawtext(self._ffmpeg))
         self._slate = InputReader(SLATE, argv, listener=False, sink=self, gap=self.after)
         self._slate_task = self._tg.create_task(self._slate.run(), name="input slate")
 
@@ -171,8 +179,14 @@ class Ingest:
             self._subs.publish(chunk)
 
     def reader_line(self, reader: InputReader, line: str) -> None:
-        if reader is not self._slate:  # the slate takes the inputs' shape, not its own
-            self._shape = update_shape(self._shape, line)
+        index = self._index.get(id(reader))
+        if index is not None:  # the slate takes the inputs' shape, not its own
+            self._shapes[index] = update_shape(self._shapes.get(index, SourceShape()), line)
+
+    def _slate_shape(self) -> SourceShape:
+        """The programme's shape: the primary's, else that of the first input that said
+        its own (a rung that keeps its input's size shows the slate at its usual size)."""
+        return next((self._shapes[i] for i in sorted(self._shapes)), SourceShape())
 
 
 def _round(value: float | None) -> float | None:

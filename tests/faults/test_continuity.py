@@ -1,0 +1,190 @@
+"""Continuity: a live input lost and found again, with a warm backup and a slate, while
+hls.js plays; the RFC 8216 watcher checks every playlist throughout."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from hlsd.config import DEFAULT_HLS_JS
+from tests.browser import browser_page, require_browser, wait_for_playback
+from tests.daemon_util import FAST_X264, wait_for
+from tests.faults.harness import SEGMENT, Hlsd, copy_profile, fault_config, free_port
+from tests.faults.senders import Look, Publisher, decode_errors, probe, segment_source
+from tests.faults.watcher import Seen, Watcher, directory_store
+
+pytestmark = [pytest.mark.faults, pytest.mark.e2e]
+
+RUNG = "cam"
+AFTER = 1.0  # input_loss.after
+# The rung keeps the input's size, so each segment shows which source it came from.
+ENCODER = f"ffmpeg -i %s {FAST_X264} -b:v 300k -c:a aac -b:a 64k -f mpegts -"
+PRIMARY = Look("320x240", "testsrc2", 440)
+BACKUP = Look("240x180", "smptebars", 880)
+LOOKS = {"primary": PRIMARY, "backup 1": BACKUP}
+GOAL = AFTER + 2 * SEGMENT  # a switch puts the new source on air within this
+POLL_SLACK = 0.25  # the watcher sees a new segment up to one poll late
+UDP_OPTIONS = "?overrun_nonfatal=1&fifo_size=50000"
+
+# Sampled by the page itself every 100 ms: (wall s, currentTime); fatal hls.js errors.
+START_SAMPLING = """() => {
+  const v = document.querySelector('video');
+  window.__samples = []; window.__fatal = [];
+  window.hlsd.hls.on('hlsError', (_, d) => { if (d.fatal) window.__fatal.push(d.details); });
+  window.__sampler = setInterval(() => window.__samples.push(
+    [performance.now() / 1000, v.currentTime]), 100);
+}"""
+
+
+def healthz(url: str) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(url + "healthz", timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def origin(hlsd: Hlsd) -> str:
+    return str(hlsd.wait_event(20, "the http origin", event="http origin listening")["url"])
+
+
+def udp_url(port: int) -> str:
+    return f"udp://127.0.0.1:{port}"
+
+
+def continuity_config(tmp_path: Path, primary: str, **settings: Any) -> Path:
+    return fault_config(tmp_path / "hlsd.yaml", tmp_path, {RUNG: ENCODER},
+                        {"www": copy_profile(tmp_path / "www")}, input_location=primary,
+                        http={"listen": "127.0.0.1", "port": 0}, **settings)
+
+
+class Switches:
+    """What the watcher saw after each fault: the first segment of the new source."""
+
+    def __init__(self, watcher: Watcher, hlsd: Hlsd, www: Path) -> None:
+        self.track = watcher.track("www", RUNG)
+        self.watcher = watcher
+        self.hlsd = hlsd
+        self.www = www
+
+    def healthy(self) -> None:
+        self.hlsd.alive()
+        self.watcher.check()
+
+    def join_after(self, moment: float, timeout: float = 30) -> Seen:
+        def joined() -> Seen | None:
+            self.healthy()
+            return self.track.first_after(moment, discontinuity=True)
+
+        seen: Seen = wait_for(joined, timeout, "a segment of the new source", interval=0.05)
+        return seen
+
+    def source(self, seen: Seen) -> str:
+        return segment_source(self.www / seen.uri, LOOKS)
+
+    def settle(self, after: float, count: int = 3) -> None:
+        self.watcher.wait_segments("www", RUNG, count, after=after, timeout=30,
+                                   alive=self.healthy)
+
+
+@pytest.mark.browser
+async def test_backup_then_slate_then_primary_while_hlsjs_plays(
+        tmp_path: Path, daemons: Callable[..., Hlsd],
+        report: Callable[..., None]) -> None:
+    """1. two live UDP senders (primary 320x240 with a 440 Hz tone, backup 240x180 with
+       880 Hz); `hlsd run` with backup_inputs and input_loss {after: 1}, 1 s segments, an
+       HTTP origin; Chromium plays the master with hls.js
+    2. the primary is SIGKILLed: a segment from the backup is listed within after + 2
+       segments, behind #EXT-X-DISCONTINUITY
+    3. the backup is SIGKILLed too: slate segments (the primary's size, silent, video and
+       audio like the rung's own, decoding cleanly) within the same
+    4. the primary is started again: its segments within after + 2 segments of its start
+    5. throughout: no playlist waits more than 2 segments + 1 s for a new segment, no
+       sequence number skipped, 0 RFC 8216 violations; hls.js played through all three
+       switches (media time ≥ 75 % of wall time, no fatal error); /healthz said what was
+       on air; SIGTERM exits 0
+    """
+    require_browser()
+    ports = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
+    primary = Publisher(udp_url(ports[0]) + "?pkt_size=1316", PRIMARY, tmp_path / "p.log")
+    backup = Publisher(udp_url(ports[1]) + "?pkt_size=1316", BACKUP, tmp_path / "b.log")
+    primary.start()
+    backup.start()
+    www = tmp_path / "www"
+    config = continuity_config(
+        tmp_path, udp_url(ports[0]) + UDP_OPTIONS,
+        backup_inputs=[udp_url(ports[1]) + UDP_OPTIONS], input_loss={"after": AFTER})
+    hlsd = daemons(config, tmp_path / "hlsd.log").start()
+    figures: dict[str, Any] = {}
+    try:
+        with Watcher([directory_store("www", www)], [RUNG]) as watcher:
+            s = Switches(watcher, hlsd, www)
+            url = origin(hlsd)
+            await asyncio.to_thread(s.settle, 0.0)
+            assert s.source(s.track.order[-1]) == "primary"
+            async with browser_page(serve_hlsjs_at=DEFAULT_HLS_JS) as b:
+                await b.page.goto(url)
+                await wait_for_playback(b.page, seconds=0.5, timeout_ms=30_000)
+                await b.page.evaluate(START_SAMPLING)
+                began = time.monotonic()
+
+                primary.stop()
+                down = time.monotonic()
+                join = await asyncio.to_thread(s.join_after, down)
+                figures["backup_on_air"] = join.at - down
+                assert s.source(join) == "backup 1"
+                assert healthz(url)[1]["input"]["on_air"] == "backup 1"
+                await asyncio.to_thread(s.settle, join.at)
+
+                backup.stop()
+                down = time.monotonic()
+                slate = await asyncio.to_thread(s.join_after, down)
+                figures["slate_on_air"] = slate.at - down
+                assert s.source(slate) == "slate"
+                await asyncio.to_thread(s.settle, slate.at)
+                made = www / s.track.order[-1].uri  # a whole slate segment
+                kinds = sorted(str(x["codec_type"]) for x in probe(made))
+                assert kinds == ["audio", "video"], kinds
+                assert {(x.get("width"), x.get("height")) for x in probe(made)
+                        if x["codec_type"] == "video"} == {(320, 240)}
+                assert decode_errors(made) == ""
+                status, body = healthz(url)
+                assert status == 200 and body["input"]["on_air"] == "slate", body
+
+                primary.start()
+                back = time.monotonic()
+                rejoin = await asyncio.to_thread(s.join_after, back)
+                figures["primary_back_on_air"] = rejoin.at - back
+                assert s.source(rejoin) == "primary"
+                await asyncio.to_thread(s.settle, rejoin.at)
+                ended = time.monotonic()
+                samples: list[list[float]] = await b.page.evaluate("window.__samples")
+                fatal: list[str] = await b.page.evaluate("window.__fatal")
+            code = hlsd.stop()
+            watcher.poll()
+        watcher.check()
+    finally:
+        primary.stop()
+        backup.stop()
+    assert code == 0, hlsd.tail()
+    track = watcher.track("www", RUNG)
+    longest = track.longest_wait(began, ended)
+    wall = samples[-1][0] - samples[0][0]
+    played = samples[-1][1] - samples[0][1]
+    report("backup, slate, primary back", after=AFTER, segment=SEGMENT, goal=GOAL,
+           longest_wait=longest, played_ratio=played / wall, **figures)
+    for what, took in figures.items():
+        assert took <= GOAL + POLL_SLACK, f"{what}: {took:.2f} s"
+    assert longest <= 2 * SEGMENT + 1.0, longest
+    assert not track.gaps, f"sequence numbers skipped: {track.gaps}"
+    assert not fatal, fatal
+    assert played >= 0.75 * wall, f"{played:.1f} s played in {wall:.1f} s"
+    assert len(track.discontinuities(began)) >= 3
