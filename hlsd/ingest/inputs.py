@@ -21,6 +21,8 @@ __all__ = ["ENCODER_FEED_OPTIONS", "InputSpec", "input_specs", "is_listener",
 # What ffmpeg needs to start on a network input quickly: ~1 s of probing rather than its
 # default 5 s (which made a returning UDP input publish 8.8 s late).
 PROBE_OPTIONS = ("-probesize", "1000000", "-analyzeduration", "1000000")
+# A publisher connecting to a listener starts with its headers and a keyframe: half that.
+LISTENER_PROBE_OPTIONS = ("-probesize", "1000000", "-analyzeduration", "500000")
 # The encoders read the readers' MPEG-TS from a pipe, primed with the last keyframe's GOP.
 ENCODER_FEED_OPTIONS = ("-f", "mpegts", *PROBE_OPTIONS)
 # Relay whole packets as they come (an AVIO buffer would hold ~1 s of a small stream, and
@@ -102,7 +104,8 @@ def reader_argv(ffmpeg: str, location: str, input_options: list[str],
     else:
         head, tail = [ffmpeg, "-hide_banner", *input_options], ["-i", location, *RELAY_OUTPUT]
     extra: list[str] = []
-    for opt, value in zip(PROBE_OPTIONS[::2], PROBE_OPTIONS[1::2], strict=True):
+    probe = LISTENER_PROBE_OPTIONS if is_listener(location, head) else PROBE_OPTIONS
+    for opt, value in zip(probe[::2], probe[1::2], strict=True):
         if not _has(head, opt):
             extra += [opt, value]
     url = urlsplit(location)

@@ -19,9 +19,11 @@ WAITING = "waiting"  # the primary is a listener with no publisher (healthy)
 
 START_GRACE = 3.0  # seconds a pull input gets to open and probe before it counts as lost
 MIN_HOLD = 1.0  # seconds a preferred input must deliver before it takes over
-# From the slate or nothing, an input goes on air once it has delivered this long: a
-# reader's last flush as its input dies is one burst, no return.
-JOIN_MIN = 0.4
+# From the slate or nothing, an input goes on air once it has delivered for JOIN_MIN and
+# is still delivering (media within FRESH): a reader's last flush as its input dies (a
+# publisher timed out) is one burst, no return.
+JOIN_MIN = 0.3
+FRESH = 0.25
 MAX_HOLD = 30.0
 FLAP_WINDOW = 10.0  # lost again within this long after taking over: a flap
 CALM = 60.0  # on air this long: its hold is back to the minimum
@@ -70,8 +72,9 @@ class Switcher:
             now - clock.since >= clock.hold
 
     def _joinable(self, index: int, now: float) -> bool:
-        since = self._clocks[index].since
-        return self.alive(index, now) and since is not None and now - since >= JOIN_MIN
+        clock = self._clocks[index]
+        return clock.since is not None and clock.last is not None and \
+            now - clock.since >= JOIN_MIN and now - clock.last <= FRESH
 
     def decide(self, now: float) -> OnAir:
         """The input on air from `now` on (changes `on_air`)."""

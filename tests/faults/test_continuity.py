@@ -79,10 +79,12 @@ class Switches:
         self.hlsd.alive()
         self.watcher.check()
 
-    def join_after(self, moment: float, timeout: float = 30) -> Seen:
+    def join_after(self, moment: float, timeout: float = 30, first: bool = False) -> Seen:
+        """The first segment listed after `moment` behind a discontinuity (`first`: the
+        stream's first segment, which needs none)."""
         def joined() -> Seen | None:
             self.healthy()
-            return self.track.first_after(moment, discontinuity=True)
+            return self.track.first_after(moment, discontinuity=not first)
 
         seen: Seen = wait_for(joined, timeout, "a segment of the new source", interval=0.05)
         return seen
