@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Protocol
+from collections.abc import Callable
+from typing import Any, Protocol
 
 import structlog
 
@@ -15,6 +16,7 @@ from hlsd.encode.events import Event, SegmentReady
 from hlsd.encode.groups import group_specs, make_fanout
 from hlsd.encode.specs import Grid
 from hlsd.encode.supervisor import GroupSupervisor
+from hlsd.ingest.build import reader_options
 from hlsd.ingest.fanout import Fanout
 from hlsd.ingest.stage import Ingest
 
@@ -44,10 +46,13 @@ class Rungs:
     from `next_seq` (persisted by the daemon) and never go back."""
 
     def __init__(self, config: cfg.Config, ffmpeg: str, sink: RungSink, next_seq: int,
-                 max_duration: float, ingest: Ingest | None = None) -> None:
-        """`ingest`: the stage that owns a live input, when it does (hlsd.ingest.build)."""
+                 max_duration: float,
+                 make_ingest: Callable[[cfg.Config], Ingest | None] | None = None) -> None:
+        """`make_ingest`: the stage that owns a live input, for a config where it does
+        (hlsd.ingest.build)."""
         self._config = config
-        self.ingest = ingest
+        self._make_ingest = make_ingest or (lambda _config: None)
+        self.ingest = self._make_ingest(config)
         self._ffmpeg = ffmpeg
         self._sink = sink
         self._next_seq = next_seq
@@ -78,8 +83,14 @@ class Rungs:
         return self._next_seq
 
     def reconfigure(self, config: cfg.Config) -> None:
-        """A reload's config: encoders started from now on use it."""
-        self._config = config
+        """A reload's config: encoders started from now on use it. New input settings
+        get a new ingest stage (the encoders, which restart with them, join it)."""
+        old, self._config = self._config, config
+        if ingest_settings(old) != ingest_settings(config):
+            if self._fanout_task is not None and self.ingest is not None:
+                self._fanout_task.cancel()
+                self._fanout_task = None
+            self.ingest = self._make_ingest(config)
 
     # -- what supervisors need (PipelineHost) -----------------------------------------------
     def start_seq(self) -> int:
@@ -182,3 +193,9 @@ class Rungs:
     def forget(self, name: str) -> None:
         """A rung removed by a reload."""
         self.started_at.pop(name, None)
+
+
+def ingest_settings(config: cfg.Config) -> tuple[Any, ...]:
+    """What the ingest stage is made of: a change needs a new one."""
+    return (config.live, config.input_location, config.backup_inputs, config.input_loss,
+            config.source_command, tuple(reader_options(config)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from hlsd import config as cfg
 from hlsd.encode.rungs import Rungs
@@ -51,7 +52,7 @@ def assemble(config: cfg.Config, ffmpeg: str, state: DaemonState, metrics: Metri
     # Numbering never goes back: past what was persisted and what any playlist lists.
     next_seq = max(state.next_seq, destinations.last_seq() + 1)
     rungs = Rungs(config, ffmpeg, intake, next_seq, config.max_segment_duration,
-                  build_ingest(config, ffmpeg, metrics))
+                  partial(build_ingest, ffmpeg=ffmpeg, report=metrics))
     status = StreamStatus(rungs, ladder, destinations, intake, metrics, config.segment_length,
                           config.target_duration,
                           live.part_target if live is not None else None)

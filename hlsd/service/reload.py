@@ -13,7 +13,7 @@ from hlsd.config import Config
 # Settings every encoder depends on: a change restarts them all.
 ENCODER_KEYS = ("input_location", "source_command", "segment_length", "segment_prefix",
                 "segmenter_binary", "live", "temp_dir", "encoder_mode", "segment_format",
-                "low_latency")
+                "low_latency", "backup_inputs", "input_loss")
 
 
 @dataclass(frozen=True)

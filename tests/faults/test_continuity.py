@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import socket
 import time
 import urllib.request
@@ -190,3 +191,39 @@ async def test_backup_then_slate_then_primary_while_hlsjs_plays(
     assert not fatal, fatal
     assert played >= 0.75 * wall, f"{played:.1f} s played in {wall:.1f} s"
     assert len(track.discontinuities(began)) >= 3
+
+
+def test_sighup_with_a_new_input_location_moves_the_stream(
+        tmp_path: Path, daemons: Callable[..., Hlsd]) -> None:
+    """1. `hlsd run` on UDP input A (with input_loss); B sends on another port
+    2. the config's input_location is changed to B and SIGHUP sent: segments of B follow
+       (a new ingest stage), behind a discontinuity, numbering continued
+    3. A's reader is gone (no ffmpeg left reading A)
+    """
+    ports = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
+    a = Publisher(udp_url(ports[0]) + "?pkt_size=1316", PRIMARY, tmp_path / "a.log").start()
+    b = Publisher(udp_url(ports[1]) + "?pkt_size=1316", BACKUP, tmp_path / "b.log").start()
+    www = tmp_path / "www"
+    config = continuity_config(tmp_path, udp_url(ports[0]), input_loss=True)
+    hlsd = daemons(config, tmp_path / "hlsd.log").start()
+    try:
+        with Watcher([directory_store("www", www)], [RUNG]) as watcher:
+            s = Switches(watcher, hlsd, www)
+            s.settle(0.0, 2)
+            assert s.source(s.track.order[-1]) == "primary"
+            continuity_config(tmp_path, udp_url(ports[1]), input_loss=True)
+            hlsd.proc.send_signal(signal.SIGHUP)  # type: ignore[union-attr]
+            sent = time.monotonic()
+            join = s.join_after(sent)
+            assert s.source(join) == "backup 1"  # B's look, now as the primary
+            s.settle(join.at, 2)
+            readers = [c for c in hlsd.children() if udp_url(ports[0]) in " ".join(c.argv)]
+            assert not readers, readers
+            code = hlsd.stop()
+            watcher.poll()
+        watcher.check()
+        assert code == 0
+        assert not s.track.gaps
+    finally:
+        a.stop()
+        b.stop()
