@@ -166,8 +166,6 @@ def test_every_continuity_problem_is_reported_at_once(tmp_path: Path) -> None:
                                "input_loss.slate", "input_loss.linger"}
 
 
-@pytest.mark.xfail(strict=True, reason="bug: parse_backups puts show(url) in the problem, "
-                   "unredacted; hlsd prints problems as they are")
 @pytest.mark.parametrize("url", ["srt://h:9000?mode=caller&passphrase=Top-Secret-1",
                                  "rtmp://user:Top-Secret-1@h/live/cam"])
 def test_a_duplicate_backup_does_not_echo_its_secret(url: str) -> None:

@@ -134,8 +134,8 @@ def test_waiting_for_a_publisher_is_healthy_for_healthz() -> None:
      "Input #0, mpegts, from 'srt://h:9000?passphrase=***':"),
     ("reader srt://a:1?password=one srt://b:2?passphrase=two -f mpegts",
      "reader srt://a:1?password=*** srt://b:2?passphrase=*** -f mpegts"),
-    ("rtmp://user:hunter2@h/live/cam?passphrase=x",
-     "rtmp://user:***@h/live/cam?passphrase=***"),
+    ("rtsp://user:hunter2@h/live/cam?passphrase=x",
+     "rtsp://user:***@h/live/cam?passphrase=***"),
 ])
 def test_redact_text_hides_secret_query_values_and_keeps_the_rest(text: str,
                                                                  redacted: str) -> None:
