@@ -8,6 +8,7 @@ from typing import Any
 
 from hlsd.config.checker import Checker, show
 from hlsd.config.model import InputLossSettings, yaml_keys
+from hlsd.config.secret import redact_text
 from hlsd.config.transfer import present
 
 LOSS_KEYS = yaml_keys(InputLossSettings)
@@ -29,7 +30,7 @@ def parse_backups(raw: Mapping[str, Any], input_location: str | None,
             check.problem(f"backup_inputs[{i}]", "stdin ('-') cannot be a backup",
                           "a URL or device that hlsd opens itself")
         elif url == input_location or url in value[:i]:
-            check.problem(f"backup_inputs[{i}]", f"{show(url)} is listed already",
+            check.problem(f"backup_inputs[{i}]", f"{show(redact_text(url))} is listed already",
                           "each input once, input_location not among the backups")
     return tuple(value)
 

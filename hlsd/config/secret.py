@@ -20,10 +20,15 @@ QUERY_SECRET = re.compile(r"(?P<name>[?&](?:passphrase|password|passwd|pass|pwd|
                           r"token|streamid)=)[^&\s\"']*", re.I)
 
 
+# rtmp://host/app/STREAM_KEY: the key is what lets anyone publish
+RTMP_KEY = re.compile(r"(?P<app>rtmps?://[^/\s]+/[^/\s?]+/)[^\s?&\"']+", re.I)
+
+
 def redact_text(text: str) -> str:
-    """`text` with passwords inside URLs (user:pass@, secret query parameters) replaced
-    by ***."""
-    return QUERY_SECRET.sub(r"\g<name>***", URL_PASSWORD.sub(r"\g<scheme>:***@", text))
+    """`text` with passwords inside URLs (user:pass@, secret query parameters, an RTMP
+    stream key) replaced by ***."""
+    text = URL_PASSWORD.sub(r"\g<scheme>:***@", text)
+    return RTMP_KEY.sub(r"\g<app>***", QUERY_SECRET.sub(r"\g<name>***", text))
 
 
 class Secret:

@@ -25,6 +25,9 @@ READ_SIZE = 64 * 1024
 RECENT_SECONDS = 2.0
 READER_RETRY_CAP = 2.0  # a returning pull input is noticed this quickly at worst
 LISTENER_SPIN = 0.5  # a listener that ends at once (port taken?) is re-opened after this
+# What ffmpeg's RTMP listener says, and then goes on anyway, when a publisher names
+# another app or stream key: hlsd refuses that publisher (the key is the password).
+WRONG_KEY = "Unexpected stream"
 
 
 class ReaderSink(Protocol):
@@ -47,6 +50,7 @@ class InputReader:
         self._recent: deque[tuple[float, memoryview]] = deque()
         self._last = 0.0
         self.opened = 0  # reader runs started
+        self._child: Child | None = None
         self.log = log.bind(input=label)
 
     def recent(self) -> list[memoryview]:
@@ -88,6 +92,7 @@ class InputReader:
             except OSError as exc:
                 return None, str(exc)
             self.opened += 1
+            self._child = child
             self.log.info("input reader started", pid=child.pid,
                           listening=self.listener or None)
             assert child.proc.stdout is not None
@@ -115,4 +120,8 @@ class InputReader:
 
     def _stderr(self, line: str) -> None:
         self.log.debug("reader", line=redact_text(line))
+        if self.listener and WRONG_KEY in line and self._child is not None:
+            self.log.warning("publisher refused: wrong stream key", line=redact_text(line))
+            self._child.kill()  # before its media is relayed: the listener opens again
+            return
         self._sink.reader_line(self, line)

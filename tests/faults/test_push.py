@@ -208,7 +208,9 @@ def test_rtmp_push_leave_and_return(tmp_path: Path, daemons: Callable[..., Hlsd]
                                     report: Callable[..., None]) -> None:
     """1. an RTMP listener input (`-listen 1` among the command's input options, which
        go to the input's reader), input_loss: the slate until a publisher comes
-    2. an ffmpeg publisher pushes FLV: on air; it leaves; slate within after + 2
+    2. a publisher with the wrong stream key is refused: nothing of it published, the key
+       never logged
+    3. an ffmpeg publisher pushes FLV: on air; it leaves; slate within after + 2
        segments; it returns: on air again (the listener was re-opened at once)
     """
     port = free_port()
@@ -226,6 +228,14 @@ def test_rtmp_push_leave_and_return(tmp_path: Path, daemons: Callable[..., Hlsd]
         with Watcher([directory_store("www", www)], [RUNG]) as watcher:
             s = Switches(watcher, hlsd, www)
             assert s.source(s.join_after(0.0, first=True)) == "slate"
+            intruder = Publisher(url.replace("/live/cam", "/live/guess"), Look("160x120"),
+                                 tmp_path / "intruder.log", fmt="flv").start(keep=True)
+            tried = time.monotonic()
+            s.settle(tried)
+            intruder.stop()
+            assert all(s.source(x) == "slate" for x in s.track.order if x.at > tried)
+            assert hlsd.events(event="publisher refused: wrong stream key")
+            assert "/live/cam" not in hlsd.tail(10**6)  # the stream key is never logged
             camera.start(keep=True)
             started = time.monotonic()
             join = s.join_after(started)
