@@ -95,9 +95,10 @@ def reader_argv(ffmpeg: str, location: str, input_options: list[str],
     added: list[str] = []
     if source_command is not None:
         argv = [a.replace("%s", location) for a in shlex.split(source_command)]
+        is_ffmpeg = argv[0].endswith("ffmpeg")
         if argv[0] == "ffmpeg":
-            argv[0] = ffmpeg
-        if not argv[0].endswith("ffmpeg") or "-i" not in argv:
+            argv[0] = ffmpeg  # the one hlsd found (PATH, else imageio-ffmpeg's)
+        if not is_ffmpeg or "-i" not in argv:
             return argv, added  # a reader of the operator's own kind: as written
         at = len(argv) - 1 - argv[::-1].index("-i")
         head, tail = argv[:at], argv[at:]
@@ -128,7 +129,8 @@ def input_specs(ffmpeg: str, primary: str, backups: tuple[str, ...],
     specs = []
     for i, location in enumerate((primary, *backups)):
         argv, added = reader_argv(ffmpeg, location, input_options, source_command)
+        # What the reader is told decides (a source_command's own -listen 1 included).
         specs.append(InputSpec("primary" if i == 0 else f"backup {i}", location,
-                               is_listener(location, input_options), tuple(argv),
-                               tuple(added)))
+                               is_listener(location, argv[:argv.index("-i")] if "-i" in argv
+                                           else input_options), tuple(argv), tuple(added)))
     return specs

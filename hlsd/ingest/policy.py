@@ -87,7 +87,10 @@ class Switcher:
                 better = next((i for i in range(current) if self._steady(i, now)), None)
                 return self._go(current if better is None else better, now)
             clock = self._clocks[current]
-            if clock.took_over is not None and now - clock.took_over < FLAP_WINDOW:
+            # Lost within FLAP_WINDOW of taking over, judged by its last media (the loss is
+            # noticed `after` later, and `after` may be longer than the window).
+            if clock.took_over is not None and clock.last is not None and \
+                    clock.last - clock.took_over < FLAP_WINDOW:
                 clock.hold = min(MAX_HOLD, clock.hold * 2)
         # At start a pull primary gets its time to open: a backup that answers first
         # would go on air only to be replaced a second later.

@@ -179,9 +179,6 @@ def test_an_ffmpeg_source_command_without_an_input_is_left_as_written() -> None:
     assert added == []
 
 
-@pytest.mark.xfail(strict=True, reason="bug: reader_argv replaces 'ffmpeg' by the ffmpeg path, "
-                   "then tests the path's name; imageio-ffmpeg's binary is "
-                   "ffmpeg-linux-x86_64-vN, so the reader is left as written")
 def test_a_source_command_reader_is_completed_with_the_imageio_ffmpeg_binary() -> None:
     imageio = "/venv/site-packages/imageio_ffmpeg/binaries/ffmpeg-linux-x86_64-v7.0.2"
     argv, added = reader_argv(imageio, "udp://239.1.1.1:5000", [],
@@ -212,8 +209,6 @@ def test_input_specs_listen_option_makes_every_input_a_listener() -> None:
     assert [s.listener for s in specs] == [True, True]
 
 
-@pytest.mark.xfail(strict=True, reason="bug: input_specs judges a listener by the encoder "
-                   "command's options, never by the source_command that is the reader")
 def test_a_source_command_with_listen_1_is_a_listener() -> None:
     (spec,) = input_specs(FF, "rtmp://127.0.0.1:1935/live/cam", (), [],
                           "ffmpeg -listen 1 -i %s -c copy -f mpegts -")
