@@ -60,6 +60,8 @@ class Rungs:
         self.by_rung: dict[str, GroupSupervisor] = {}  # rung -> its (maybe shared) encoder
         self.started_at: dict[str, float] = {}  # rungs a reload (re)started: own grace
         self._grid: Grid | None = None  # the ladder's segment grid, from its first segment
+        self._switch_seqs: dict[int, int] = {}  # source switch -> its runs' first number
+        self._last_seq: dict[str, int] = {}  # rung -> its newest segment's number
         self.finished: set[str] = set()
         self.inputs_ended = asyncio.Event()  # finite input: every rung's encoder is done
         self._stopping = False  # during a stop, an encoder ending is not end of input
@@ -96,6 +98,14 @@ class Rungs:
     def start_seq(self) -> int:
         return self._next_seq
 
+    def switch_seq(self, switch: int, rungs: tuple[str, ...]) -> int:
+        if switch not in self._switch_seqs:
+            self._switch_seqs = {switch: self._next_seq}  # older switches are done with
+            self._grid = None  # the new source's first segment fixes the grid again
+        # A rung whose old run ended later with one more segment never reuses its number.
+        last = max((self._last_seq.get(r, -1) for r in rungs), default=-1)
+        return max(self._switch_seqs[switch], last + 1)
+
     def rejoin_grid(self) -> Grid | None:
         """The grid a restarted per-rung encoder rejoins while other rungs keep running."""
         return self._grid if len(self.groups()) > 1 else None
@@ -103,6 +113,7 @@ class Rungs:
     async def report(self, rung: str, event: Event) -> None:
         if isinstance(event, SegmentReady):
             self._next_seq = max(self._next_seq, event.seq + 1)
+            self._last_seq[rung] = event.seq
             if self._grid is None:  # the ladder's first segment fixes the grid
                 self._grid = Grid(event.pts, event.seq)
         await self._sink.event(rung, event)

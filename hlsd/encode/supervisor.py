@@ -15,21 +15,21 @@ import signal
 import time
 from dataclasses import dataclass, field, replace
 from functools import partial
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
 from hlsd.backoff import Backoff
 from hlsd.child import Child, read_lines
 from hlsd.encode.events import (
-    Event,
     EventError,
     PartReady,
     SegmentReady,
     StreamEnd,
     parse_line,
 )
-from hlsd.encode.specs import Grid, GroupSpec
+from hlsd.encode.host import PipelineHost
+from hlsd.encode.specs import GroupSpec
 
 log = structlog.get_logger()
 
@@ -40,22 +40,6 @@ SEGMENTER_HANG_GRACE = 5.0
 
 class RungFailed(Exception):
     """A finite input's encoder failed: restarting would publish its start twice."""
-
-
-class PipelineHost(Protocol):
-    """What a supervisor needs from the rung set that runs it."""
-
-    def start_seq(self) -> int:
-        """The number the next segment of a new pipeline run gets."""
-
-    def rejoin_grid(self) -> Grid | None:
-        """The grid a restarted pipeline cuts on, or None to start a grid of its own."""
-
-    async def report(self, rung: str, event: Event) -> None:
-        """A segmenter's event, in order."""
-
-    def restarted(self, rung: str) -> None:
-        """The pipeline writing `rung` failed and is being restarted."""
 
 
 @dataclass
@@ -132,7 +116,6 @@ class GroupSupervisor:
                 stale.unlink(missing_ok=True)
         state = _Attempt(first={r.name for r in self.spec.rungs})
         feed = self.spec.feed
-        switches = feed.switches if feed is not None else 0
         async with asyncio.TaskGroup() as tg:
             try:
                 encoder, segmenters = await self._spawn(tg, state)
@@ -156,7 +139,8 @@ class GroupSupervisor:
                 self._encoder = None
         clean = enc_code == 0 and all(c == 0 for c in codes) and \
             state.ended == {r.name for r in self.spec.rungs}
-        self._switched = feed is not None and feed.switches != switches and not state.stalled
+        self._switched = feed is not None and feed.switched_away(self.spec.name) \
+            and not state.stalled
         if not clean and not self._stopping and not self._switched:
             failure: dict[str, Any] = {"encoder_code": enc_code, "segmenter_codes": codes,
                                        **state.stalled}
@@ -188,10 +172,15 @@ class GroupSupervisor:
                 stdout=write_fds[0] if single else asyncio.subprocess.DEVNULL,
                 pass_fds=() if single else tuple(write_fds),
                 log_stderr=lambda line: self.log.debug("ffmpeg", line=line))
-            seq = self._host.start_seq()
-            # A restarted rung rejoins the ladder's grid: where its timestamps continue the
-            # others' (-copyts, a shared source clock) it cuts and numbers as they do.
-            grid = self._host.rejoin_grid() if self.attempts > 1 else None
+            if self._switched and spec.feed is not None:
+                # A new source: its clock has nothing to do with the old grid.
+                names = tuple(r.name for r in spec.rungs)
+                seq, grid = self._host.switch_seq(spec.feed.switches, names), None
+            else:
+                seq = self._host.start_seq()
+                # A restarted rung rejoins the ladder's grid: where its timestamps continue
+                # the others' (-copyts, a shared source clock) it cuts and numbers as they do.
+                grid = self._host.rejoin_grid() if self.attempts > 1 else None
             for rung, (read_fd, _) in zip(spec.rungs, pipes, strict=True):
                 segmenters.append(await Child.spawn(
                     rung.segmenter_argv(seq, grid), f"segmenter[{rung.name}]", tg,

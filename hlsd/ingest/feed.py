@@ -23,5 +23,9 @@ class LiveFeed(Feed, Protocol):
     def switches(self) -> int:
         """How often the source changed; an encoder run that saw it change was ended by it."""
 
+    def switched_away(self, name: str) -> bool:
+        """A switch ended encoder `name`'s pipe: it is to start again at once, on the
+        new source (until it subscribes again)."""
+
     def on_air_since(self) -> float | None:
         """Monotonic time the current source went on air; None while nothing is."""

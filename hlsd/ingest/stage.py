@@ -59,6 +59,7 @@ class Ingest:
         self._slate_task: asyncio.Task[None] | None = None
         self._slate_idle_since: float | None = None
         self.switches = 0
+        self._rejoining: set[str] = set()  # encoders a switch ended, not yet back
         self._on_air_since: float | None = None
         self._tg: asyncio.TaskGroup | None = None
 
@@ -70,13 +71,19 @@ class Ingest:
         self._subs.expect(names)
 
     def subscribe(self, name: str) -> int:
-        """A pipe for encoder `name`, primed with the on-air source's last GOP."""
+        """A pipe for encoder `name`. One that a switch ended starts on the new source's
+        last GOP, like every rung restarted with it; any other (a crashed encoder coming
+        back) joins at the live point, on the grid of the rungs that kept running."""
         fd = self._subs.subscribe(name)
         source = self._source()
-        if source is not None:
+        if name in self._rejoining and source is not None:
             for chunk in source.recent():
                 self._subs.publish(chunk, only=name)
+        self._rejoining.discard(name)
         return fd
+
+    def switched_away(self, name: str) -> bool:
+        return name in self._rejoining
 
     def on_air_since(self) -> float | None:
         """Monotonic time the current source went on air; None while nothing is."""
@@ -133,6 +140,7 @@ class Ingest:
     def _switch(self, before: OnAir, after: OnAir, now: float) -> None:
         self.switches += 1
         ended = self._subs.drop_fed()  # their supervisors start them again on the new source
+        self._rejoining = set(ended)
         source = self._source()
         self._on_air_since = now if source is not None else None
         if source is not None:

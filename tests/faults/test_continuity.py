@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import signal
 import socket
 import time
@@ -90,6 +91,19 @@ class Switches:
         seen: Seen = wait_for(joined, timeout, "a segment of the new source", interval=0.05)
         return seen
 
+    def switch(self, act: Callable[[], None], expect: str, figures: dict[str, Any],
+               figure: str) -> Seen:
+        """`act()` (a source stops or starts), then the first segment after it behind a
+        discontinuity, which must come from `expect`; its delay is `figures[figure]`.
+        Returns once 3 segments of the new source are listed."""
+        act()
+        moment = time.monotonic()
+        seen = self.join_after(moment)
+        assert self.source(seen) == expect, figure
+        figures[figure] = seen.at - moment
+        self.settle(seen.at)
+        return seen
+
     def source(self, seen: Seen) -> str:
         return segment_source(self.www / seen.uri, LOOKS)
 
@@ -139,20 +153,11 @@ async def test_backup_then_slate_then_primary_while_hlsjs_plays(
                 await b.page.evaluate(START_SAMPLING)
                 began = time.monotonic()
 
-                primary.stop()
-                down = time.monotonic()
-                join = await asyncio.to_thread(s.join_after, down)
-                figures["backup_on_air"] = join.at - down
-                assert s.source(join) == "backup 1"
+                await asyncio.to_thread(s.switch, primary.stop, "backup 1", figures,
+                                        "backup_on_air")
                 assert healthz(url)[1]["input"]["on_air"] == "backup 1"
-                await asyncio.to_thread(s.settle, join.at)
-
-                backup.stop()
-                down = time.monotonic()
-                slate = await asyncio.to_thread(s.join_after, down)
-                figures["slate_on_air"] = slate.at - down
-                assert s.source(slate) == "slate"
-                await asyncio.to_thread(s.settle, slate.at)
+                await asyncio.to_thread(s.switch, backup.stop, "slate", figures,
+                                        "slate_on_air")
                 made = www / s.track.order[-1].uri  # a whole slate segment
                 kinds = sorted(str(x["codec_type"]) for x in probe(made))
                 assert kinds == ["audio", "video"], kinds
@@ -162,13 +167,11 @@ async def test_backup_then_slate_then_primary_while_hlsjs_plays(
                 status, body = healthz(url)
                 assert status == 200 and body["input"]["on_air"] == "slate", body
 
-                primary.start()
-                back = time.monotonic()
-                rejoin = await asyncio.to_thread(s.join_after, back)
-                figures["primary_back_on_air"] = rejoin.at - back
-                assert s.source(rejoin) == "primary"
-                await asyncio.to_thread(s.settle, rejoin.at)
+                await asyncio.to_thread(s.switch, primary.start, "primary", figures,
+                                        "primary_back_on_air")
                 ended = time.monotonic()
+                with urllib.request.urlopen(url + "metrics", timeout=5) as resp:
+                    metrics = resp.read().decode()
                 samples: list[list[float]] = await b.page.evaluate("window.__samples")
                 fatal: list[str] = await b.page.evaluate("window.__fatal")
             code = hlsd.stop()
@@ -191,6 +194,10 @@ async def test_backup_then_slate_then_primary_while_hlsjs_plays(
     assert not fatal, fatal
     assert played >= 0.75 * wall, f"{played:.1f} s played in {wall:.1f} s"
     assert len(track.discontinuities(began)) >= 3
+    assert 'hlsd_input_on_air{input="primary"} 1.0' in metrics
+    assert 'hlsd_input_on_air{input="slate"} 0.0' in metrics
+    switched = re.search(r"^hlsd_input_switches_total (\S+)$", metrics, re.M)
+    assert switched and float(switched.group(1)) >= 4, switched  # start + 3 switches
 
 
 def test_sighup_with_a_new_input_location_moves_the_stream(
@@ -227,3 +234,47 @@ def test_sighup_with_a_new_input_location_moves_the_stream(
     finally:
         a.stop()
         b.stop()
+
+
+def test_per_rung_encoders_switch_together(tmp_path: Path,
+                                           daemons: Callable[..., Hlsd]) -> None:
+    """1. two rungs with an encoder each (per_rung), a UDP primary and a warm backup
+    2. the primary is SIGKILLed, then started again: two switches
+    3. both rungs list the same sequence numbers, none skipped, with their
+       discontinuities at the same numbers (the new source's runs start together on one
+       number, and its clock starts a new grid)
+    """
+    ports = free_port(socket.SOCK_DGRAM), free_port(socket.SOCK_DGRAM)
+    primary = Publisher(udp_url(ports[0]) + "?pkt_size=1316", PRIMARY, tmp_path / "p.log")
+    backup = Publisher(udp_url(ports[1]) + "?pkt_size=1316", BACKUP, tmp_path / "b.log")
+    primary.start()
+    backup.start()
+    www = tmp_path / "www"
+    small = f"ffmpeg -i %s -s 160x120 {FAST_X264} -b:v 150k -c:a aac -b:a 48k -f mpegts -"
+    config = fault_config(tmp_path / "hlsd.yaml", tmp_path, {RUNG: ENCODER, "small": small},
+                          {"www": copy_profile(www)}, input_location=udp_url(ports[0]),
+                          backup_inputs=[udp_url(ports[1])], input_loss={"after": AFTER})
+    hlsd = daemons(config, tmp_path / "hlsd.log").start()
+    figures: dict[str, Any] = {}
+    try:
+        with Watcher([directory_store("www", www)], [RUNG, "small"]) as watcher:
+            s = Switches(watcher, hlsd, www)
+            s.settle(0.0)
+            s.switch(primary.stop, "backup 1", figures, "backup_on_air")
+            s.switch(primary.start, "primary", figures, "primary_back_on_air")
+            watcher.wait_segments("www", "small", 3, after=s.track.order[-1].at,
+                                  timeout=30, alive=s.healthy)
+            code = hlsd.stop()
+            watcher.poll()
+        watcher.check()
+    finally:
+        primary.stop()
+        backup.stop()
+    assert code == 0, hlsd.tail()
+    big, small_track = watcher.track("www", RUNG), watcher.track("www", "small")
+    assert not big.gaps and not small_track.gaps, (big.gaps, small_track.gaps)
+    common = set(big.seen) & set(small_track.seen)
+    assert len(common) >= 8, common
+    assert {s.seq for s in big.order if s.discontinuity and s.seq in common} == \
+        {s.seq for s in small_track.order if s.discontinuity and s.seq in common}
+    assert len([x for x in big.order if x.discontinuity]) >= 2

@@ -6,6 +6,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,13 @@ def srt_caller(port: int, passphrase: str = PASSPHRASE) -> str:
     return f"srt://127.0.0.1:{port}?passphrase={passphrase}&connect_timeout=500"
 
 
+def come_and_go(s: Switches, camera: Publisher, figures: dict[str, float]) -> None:
+    """The publisher starts (on air), leaves saying goodbye (the slate), comes back."""
+    s.switch(partial(camera.start, keep=True), "primary", figures, "first_publish")
+    s.switch(partial(camera.stop, kill=False), "slate", figures, "left_slate")
+    s.switch(partial(camera.start, keep=True), "primary", figures, "returned")
+
+
 def test_srt_push_wrong_passphrase_leave_return_kill_replace(
         tmp_path: Path, daemons: Callable[..., Hlsd],
         report: Callable[..., None]) -> None:
@@ -92,25 +100,7 @@ def test_srt_push_wrong_passphrase_leave_return_kill_replace(
         intruder.stop()
         assert intruder.runs >= 1
         assert all(s.source(x) == "slate" for x in s.track.order if x.at > tried)
-
-        camera.start(keep=True)
-        started = time.monotonic()
-        join = s.join_after(started)
-        assert s.source(join) == "primary"
-        figures["first_publish"] = join.at - started
-        s.settle(join.at)
-
-        camera.stop(kill=False)  # a publisher that says goodbye
-        gone = time.monotonic()
-        slate = s.join_after(gone)
-        assert s.source(slate) == "slate"
-        figures["left_slate"] = slate.at - gone
-        camera.start(keep=True)
-        back = time.monotonic()
-        rejoin = s.join_after(back)
-        assert s.source(rejoin) == "primary"
-        figures["returned"] = rejoin.at - back
-        s.settle(rejoin.at)
+        come_and_go(s, camera, figures)
 
         camera.stop(kill=True)  # SIGKILL: SRT notices only by its timeout
         killed = time.monotonic()
@@ -236,23 +226,7 @@ def test_rtmp_push_leave_and_return(tmp_path: Path, daemons: Callable[..., Hlsd]
             assert all(s.source(x) == "slate" for x in s.track.order if x.at > tried)
             assert hlsd.events(event="publisher refused: wrong stream key")
             assert "/live/cam" not in hlsd.tail(10**6)  # the stream key is never logged
-            camera.start(keep=True)
-            started = time.monotonic()
-            join = s.join_after(started)
-            assert s.source(join) == "primary"
-            figures["first_publish"] = join.at - started
-            s.settle(join.at)
-            camera.stop(kill=False)
-            gone = time.monotonic()
-            slate = s.join_after(gone)
-            assert s.source(slate) == "slate"
-            figures["left_slate"] = slate.at - gone
-            camera.start(keep=True)
-            back = time.monotonic()
-            rejoin = s.join_after(back)
-            assert s.source(rejoin) == "primary"
-            figures["returned"] = rejoin.at - back
-            s.settle(rejoin.at)
+            come_and_go(s, camera, figures)
             code = hlsd.stop()
             watcher.poll()
         watcher.check()
