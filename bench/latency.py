@@ -42,6 +42,11 @@ buffered ahead. The `+defaults` variants open the page with `?hlsjs=defaults`: h
 own defaults beside `lowLatencyMode` (rate 1: the time a player loses while starting is
 never made up; playback asked for at once).
 
+`ll-0.5+srt` (with `--only`): the same LL-HLS stream, but the clock-painted picture is
+made by a separate ffmpeg that pushes it over SRT (120 ms latency) to hlsd's listener, as
+a contribution encoder would; hlsd's ingest stage relays it and the rung encodes it again.
+Beside `ll-0.5` it shows what push ingest costs in latency.
+
 Goals (loopback): median ≤ 2.0 s with 0.5 s parts and 2 s segments, ≤ 1.5 s with 0.33 s
 parts. This is a measurement, not a test: it asserts nothing.
 """
@@ -50,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shlex
 import shutil
 import signal
 import statistics
@@ -77,6 +83,9 @@ WIDTH, HEIGHT, RATE = 320, 180, 25
 GOALS = {"ll-0.5": 2.0, "ll-0.33": 1.5}
 # "ll-0.5+defaults": the same stream, the page with hls.js' defaults (no catch-up).
 DEFAULTS = "+defaults"
+# LL-HLS 0.5 s from an SRT publisher: the contribution encode, SRT's 120 ms, the ingest
+# stage's reader and pipe, then hlsd's own encode (the others encode once, in hlsd).
+SRT = "ll-0.5+srt"
 WINDOW = 6  # segments in the playlists (hlsd's index_segment_count, ffmpeg's list size)
 
 _BIT = f"mod(floor(mod(floor(T*1000),{2 ** BITS})/pow(2,floor(X/{BLOCK}))),2)"
@@ -212,10 +221,36 @@ def ffmpeg_hls(workdir: Path) -> Iterator[str]:
 
 
 @contextmanager
+def srt_push(workdir: Path) -> Iterator[str]:
+    """The clock-painted picture made by a separate ffmpeg (a contribution encoder, as OBS
+    would be) and pushed over SRT to hlsd's listener; hlsd's rung encodes it again."""
+    port = free_port()
+    argv = [*shlex.split(ENCODE), "-g", str(RATE), "-b:v", "1500k", "-f", "mpegts",
+            f"srt://127.0.0.1:{port}?latency=120000&connect_timeout=500"]
+    with (workdir / "publisher.log").open("ab") as log:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    try:
+        with live_daemon(workdir, segment=SEGMENT, part=0.5,
+                         input_location=f"srt://127.0.0.1:{port}?mode=listener",
+                         rungs={"hi": f"ffmpeg -i %s {FAST_X264} -b:v 300k -f mpegts -"}
+                         ) as daemon:
+            wait_for(lambda: full_window(daemon.www / "live_hi.m3u8"), 60,
+                     "the playlist window")
+            yield daemon.url
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@contextmanager
 def stream(name: str, workdir: Path) -> Iterator[str]:
     """The player page's URL for a configuration, while its stream runs."""
     if name == "ffmpeg":
         with ffmpeg_hls(workdir) as url:
+            yield url
+        return
+    if name == SRT:
+        with srt_push(workdir) as url:
             yield url
         return
     part = {"ll-0.5": 0.5, "ll-0.33": 0.33, "hlsd": None}[name.removesuffix(DEFAULTS)]
@@ -265,7 +300,7 @@ def main() -> int:
                         help="playback before sampling starts")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--only", default="ll-0.5,ll-0.33,hlsd,ffmpeg",
-                        help="also: ll-0.5+defaults, ll-0.33+defaults")
+                        help="also: ll-0.5+defaults, ll-0.33+defaults, ll-0.5+srt")
     args = parser.parse_args()
     names = args.only.split(",")
     results = {name: Result() for name in names}
@@ -285,7 +320,8 @@ def main() -> int:
 
 LABELS = {"ll-0.5": "hlsd LL-HLS, 0.5 s parts", "ll-0.33": "hlsd LL-HLS, 0.33 s parts",
           "ll-0.5+defaults": "LL 0.5 s, hls.js defaults", "ll-0.33+defaults":
-          "LL 0.33 s, hls.js defaults", "hlsd": "hlsd regular HLS", "ffmpeg": "ffmpeg -f hls"}
+          "LL 0.33 s, hls.js defaults", "hlsd": "hlsd regular HLS", "ffmpeg": "ffmpeg -f hls",
+          SRT: "LL 0.5 s, pushed over SRT"}
 
 
 def report(results: dict[str, Result], args: argparse.Namespace) -> None:

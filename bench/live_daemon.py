@@ -48,14 +48,16 @@ def origin_url(log: Path) -> str | None:
 
 @contextmanager
 def live_daemon(workdir: Path, *, segment: float, part: float | None,
-                rungs: dict[str, str] | None = None) -> Iterator[Daemon]:
-    """`part`: LL-HLS with parts of that length; None: regular HLS from the same origin."""
+                rungs: dict[str, str] | None = None,
+                input_location: str = "lavfi") -> Iterator[Daemon]:
+    """`part`: LL-HLS with parts of that length; None: regular HLS from the same origin.
+    `input_location`: for rungs that read it (`-i %s`): the ingest stage then owns it."""
     rungs = rungs or RUNGS
     workdir.mkdir(parents=True, exist_ok=True)
     www, log = workdir / "www", workdir / "hlsd.log"
     extra: dict[str, Any] = {} if part is None else {"low_latency": {"part_length": part}}
     config = write_config(
-        workdir / "hlsd.yaml", temp_dir=str(workdir / "work"), input_location="lavfi",
+        workdir / "hlsd.yaml", temp_dir=str(workdir / "work"), input_location=input_location,
         live=True, segment_length=segment, index_segment_count=6, segment_format="fmp4",
         encoding_profile=list(rungs), transfer_profile="www",
         http={"listen": "127.0.0.1", "port": 0},

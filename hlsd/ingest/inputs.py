@@ -29,6 +29,12 @@ ENCODER_FEED_OPTIONS = ("-f", "mpegts", *PROBE_OPTIONS)
 # loss would be noticed that much later); keep the input's own timestamps.
 RELAY_OUTPUT = ("-map", "0:v:0?", "-map", "0:a?", "-c", "copy", "-f", "mpegts",
                 "-flush_packets", "1", "-")
+# An uncompressed input (a capture device's raw picture, PCM sound) cannot be relayed as
+# it is: its reader then encodes a mezzanine, near lossless and quick, with a keyframe
+# every second, which the rungs encode again.
+MEZZANINE = ("-c:v", "libx264", "-preset", "ultrafast", "-tune", "zerolatency", "-crf", "15",
+             "-pix_fmt", "yuv420p", "-force_key_frames", "expr:gte(t,n_forced)",
+             "-c:a", "aac", "-b:a", "192k")
 # Options before -i that take no value.
 FLAGS = frozenset({"-re", "-y", "-n", "-hide_banner", "-nostdin", "-nostats", "-stats",
                    "-copyts", "-start_at_zero", "-vn", "-an", "-sn", "-dn", "-benchmark",
@@ -51,6 +57,16 @@ class InputSpec:
     listener: bool  # waits for a publisher (SRT/RTMP/TCP listen): re-opened at once
     argv: tuple[str, ...]  # the reader
     added: tuple[str, ...]  # what hlsd put into it (shown by `hlsd check`)
+    mezzanine: tuple[str, ...] = ()  # the reader for an uncompressed input (hlsd's own only)
+
+
+def mezzanine_argv(argv: list[str]) -> list[str]:
+    """hlsd's reader made to encode rather than copy; [] for another reader."""
+    tail = list(RELAY_OUTPUT)
+    if argv[-len(tail):] != tail:
+        return []
+    at = len(argv) - len(tail) + tail.index("-c")
+    return [*argv[:at], *MEZZANINE, *argv[at + 2:]]
 
 
 def split_input_options(options: list[str]) -> tuple[list[str], list[str]]:
@@ -132,5 +148,6 @@ def input_specs(ffmpeg: str, primary: str, backups: tuple[str, ...],
         # What the reader is told decides (a source_command's own -listen 1 included).
         specs.append(InputSpec("primary" if i == 0 else f"backup {i}", location,
                                is_listener(location, argv[:argv.index("-i")] if "-i" in argv
-                                           else input_options), tuple(argv), tuple(added)))
+                                           else input_options), tuple(argv), tuple(added),
+                               tuple(mezzanine_argv(argv))))
     return specs

@@ -53,6 +53,12 @@ class InputReader:
         self._child: Child | None = None
         self.log = log.bind(input=label)
 
+    def reopen_with(self, argv: list[str]) -> None:
+        """Run `argv` from now on: the running reader ends, the new one starts at once."""
+        self.argv = list(argv)
+        if self._child is not None:
+            self._child.kill()
+
     def recent(self) -> list[memoryview]:
         """What arrived in the last RECENT_SECONDS of the current delivery."""
         self._trim(self._clock())

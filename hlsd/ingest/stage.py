@@ -11,9 +11,11 @@ numbering continued. Encoders waiting for their first bytes are simply fed.
 from __future__ import annotations
 
 import asyncio
+import re
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -28,6 +30,8 @@ from hlsd.ingest.subscribers import Subscribers
 
 log = structlog.get_logger()
 
+# An input stream MPEG-TS cannot carry (a capture device's raw picture or PCM sound).
+UNCOMPRESSED = re.compile(r"Stream #0:\d+\S*: (Video: rawvideo|Audio: pcm_)")
 TICK = 0.1  # seconds between looks at the inputs: loss is noticed within after + TICK
 SLATE_LINGER = 10.0  # the slate's reader stays up this long after an input took over
 
@@ -59,13 +63,15 @@ class Ingest:
         self._slate_task: asyncio.Task[None] | None = None
         self._slate_idle_since: float | None = None
         self.switches = 0
+        self._raw: set[int] = set()  # inputs found uncompressed
         self._rejoining: set[str] = set()  # encoders a switch ended, not yet back
         self._on_air_since: float | None = None
         self._tg: asyncio.TaskGroup | None = None
 
     # -- the encoders' side (Feed) ---------------------------------------------------------
-    def set_on_lagging(self, on_lagging: Any) -> None:
-        self._subs._on_lagging = on_lagging
+    def set_on_lagging(self, on_lagging: Callable[[str], None]) -> None:
+        """Called with an encoder's name when it fell too far behind to keep feeding."""
+        self._subs.set_on_lagging(on_lagging)
 
     def expect(self, names: set[str]) -> None:
         self._subs.expect(names)
@@ -188,6 +194,17 @@ class Ingest:
 
     def reader_line(self, reader: InputReader, line: str) -> None:
         index = self._index.get(id(reader))
+        if UNCOMPRESSED.search(line) and index is not None and index not in self._raw:
+            self._raw.add(index)
+            mezzanine = self.inputs[index].mezzanine
+            if mezzanine:
+                log.warning("input is uncompressed: its reader encodes it (x264, AAC) "
+                            "before relaying", input=reader.label, stream=line.strip())
+                reader.reopen_with(list(mezzanine))
+            else:
+                log.error("input is uncompressed, which the source_command cannot relay as "
+                          "MPEG-TS: make it encode (README: Capture devices)",
+                          input=reader.label, stream=line.strip())
         if index is not None:  # the slate takes the inputs' shape, not its own
             self._shapes[index] = update_shape(self._shapes.get(index, SourceShape()), line)
 

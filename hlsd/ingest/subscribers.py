@@ -43,6 +43,9 @@ class Subscribers:
         self._subs: dict[str, _Subscriber] = {}
         self._closing = False
 
+    def set_on_lagging(self, on_lagging: Callable[[str], None] | None) -> None:
+        self._on_lagging = on_lagging
+
     def expect(self, names: set[str]) -> None:
         """The first source run waits for these encoders, so none misses the beginning."""
         self._expected = set(names)

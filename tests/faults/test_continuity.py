@@ -278,3 +278,30 @@ def test_per_rung_encoders_switch_together(tmp_path: Path,
     assert {s.seq for s in big.order if s.discontinuity and s.seq in common} == \
         {s.seq for s in small_track.order if s.discontinuity and s.seq in common}
     assert len([x for x in big.order if x.discontinuity]) >= 2
+
+
+def test_an_uncompressed_live_input_is_encoded_by_its_reader(
+        tmp_path: Path, daemons: Callable[..., Hlsd]) -> None:
+    """1. a live input whose picture is uncompressed, as a capture device's is (lavfi's
+       raw test pattern with -re -f lavfi among the command's input options, which go to
+       the reader)
+    2. the reader finds rawvideo, says so once, and relays an x264/AAC mezzanine
+       instead of copying: segments are published, at the input's size, and decode
+    """
+    www = tmp_path / "www"
+    command = f"ffmpeg -re -f lavfi -i %s {FAST_X264} -b:v 200k -f mpegts -"
+    config = fault_config(tmp_path / "hlsd.yaml", tmp_path, {RUNG: command},
+                          {"www": copy_profile(www)},
+                          input_location="testsrc2=size=192x144:rate=25")
+    hlsd = daemons(config, tmp_path / "hlsd.log").start()
+    with Watcher([directory_store("www", www)], [RUNG]) as watcher:
+        s = Switches(watcher, hlsd, www)
+        s.settle(0.0, 3)
+        newest = www / s.track.order[-1].uri
+        code = hlsd.stop()
+    watcher.check()
+    assert code == 0, hlsd.tail()
+    assert [(x["width"], x["height"]) for x in probe(newest)] == [(192, 144)]
+    assert decode_errors(newest) == ""
+    said = hlsd.events(event=lambda e: str(e).startswith("input is uncompressed"))
+    assert len(said) == 1 and said[0]["level"] == "warning", said

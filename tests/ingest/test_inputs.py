@@ -251,3 +251,17 @@ def test_fed_by_ingest_keeps_the_operators_output_options_from_encoder_argv() ->
 def test_fed_by_ingest_leaves_an_encoder_that_does_not_read_the_pipe(argv: list[str]) -> None:
     encoder = EncoderArgv(list(argv), (), reads_stdin=False)
     assert fed_by_ingest(encoder) == encoder
+
+
+def test_the_mezzanine_reader_encodes_where_the_relay_copies() -> None:
+    (spec,) = input_specs(FF, "/dev/video0", (), ["-f", "v4l2"], None)
+    relay, mezzanine = list(spec.argv), list(spec.mezzanine)
+    assert "copy" in relay and "copy" not in mezzanine
+    assert mezzanine[:mezzanine.index("-c:v")] == relay[:relay.index("-c")]
+    assert mezzanine[-3:] == ["-flush_packets", "1", "-"]
+    assert "libx264" in mezzanine and "aac" in mezzanine
+
+
+def test_a_source_command_reader_has_no_mezzanine() -> None:
+    (spec,) = input_specs(FF, "udp://h:1", (), [], "ffmpeg -i %s -c copy -f mpegts -")
+    assert spec.mezzanine == ()
