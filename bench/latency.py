@@ -62,6 +62,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -227,8 +228,19 @@ def srt_push(workdir: Path) -> Iterator[str]:
     port = free_port()
     argv = [*shlex.split(ENCODE), "-g", str(RATE), "-b:v", "1500k", "-f", "mpegts",
             f"srt://127.0.0.1:{port}?latency=120000&connect_timeout=500"]
-    with (workdir / "publisher.log").open("ab") as log:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    stop = threading.Event()
+    procs: list[subprocess.Popen[bytes]] = []
+
+    def publish() -> None:  # an encoder retrying until hlsd's listener takes it
+        with (workdir / "publisher.log").open("ab") as log:
+            while not stop.is_set():
+                procs.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+                                              stderr=log))
+                procs[-1].wait()
+                stop.wait(0.2)
+
+    publisher = threading.Thread(target=publish, daemon=True)
+    publisher.start()
     try:
         with live_daemon(workdir, segment=SEGMENT, part=0.5,
                          input_location=f"srt://127.0.0.1:{port}?mode=listener",
@@ -238,8 +250,10 @@ def srt_push(workdir: Path) -> Iterator[str]:
                      "the playlist window")
             yield daemon.url
     finally:
-        proc.kill()
-        proc.wait()
+        stop.set()
+        for proc in procs:
+            proc.kill()
+        publisher.join(10)
 
 
 @contextmanager
