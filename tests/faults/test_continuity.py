@@ -236,9 +236,11 @@ def test_sighup_with_a_new_input_location_moves_the_stream(
         b.stop()
 
 
-def test_per_rung_encoders_switch_together(tmp_path: Path,
-                                           daemons: Callable[..., Hlsd]) -> None:
-    """1. two rungs with an encoder each (per_rung), a UDP primary and a warm backup
+@pytest.mark.parametrize("mode", ["per_rung", "shared"])
+def test_rungs_switch_together(tmp_path: Path, daemons: Callable[..., Hlsd],
+                               mode: str) -> None:
+    """1. two rungs, with an encoder each (per_rung) or one for both (shared), a UDP
+       primary and a warm backup
     2. the primary is SIGKILLed, then started again: two switches
     3. both rungs list the same sequence numbers, none skipped, with their
        discontinuities at the same numbers (the new source's runs start together on one
@@ -253,7 +255,8 @@ def test_per_rung_encoders_switch_together(tmp_path: Path,
     small = f"ffmpeg -i %s -s 160x120 {FAST_X264} -b:v 150k -c:a aac -b:a 48k -f mpegts -"
     config = fault_config(tmp_path / "hlsd.yaml", tmp_path, {RUNG: ENCODER, "small": small},
                           {"www": copy_profile(www)}, input_location=udp_url(ports[0]),
-                          backup_inputs=[udp_url(ports[1])], input_loss={"after": AFTER})
+                          backup_inputs=[udp_url(ports[1])], input_loss={"after": AFTER},
+                          encoder_mode=mode)
     hlsd = daemons(config, tmp_path / "hlsd.log").start()
     figures: dict[str, Any] = {}
     try:
