@@ -9,11 +9,13 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from hlsd.service import logs
 
 ROOT = Path(__file__).resolve().parents[2]
 UNITS = ["hlsd.service", "hlsd@.service"]
+INSTALLED_HLSD = "/opt/hlsd/bin/hlsd"  # scripts/install-service's default --prefix
 
 
 def directives(text: str) -> dict[str, list[str]]:
@@ -54,7 +56,9 @@ def test_unit_has_the_required_directives(unit: str) -> None:
     assert one["Service.User"] == "hlsd" and one["Service.Group"] == "hlsd"
     assert one["Service.ProtectSystem"] == "strict"
     assert one["Service.ReadWritePaths"]
-    assert one["Service.StateDirectory"] == "hlsd"
+    # One state directory per channel of the template: its temp_dir, closed to others.
+    assert one["Service.StateDirectory"] == ("hlsd/%i" if "@" in unit else "hlsd")
+    assert one["Service.StateDirectoryMode"] == "0750"
     assert one["Service.LogsDirectory"] == "hlsd"
     for key in ("NoNewPrivileges", "PrivateTmp", "ProtectHome", "PrivateDevices",
                 "ProtectKernelTunables", "ProtectKernelModules", "ProtectControlGroups",
@@ -65,7 +69,27 @@ def test_unit_has_the_required_directives(unit: str) -> None:
     assert "@system-service" in one["Service.SystemCallFilter"]
     assert one["Install.WantedBy"] == "multi-user.target"
     config = "/etc/hlsd/%i.yaml" if "@" in unit else "/etc/hlsd/hlsd.yaml"
-    assert one["Service.ExecStart"].endswith(f"/hlsd run {config}")
+    # scripts/install-service points exactly this at its --prefix
+    assert one["Service.ExecStart"] == f"{INSTALLED_HLSD} run {config}"
+
+
+def test_service_sample_writes_only_where_the_template_unit_allows() -> None:
+    """etc/service.yaml (installed as /etc/hlsd/example.yaml.sample) is channel cam1 of
+    hlsd@: 1. its temp_dir is the unit's StateDirectory for cam1, 2. its copy destination
+    is within the unit's ReadWritePaths for cam1, 3. no path under /tmp (the unit's own,
+    PrivateTmp: a web server never sees it)."""
+    unit = {k: v[-1] for k, v in
+            directives((ROOT / "systemd" / "hlsd@.service").read_text()).items()}
+    raw = yaml.safe_load((ROOT / "etc" / "service.yaml").read_text())
+    assert raw["temp_dir"] == "/var/lib/" + unit["Service.StateDirectory"].replace("%i", "cam1")
+    allowed = [p.removeprefix("-").replace("%i", "cam1")
+               for p in unit["Service.ReadWritePaths"].split()]
+    copies = [v["directory"] for v in raw.values()
+              if isinstance(v, dict) and v.get("transfer_type") == "copy"]
+    assert copies
+    for directory in copies:
+        assert any(directory == a or directory.startswith(a + "/") for a in allowed), directory
+    assert not [v for v in (raw["temp_dir"], *copies) if v.startswith("/tmp")]
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None,
@@ -73,9 +97,10 @@ def test_unit_has_the_required_directives(unit: str) -> None:
 @pytest.mark.parametrize("unit", UNITS)
 def test_systemd_analyze_verify(unit: str, tmp_path: Path) -> None:
     """1. copy the unit, ExecStart pointed at an existing binary (hlsd is not installed
-    system-wide here), 2. verify it (a template as an instance), 3. no complaints."""
+    in /opt/hlsd here; tests/service/test_install.py verifies the installed units),
+    2. verify it (a template as an instance), 3. no complaints."""
     text = (ROOT / "systemd" / unit).read_text()
-    text = text.replace("/usr/local/bin/hlsd", sys.executable)
+    text = text.replace(INSTALLED_HLSD, sys.executable)
     name = unit.replace("@.", "@test.")
     (tmp_path / name).write_text(text)
     done = subprocess.run(["systemd-analyze", "verify", f"./{name}"], cwd=tmp_path,
@@ -97,7 +122,7 @@ def test_notify_reload_drop_in_from_the_comment(unit: str, tmp_path: Path) -> No
     if systemd_version() < 253:
         pytest.skip(f"systemd {systemd_version()} < 253 has no Type=notify-reload")
     name = unit.replace("@.", "@test.")
-    (tmp_path / name).write_text(text.replace("/usr/local/bin/hlsd", sys.executable))
+    (tmp_path / name).write_text(text.replace(INSTALLED_HLSD, sys.executable))
     (tmp_path / f"{name}.d").mkdir()
     (tmp_path / f"{name}.d" / "reload.conf").write_text(drop_in.replace("#   ", ""))
     done = subprocess.run(["systemd-analyze", "verify", f"./{name}"], cwd=tmp_path,
