@@ -9,9 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import signal
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import structlog
@@ -19,6 +20,27 @@ import structlog
 from hlsd.config.secret import redact_text
 
 log = structlog.get_logger()
+
+# What ffmpeg says on the way to a failure that is not the reason: its banner and build
+# (indented), stream listings, progress, and the closing words of any failure.
+NOT_A_REASON = re.compile(r"^(\s|ffmpeg version |Input #|Output #|Stream mapping:|Press \[q\]|"
+                          r"frame=|size=|video:|Conversion failed!|Exiting normally)")
+# What a reason says: ffmpeg's (and the OS's) words for a failure.
+REASON = re.compile(r"error|no such|denied|invalid|fail|refused|timed out|not found|unknown|"
+                    r"could not|cannot|unable|unsupported|not supported|broken pipe|"
+                    r"unreachable|reset by peer|no space|i/o", re.IGNORECASE)
+ADDRESS = re.compile(r" @ 0x[0-9a-f]+")  # "[in#0 @ 0x55d5c5f3a6c0]": an address says nothing
+
+
+def exit_reason(lines: Iterable[str]) -> dict[str, str]:
+    """Log fields for why a child (ffmpeg above all) ended, from its stderr's last lines:
+    `error`, its last line that says why ("/srv/film.mp4: No such file or directory"),
+    not the banner before it; else `stderr_tail`, its last three lines."""
+    lines = list(lines)
+    for line in reversed(lines):
+        if REASON.search(line) and not NOT_A_REASON.match(line):
+            return {"error": ADDRESS.sub("", line.strip())}
+    return {"stderr_tail": "\n".join(lines[-3:])} if lines else {}
 
 
 class Child:

@@ -20,20 +20,109 @@ from hlsd.service import logs
 EXIT_OK, EXIT_RUNTIME, EXIT_CONFIG = 0, 1, 2
 
 
+# The help texts: what each command does, its signals, exit codes (0/1/2 as above) and an
+# example. README.md's "Commands" section says the same.
+SIGNALS = """\
+signals:
+  SIGHUP           reload the config: validated first; an invalid file is logged and
+                   the running config stays
+  SIGTERM, SIGINT  stop gracefully: the segment in flight is finished and published,
+                   children get SIGTERM, then SIGKILL after a grace period
+  second SIGINT    stop at once"""
+
+MAIN_HELP = """\
+commands:
+  run CONFIG    run the daemon in the foreground
+  check CONFIG  validate a config and print the effective settings; no side effects
+  demo          stream a test pattern and serve it with a player page
+Each has its own --help (what it does, signals, exit codes, an example).
+
+exit codes:
+  0  clean stop, finished input, or a valid config
+  1  fatal runtime error (logged)
+  2  invalid config or arguments (every problem on stderr)
+
+examples:
+  hlsd check /etc/hlsd/cam1.yaml
+  hlsd run /etc/hlsd/cam1.yaml
+  hlsd demo"""
+
+RUN_ABOUT = """\
+Runs the daemon in the foreground: reads the input, encodes it once per encoding
+profile, segments it and publishes the segments and playlists to every transfer profile.
+A live input runs until a signal stops hlsd: an encoder that exits is restarted with
+backoff, a lost input is waited for. A finite input (a regular file, unless live: true)
+is published to its end, the playlists get #EXT-X-ENDLIST, and hlsd exits 0. CONFIG is
+validated first, as by `hlsd check`."""
+
+RUN_HELP = f"""\
+{SIGNALS}
+
+exit codes:
+  0  stopped by SIGTERM/SIGINT, or a finite input published to its end
+  1  fatal runtime error (logged)
+  2  invalid config (every problem on stderr; nothing was started)
+
+example:
+  hlsd run /etc/hlsd/cam1.yaml     # as a service: systemctl start hlsd@cam1"""
+
+CHECK_ABOUT = """\
+Validates CONFIG and prints the effective settings as YAML on stdout: every default
+filled in, secrets as ***, how the input is read (input: file, pull, listener, stdin),
+the ffmpeg hlsd will use and its version, each encoder's final command and, for a live
+input hlsd opens itself, each input reader's. Warnings go to stderr (a world-readable
+file holding secrets, an SFTP destination with no key or known_hosts...). Starts
+nothing, writes nothing."""
+
+CHECK_HELP = """\
+exit codes:
+  0  valid (warnings may be printed)
+  2  invalid: one line per problem on stderr (key path, what is wrong, what is allowed)
+
+example:
+  hlsd check /etc/hlsd/cam1.yaml && systemctl reload hlsd@cam1"""
+
+DEMO_ABOUT = """\
+Runs the embedded default: a live synthetic test pattern with a tone, as a small ladder
+(360p, 180p, 64 kbit/s audio) in 2 s segments, copied to DIR/www and served over HTTP
+with a player page; prints the URL to open."""
+
+DEMO_HELP = """\
+signals:
+  SIGTERM, SIGINT  stop gracefully (Ctrl-C); a second SIGINT stops at once
+
+exit codes:
+  0  stopped with Ctrl-C (SIGINT) or SIGTERM
+  1  fatal runtime error (logged)
+  2  --hls-js-path names no file
+
+example:
+  hlsd demo --listen 0.0.0.0 --port 8080    # then open http://HOST:8080/"""
+
+
 def _parser() -> argparse.ArgumentParser:
+    raw = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(prog="hlsd", description="Live HTTP Live Streaming segmenter "
-                                "and distributor.")
+                                "and distributor.", epilog=MAIN_HELP, formatter_class=raw)
     p.add_argument("--version", action="version", version=f"hlsd {__version__}")
-    sub = p.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run the daemon in the foreground")
-    run.add_argument("config", type=Path)
-    check = sub.add_parser("check", help="validate a config and print the effective settings")
-    check.add_argument("config", type=Path)
-    demo = sub.add_parser("demo", help="stream a test pattern and serve it with a player page")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{run,check,demo}")
+    run = sub.add_parser("run", help="run the daemon in the foreground",
+                         description=RUN_ABOUT, epilog=RUN_HELP,
+                         formatter_class=raw)
+    run.add_argument("config", type=Path, help="the YAML config file")
+    check = sub.add_parser("check", help="validate a config and print the effective settings",
+                           description=CHECK_ABOUT,
+                           epilog=CHECK_HELP, formatter_class=raw)
+    check.add_argument("config", type=Path, help="the YAML config file")
+    demo = sub.add_parser("demo", help="stream a test pattern and serve it with a player page",
+                          description=DEMO_ABOUT,
+                          epilog=DEMO_HELP, formatter_class=raw)
     demo.add_argument("--dir", type=Path, default=Path("hlsd-demo"),
-                      help="output folder (default ./hlsd-demo)")
+                      help="output folder: segments and playlists in DIR/www "
+                           "(default ./hlsd-demo)")
     demo.add_argument("--port", type=int, default=8080, help="HTTP port (default 8080)")
-    demo.add_argument("--listen", default="127.0.0.1", help="HTTP address")
+    demo.add_argument("--listen", default="127.0.0.1", metavar="ADDRESS",
+                      help="HTTP address (default 127.0.0.1; 0.0.0.0 for every interface)")
     demo.add_argument("--hls-js-url", metavar="URL",
                       help="where the player page loads hls.js from when no local copy is "
                            "found (default: the jsDelivr CDN)")

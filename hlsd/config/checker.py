@@ -31,6 +31,8 @@ class Checker:
     def __init__(self) -> None:
         self.problems: list[Problem] = []
         self.warnings: list[str] = []
+        # Key paths of secrets written in the file itself, not as ${VAR} references.
+        self.written_secrets: list[str] = []
 
     def problem(self, path: str, what: str, allowed: str,
                 choices: Iterable[str] | None = None, near: str | None = None) -> None:
@@ -42,7 +44,9 @@ class Checker:
         self.problems.append(Problem(path, what, allowed))
 
     def warn(self, path: str, what: str) -> None:
-        self.warnings.append(f"{path}: {what}")
+        warning = f"{path}: {what}"
+        if warning not in self.warnings:  # a profile used twice (segments and keys)
+            self.warnings.append(warning)
 
     def raise_if_any(self) -> None:
         if self.problems:

@@ -9,7 +9,7 @@ from typing import Any
 from hlsd.config.checker import Checker, show
 from hlsd.config.model import EncryptionSettings, TransferProfile, yaml_keys
 from hlsd.config.sections import names, profiles, rebase
-from hlsd.config.transfer import parse_transfer, present
+from hlsd.config.transfer import access_warnings, parse_transfer, present
 
 ENCRYPTION_KEYS = yaml_keys(EncryptionSettings)
 
@@ -34,10 +34,11 @@ def parse_encryption(raw: Mapping[str, Any], sections: set[str],
         check.problem("encryption.key_url_prefix", f"found {show(prefix)}",
                       "a URL prefix without quotes or line breaks")
     key = "encryption.key_transfer_profile"
-    wanted = names(section.get("key_transfer_profile"), key, check)
+    wanted = names(section.get("key_transfer_profile"), key, "transfer_type", raw, check)
     found: list[TransferProfile] = profiles(raw, sections, wanted, key, "transfer_type",
                                             parse_transfer, check)
     keys = [rebase(t, rel) for t in found]
+    access_warnings(keys, check)
     shared = [n for n in wanted if n in segment_destinations]
     if shared:
         check.warn(key, f"{', '.join(shared)} also receive(s) the segments: anyone who can "

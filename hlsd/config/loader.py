@@ -19,6 +19,7 @@ from hlsd.config.commands import command_problems, shared_problems
 from hlsd.config.continuity import continuity_problems, parse_backups, parse_input_loss
 from hlsd.config.encryption import parse_encryption
 from hlsd.config.errors import ConfigError, Problem
+from hlsd.config.location import ALLOWED, checked_input, reads_local_input
 from hlsd.config.model import (
     MAX_DURATION_SLACK,
     Config,
@@ -31,7 +32,7 @@ from hlsd.config.model import (
 )
 from hlsd.config.reader import expand_env, read_document, warn_if_readable
 from hlsd.config.sections import SAFE_NAME, find_sections, names, profiles, rebase
-from hlsd.config.transfer import parse_transfer, present
+from hlsd.config.transfer import access_warnings, parse_transfer, present
 
 __all__ = ["load", "parse"]
 
@@ -116,8 +117,10 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
         raise ConfigError([Problem("", f"the file holds {type(raw).__name__}, not a mapping",
                                    "a YAML mapping of settings and profile sections")])
     raw = expand_env(raw, "", check)
-    enc_names = names(raw.get("encoding_profile"), "encoding_profile", check)
-    tr_names = names(raw.get("transfer_profile"), "transfer_profile", check)
+    enc_names = names(raw.get("encoding_profile"), "encoding_profile", "ffmpeg_command", raw,
+                      check)
+    tr_names = names(raw.get("transfer_profile"), "transfer_profile", "transfer_type", raw,
+                     check)
     sections = find_sections(raw, enc_names, tr_names, check)
     encodings = profiles(raw, sections, enc_names, "encoding_profile", "ffmpeg_command",
                           _encoding, check)
@@ -134,12 +137,12 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
         return path if path.is_absolute() or base_dir is None else base_dir / path
 
     transfers = [rebase(t, rel) for t in transfers]
+    access_warnings(transfers, check)
     temp_dir = rel(check.string(raw, "temp_dir", "", required=True))
     input_location = check.string(raw, "input_location", "")
     source_command = check.string(raw, "source_command", "")
     if source_command is not None and input_location is None:
-        check.problem("input_location", "is required with source_command",
-                      "a file, URL, device or '-'")
+        check.problem("input_location", "is required with source_command", ALLOWED)
     seg_len = check.number(raw, "segment_length", "", minimum=0.5, maximum=60)
     count = check.integer(raw, "index_segment_count", "", minimum=0, maximum=100_000)
     target = check.integer(raw, "target_duration", "", minimum=1, maximum=120)
@@ -183,8 +186,13 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
                       "one of encoding_profile: " + ", ".join(enc_names),
                       choices=enc_names, near=start_rung)
     live = check.boolean(raw, "live", "")
-    is_live = _is_live(input_location or "") if live is None else live
     backups = parse_backups(raw, input_location, check)
+    if input_location and reads_local_input(source_command, commands.values()):
+        # A file that is not there would pass for a live input that never comes.
+        input_location = checked_input(input_location, "input_location", rel, check)
+        backups = tuple(checked_input(b, f"backup_inputs[{i}]", rel, check)
+                        for i, b in enumerate(backups))
+    is_live = _is_live(input_location or "") if live is None else live
     input_loss = parse_input_loss(raw, rel, check)
     continuity_problems(backups, input_loss, input_location, is_live,
                         source_command is not None or any("%s" in c for c in commands.values()),
@@ -203,7 +211,7 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
         encoder_mode=_encoder_mode(mode, commands),
         http=http, encryption=encryption, low_latency=low_latency, start_rung=start_rung,
         source_path=source_path,
-        warnings=tuple(check.warnings),
+        warnings=tuple(check.warnings), written_secrets=tuple(check.written_secrets),
         **present(segment_prefix=prefixes["segment_prefix"],
                   index_prefix=prefixes["index_prefix"], log_type=log_type,
                   log_file=log_file, log_level=level, source_command=source_command,

@@ -194,6 +194,9 @@ class Config:
     max_segment_duration: float = field(default=4 + MAX_DURATION_SLACK, metadata=NOT_A_KEY)
     source_path: Path | None = field(default=None, compare=False, metadata=NOT_A_KEY)
     warnings: tuple[str, ...] = field(default=(), compare=False, metadata=NOT_A_KEY)
+    # Key paths whose secret the file holds as written, not as a ${VAR} reference: what
+    # makes a world-readable file worth a warning (hlsd.config.reader.warn_if_readable).
+    written_secrets: tuple[str, ...] = field(default=(), compare=False, metadata=NOT_A_KEY)
 
     def profile(self, name: str) -> EncodingProfile:
         return next(p for p in self.encoding_profiles if p.name == name)

@@ -1,6 +1,6 @@
 """Reading a config file into a YAML document: bounded in size, UTF-8 or a clear problem,
 never a traceback (deep nesting, alias bombs included); ${ENV_VAR} references expanded;
-a word when a file holding secrets is readable by everyone."""
+a word when a file holding secrets as written (not as ${ENV_VAR}) is readable by everyone."""
 
 from __future__ import annotations
 
@@ -16,11 +16,14 @@ import yaml
 from hlsd.config.checker import Checker
 from hlsd.config.errors import ConfigError, Problem
 from hlsd.config.model import Config
-from hlsd.config.secret import Secret
+from hlsd.config.secret import QUERY_SECRET, RTMP_KEY, SECRET_KEYS, URL_PASSWORD
 
 MAX_FILE_BYTES = 1 << 20  # a config is a few kilobytes
 MAX_DEPTH = 32  # no valid config nests deeper than a few levels
 ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+# An RTMP URL hlsd listens on: its stream key is the password publishers need. (Pulling
+# from a server, the stream's name is an address; hlsd's output redacts both alike.)
+RTMP_LISTENER = re.compile(r"rtmps?://(?:0\.0\.0\.0|\[::\])?(?::\d+)?/", re.I)
 
 
 def _text(path: Path) -> str:
@@ -65,6 +68,8 @@ def expand_env(value: Any, path: str, check: Checker, depth: int = 0,
     identity), so an alias bomb costs its size as text, not as a tree.
     """
     seen = {} if seen is None else seen
+    if written_secret(path, value):
+        check.written_secrets.append(path)
     if isinstance(value, str):
         def sub(m: re.Match[str]) -> str:
             name = m.group(1)
@@ -93,16 +98,34 @@ def expand_env(value: Any, path: str, check: Checker, depth: int = 0,
     return out
 
 
+def written_secret(path: str, value: Any) -> bool:
+    """Does the file itself hold a secret at `path`: a password (or key) written out rather
+    than as ${VAR}, or a URL's password, secret query parameter or RTMP stream key?"""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str):
+        return False
+    if path.rsplit(".", 1)[-1] in SECRET_KEYS:
+        return ENV_REF.sub("", value).strip() != ""
+    masked = ENV_REF.sub("***", value)  # what a reference stands for is no concern here
+    redacted = QUERY_SECRET.sub(r"\g<name>***", URL_PASSWORD.sub(r"\g<scheme>:***@", masked))
+    if RTMP_LISTENER.match(masked):
+        redacted = RTMP_KEY.sub(r"\g<app>***", redacted)
+    return redacted != masked
+
+
 def warn_if_readable(config: Config, path: Path) -> Config:
-    """Secrets in a file anyone on the machine may read deserve a word."""
+    """Secrets in a file anyone on the machine may read deserve a word (secrets taken from
+    the environment do not: the file holds only their names)."""
     try:
         mode = path.stat().st_mode
     except OSError:
         return config
-    secrets = [t.name for t in config.transfer_profiles
-               if any(isinstance(v, Secret) for v in t.__dict__.values())]
+    secrets = config.written_secrets
     if secrets and mode & stat.S_IROTH:
-        warning = (f"(file): holds secrets ({', '.join(secrets)}) but is readable by every "
-                   f"user (mode {stat.filemode(mode)}); chmod o-r {path}")
+        shown = ", ".join(secrets[:4]) + (", ..." if len(secrets) > 4 else "")
+        warning = (f"(file): holds secrets ({shown}) but is readable by every user (mode "
+                   f"{stat.filemode(mode)}); chmod o-r {path}, or write them as ${{VAR}} "
+                   "and set VAR in the environment")
         return replace(config, warnings=(*config.warnings, warning))
     return config

@@ -26,15 +26,33 @@ SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 TOP_KEYS = yaml_keys(Config)
 
 
-def names(raw: Any, key: str, check: Checker) -> list[str]:
+# What a profile of each kind (by the key that marks its section) is called in examples.
+EXAMPLE_NAMES = {"ffmpeg_command": ("ep_720p", "ep_360p"), "transfer_type": ("www", "backup")}
+KINDS = {"ffmpeg_command": "an encoding", "transfer_type": "a transfer"}
+
+
+def examples(doc: Mapping[Any, Any], marker: str) -> list[str]:
+    """Two names for a hint about profiles marked by `marker`: the file's own sections
+    of that kind first, then the usual examples."""
+    own = sorted(k for k, v in doc.items()
+                 if isinstance(k, str) and isinstance(v, dict) and marker in v)
+    return list(dict.fromkeys([*own, *EXAMPLE_NAMES[marker]]))[:2]
+
+
+def names(raw: Any, key: str, marker: str, doc: Mapping[Any, Any],
+          check: Checker) -> list[str]:
+    """The profile names `key` lists (`raw`, its value): one name or a list."""
     if isinstance(raw, str):
         return [raw]
     if isinstance(raw, list) and raw and all(isinstance(n, str) for n in raw):
         if len(set(raw)) != len(raw):
             check.problem(key, f"names a profile twice: {show(raw)}", "each profile once")
         return list(dict.fromkeys(raw))
-    check.problem(key, f"expected a profile name or a non-empty list of names, found "
-                  f"{show(raw)}", "e.g. ep_720p or [ep_720p, ep_360p]")
+    first, second = examples(doc, marker)
+    what = ("is missing" if raw is None else
+            f"expected a profile name or a non-empty list of names, found {show(raw)}")
+    check.problem(key, what, f"the name of {KINDS[marker]} profile section (one with "
+                  f"{marker}), e.g. {first} or [{first}, {second}]")
     return []
 
 
@@ -48,10 +66,11 @@ def find_sections(raw: dict[Any, Any], enc_names: list[str], tr_names: list[str]
         if key not in TOP_KEYS and key not in sections:
             check.unknown({key: None}, TOP_KEYS, "")
     for key in sorted(sections):
-        if not SAFE_NAME.match(key):
-            check.problem(key, "profile names may hold only letters, digits, '_', '.', '-'",
-                          "e.g. ep_720p")
         sec = raw[key]
+        if not SAFE_NAME.match(key):
+            marker = "transfer_type" if "transfer_type" in sec else "ffmpeg_command"
+            check.problem(key, "profile names may hold only letters, digits, '_', '.', '-'",
+                          f"e.g. {EXAMPLE_NAMES[marker][0]}")
         if key not in enc_names and key not in tr_names and not (
                 "ffmpeg_command" in sec or "transfer_type" in sec):
             check.unknown({key: sec}, TOP_KEYS, "")
@@ -67,9 +86,10 @@ def profiles(raw: Mapping[str, Any], sections: set[str], names: list[str], key: 
     for name in names:
         sec = raw.get(name)
         if not isinstance(sec, dict):
+            own = [s for s in sections if marker in raw[s]]
             check.problem(key, f"names {show(name)}, which is not a section of the file",
-                          f"a top-level section with {marker}",
-                          choices=[s for s in sections if marker in raw[s]], near=name)
+                          f"{KINDS[marker]} profile: a top-level section with {marker}, "
+                          f"e.g. {examples(raw, marker)[0]}", choices=own, near=name)
         elif (profile := parse(name, sec, check)) is not None:
             found.append(profile)
     return found

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import base64
 import contextlib
-from collections.abc import Mapping
+import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,12 @@ from hlsd.config.model import (
     yaml_keys,
 )
 
-__all__ = ["TRANSFER_KEYS", "parse_transfer"]
+__all__ = ["TRANSFER_KEYS", "access_warnings", "parse_transfer"]
 
 TRANSFER_KEYS = {kind: yaml_keys(cls) for kind, cls in TRANSFER_TYPES.items()}
+# The keys an SSH client tries without key_file (asyncssh, as OpenSSH), in ~/.ssh.
+DEFAULT_SSH_KEYS = ("id_ed25519_sk", "id_ecdsa_sk", "id_ed448", "id_ed25519", "id_ecdsa",
+                    "id_rsa", "id_dsa")
 
 
 def present(**values: Any) -> dict[str, Any]:
@@ -124,3 +128,38 @@ def _host_key(check: Checker, raw: Mapping[str, Any], name: str) -> str | None:
                       'one line as in known_hosts or a .pub file: "ssh-ed25519 AAAA…"')
         return None
     return value
+
+
+def access_warnings(profiles: Iterable[TransferProfile], check: Checker,
+                    ssh_dir: Path | None = None) -> None:
+    """What an SFTP/SCP destination lacks to log in or to trust its server, said when the
+    config is read rather than at the first upload. `ssh_dir`: the ~/.ssh of the user
+    hlsd runs as (the default), whose keys, agent and known_hosts it would use."""
+    ssh = ssh_dir if ssh_dir is not None else Path("~", ".ssh").expanduser()
+    for p in profiles:
+        if not isinstance(p, SshProfile):
+            continue
+        if p.key_file is not None and not _readable(p.key_file):
+            check.warn(f"{p.name}.key_file", f"{p.key_file} does not exist or cannot be read; "
+                       + ("only the password is left" if p.password else "login will fail"))
+        elif p.key_file is None and p.password is None and not os.environ.get(
+                "SSH_AUTH_SOCK") and not any(_readable(ssh / k) for k in DEFAULT_SSH_KEYS):
+            check.warn(p.name, f"no password, no key_file, no key in {ssh} (id_ed25519, "
+                       "id_ecdsa, id_rsa...) and no ssh-agent (SSH_AUTH_SOCK): login will "
+                       "fail; set key_file or password")
+        if p.insecure_skip_host_key_check or p.host_key is not None:
+            continue
+        known = p.known_hosts or ssh / "known_hosts"
+        if not _readable(known):
+            check.warn(f"{p.name}.known_hosts" if p.known_hosts else p.name,
+                       f"{known} does not exist or cannot be read, and no host_key is "
+                       f"pinned: {p.remote_host}'s host key cannot be verified, so no "
+                       "connection will be made; set known_hosts: FILE or host_key "
+                       f"(`ssh-keyscan -t ed25519 {p.remote_host}` prints it)")
+
+
+def _readable(path: Path) -> bool:
+    try:
+        return path.is_file() and os.access(path, os.R_OK)
+    except (OSError, ValueError):
+        return False

@@ -20,7 +20,7 @@ from typing import Any
 import structlog
 
 from hlsd.backoff import Backoff
-from hlsd.child import Child, read_lines
+from hlsd.child import Child, exit_reason, read_lines
 from hlsd.encode.events import (
     EventError,
     PartReady,
@@ -149,7 +149,7 @@ class GroupSupervisor:
                       if code > 0 and seg.tail]
             if errors:
                 failure["segmenter_error"] = "\n".join(errors)
-            failure["stderr_tail"] = "\n".join(encoder.tail)
+            failure.update(exit_reason(encoder.tail))  # ffmpeg's reason, not its banner
             if self.spec.live:
                 self._failure = failure
             else:

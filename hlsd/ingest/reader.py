@@ -13,7 +13,7 @@ from typing import Protocol
 import structlog
 
 from hlsd.backoff import Backoff
-from hlsd.child import Child
+from hlsd.child import Child, exit_reason
 from hlsd.config.secret import redact_text
 
 log = structlog.get_logger()
@@ -75,7 +75,7 @@ class InputReader:
         failing = False
         while True:
             started = self._clock()
-            code, tail = await self._read_once()
+            code, reason = await self._read_once()
             ran = self._clock() - started
             if self.listener:
                 delay = 0.0 if ran >= 1.0 else LISTENER_SPIN
@@ -84,11 +84,12 @@ class InputReader:
             # One warning per failing streak; each retry of a dead input says little new.
             report = self.log.debug if failing else self.log.warning
             report("input reader ended; reopening", code=code, delay=round(delay, 2),
-                   stderr_tail=tail)
+                   **reason)
             failing = ran < 10.0
             await asyncio.sleep(delay)
 
-    async def _read_once(self) -> tuple[int | None, str]:
+    async def _read_once(self) -> tuple[int | None, dict[str, str]]:
+        """One run of the reader: its exit code and why it ended (log fields)."""
         async with asyncio.TaskGroup() as tg:
             try:
                 child = await Child.spawn(
@@ -96,7 +97,7 @@ class InputReader:
                     stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
                     log_stderr=self._stderr)
             except OSError as exc:
-                return None, str(exc)
+                return None, {"error": str(exc)}
             self.opened += 1
             self._child = child
             self.log.info("input reader started", pid=child.pid,
@@ -115,7 +116,7 @@ class InputReader:
                 # input does not heed SIGTERM: it is killed.
                 child.kill()
                 code = await child.wait()
-        return code, "\n".join(list(child.tail)[-3:])
+        return code, exit_reason(child.tail)
 
     def _deliver(self, chunk: memoryview) -> None:
         now = self._clock()

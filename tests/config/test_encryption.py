@@ -38,7 +38,7 @@ def test_defaults_and_key_destinations() -> None:
 
 
 @pytest.mark.parametrize(("section", "path", "what"), [
-    ({"key_url_prefix": "x/"}, "encryption.key_transfer_profile", "expected a profile name"),
+    ({"key_url_prefix": "x/"}, "encryption.key_transfer_profile", "is missing"),
     ({"key_transfer_profile": "nope"}, "encryption.key_transfer_profile", "not a section"),
     ({"key_transfer_profile": "keys", "method": "SAMPLE-AES"}, "encryption.method", "found"),
     ({"key_transfer_profile": "keys", "key_rotation": -1}, "encryption.key_rotation", "-1"),
