@@ -52,6 +52,22 @@ class Checker:
         if self.problems:
             raise ConfigError(self.problems)
 
+    def section(self, value: Any, key: str, allowed: AbstractSet[str],
+                shorthand: bool = True) -> dict[str, Any] | None:
+        """An optional section's mapping: absent or false: None; `true` (where `shorthand`
+        allows it): {} (its defaults); a mapping: itself, unknown keys reported; anything
+        else: a problem, None."""
+        if value is None or value is False:
+            return None
+        if value is True and shorthand:
+            return {}
+        if not isinstance(value, dict):
+            self.problem(key, f"found {show(value)}", ("true, or a section with "
+                         if shorthand else "a section with ") + ", ".join(sorted(allowed)))
+            return None
+        self.unknown(value, allowed, key)
+        return value
+
     def unknown(self, raw: Mapping[Any, Any], allowed: AbstractSet[str], section: str) -> None:
         for key in raw:
             if key in allowed:

@@ -37,16 +37,9 @@ def parse_backups(raw: Mapping[str, Any], input_location: str | None,
 
 def parse_input_loss(raw: Mapping[str, Any], rel: Callable[[str | None], Path | None],
                      check: Checker) -> InputLossSettings | None:
-    section = raw.get("input_loss")
-    if section is None or section is False:
+    section = check.section(raw.get("input_loss"), "input_loss", LOSS_KEYS)
+    if section is None:
         return None
-    if section is True:
-        return InputLossSettings()
-    if not isinstance(section, dict):
-        check.problem("input_loss", f"found {show(section)}",
-                      "true, or a section with " + ", ".join(sorted(LOSS_KEYS)))
-        return None
-    check.unknown(section, LOSS_KEYS, "input_loss")
     after = check.number(section, "after", "input_loss", minimum=0.2, maximum=60)
     slate = rel(check.string(section, "slate", "input_loss"))
     if slate is not None and not _is_file(slate):

@@ -18,14 +18,10 @@ def parse_encryption(raw: Mapping[str, Any], sections: set[str],
                      segment_destinations: list[str], rel: Callable[[str | None], Path | None],
                      check: Checker) -> EncryptionSettings | None:
     """`raw` is the whole document; problems and warnings go to `check`."""
-    section = raw.get("encryption")
-    if section is None or section is False:
+    section = check.section(raw.get("encryption"), "encryption", ENCRYPTION_KEYS,
+                            shorthand=False)
+    if section is None:
         return None
-    if not isinstance(section, dict):
-        check.problem("encryption", f"found {show(section)}",
-                      "a section with " + ", ".join(sorted(ENCRYPTION_KEYS)))
-        return None
-    check.unknown(section, ENCRYPTION_KEYS, "encryption")
     method = check.choice(section, "method", "encryption", ("AES-128",), upper=True)
     rotation = check.integer(section, "key_rotation", "encryption", minimum=0,
                              maximum=1_000_000)

@@ -68,15 +68,9 @@ def _encoding(name: str, raw: Mapping[str, Any], check: Checker) -> EncodingProf
 
 def _http(raw: Any, check: Checker, rel: Callable[[str | None], Path | None]
           ) -> HttpSettings | None:
-    if raw is None or raw is False:
+    raw = check.section(raw, "http", HTTP_KEYS)
+    if raw is None:
         return None
-    if raw is True:
-        return HttpSettings()
-    if not isinstance(raw, dict):
-        check.problem("http", f"found {show(raw)}",
-                      "true, or a section with " + ", ".join(sorted(HTTP_KEYS)))
-        return None
-    check.unknown(raw, HTTP_KEYS, "http")
     return HttpSettings(**present(
         listen=check.string(raw, "listen", "http"),
         port=check.integer(raw, "port", "http", minimum=0, maximum=65535),
@@ -88,14 +82,9 @@ def _http(raw: Any, check: Checker, rel: Callable[[str | None], Path | None]
 def _low_latency(raw: Any, segment_format: str | None, http: HttpSettings | None,
                  encryption: object, segment_length: float | None,
                  check: Checker) -> LowLatencySettings | None:
-    if raw is None or raw is False:
+    raw = check.section(raw, "low_latency", LL_KEYS)
+    if raw is None:
         return None
-    if raw is True:
-        raw = {}
-    if not isinstance(raw, dict):
-        check.problem("low_latency", f"found {show(raw)}", "a section with part_length")
-        return None
-    check.unknown(raw, LL_KEYS, "low_latency")
     length = segment_length or Config.segment_length
     part = check.number(raw, "part_length", "low_latency", minimum=0.1, maximum=length / 2)
     if segment_format != "fmp4":
