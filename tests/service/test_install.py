@@ -171,7 +171,8 @@ def test_installed_units_verify(installed: Install, unit: str) -> None:
 
 def test_installed_hlsd_checks_the_sample(installed: Install) -> None:
     """`PREFIX/bin/hlsd check` on the installed sample, as the hlsd user where it exists
-    (the scratch root creates none), else as root: valid, with the service's paths."""
+    (the scratch root creates none), else as root: valid, with the service's paths, and
+    no warning that its secret is world-readable."""
     argv = [str(installed.prefix / "bin" / "hlsd"), "check",
             str(installed.conf / "example.yaml.sample")]
     if has_user("hlsd") and shutil.which("runuser"):
@@ -181,6 +182,8 @@ def test_installed_hlsd_checks_the_sample(installed: Install) -> None:
     assert "temp_dir: /var/lib/hlsd/cam1" in done.stdout
     assert "directory: /srv/www/cam1" in done.stdout
     assert "passphrase=***" in done.stdout
+    # The sample holds a passphrase: installed 0640, it draws no world-readable warning.
+    assert "readable by every user" not in done.stderr
 
 
 def test_second_run_upgrades_and_keeps_configs(installed: Install) -> None:
