@@ -9,6 +9,7 @@ hlsd.config.transfer; the typed reads that collect problems are hlsd.config.chec
 from __future__ import annotations
 
 import math
+import os
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -127,7 +128,10 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
 
     transfers = [rebase(t, rel) for t in transfers]
     access_warnings(transfers, check)
-    temp_dir = rel(check.string(raw, "temp_dir", "", required=True))
+    # Under systemd, StateDirectory= (hlsd@NAME: /var/lib/hlsd/NAME) is the default.
+    state_dir = os.environ.get("STATE_DIRECTORY", "").split(":")[0]
+    temp_dir = rel(check.string(raw, "temp_dir", "", required=not state_dir)) or \
+        (Path(state_dir) if state_dir else None)
     input_location = check.string(raw, "input_location", "")
     source_command = check.string(raw, "source_command", "")
     if source_command is not None and input_location is None:

@@ -299,3 +299,17 @@ def test_http_hls_js_path_is_relative_to_the_config_file_and_must_exist(
     assert cfg.parse(base(http=True)).http == cfg.HttpSettings()  # default: none
     (p,) = problems(base(http={"hls_js_path": str(tmp_path / "nope.js")}))
     assert p.path == "http.hls_js_path" and "nope.js" in p.what
+
+
+def test_temp_dir_defaults_to_systemds_state_directory(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Under hlsd@NAME, StateDirectory=hlsd/%i sets $STATE_DIRECTORY: the channel's own
+    folder is its temp_dir unless the file names one."""
+    raw = {k: v for k, v in base().items() if k != "temp_dir"}
+    monkeypatch.delenv("STATE_DIRECTORY", raising=False)
+    with pytest.raises(cfg.ConfigError) as err:
+        cfg.parse(raw)
+    assert [p.path for p in err.value.problems] == ["temp_dir"]
+    monkeypatch.setenv("STATE_DIRECTORY", f"{tmp_path}/cam1:{tmp_path}/other")
+    assert cfg.parse(raw).temp_dir == tmp_path / "cam1"
+    assert cfg.parse({**raw, "temp_dir": "/srv/x"}).temp_dir == Path("/srv/x")
