@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hlsd.config.checker import Checker, show
+from hlsd.config.location import is_file
 from hlsd.config.model import InputLossSettings, yaml_keys
 from hlsd.config.secret import redact_text
 from hlsd.config.transfer import present
@@ -42,7 +43,7 @@ def parse_input_loss(raw: Mapping[str, Any], rel: Callable[[str | None], Path | 
         return None
     after = check.number(section, "after", "input_loss", minimum=0.2, maximum=60)
     slate = rel(check.string(section, "slate", "input_loss"))
-    if slate is not None and not _is_file(slate):
+    if slate is not None and not is_file(slate):
         check.problem("input_loss.slate", f"{slate} is not a file",
                       "a still image (PNG, JPEG) or a video file, or no slate for a "
                       "generated card")
@@ -65,10 +66,3 @@ def continuity_problems(backups: tuple[str, ...], loss: InputLossSettings | None
     elif not reads_input:
         check.problem(key, "no encoding profile reads the input (%s in ffmpeg_command)",
                       "ffmpeg_command with -i %s")
-
-
-def _is_file(path: Path) -> bool:
-    try:
-        return path.is_file()
-    except (OSError, ValueError):
-        return False

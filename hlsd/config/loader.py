@@ -20,7 +20,7 @@ from hlsd.config.commands import command_problems, shared_problems
 from hlsd.config.continuity import continuity_problems, parse_backups, parse_input_loss
 from hlsd.config.encryption import parse_encryption
 from hlsd.config.errors import ConfigError, Problem
-from hlsd.config.location import ALLOWED, checked_input, reads_local_input
+from hlsd.config.location import ALLOWED, checked_input, is_file, reads_local_input
 from hlsd.config.model import (
     MAX_DURATION_SLACK,
     Config,
@@ -161,7 +161,7 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
             check.problem("encoder_mode", f"shared decoding impossible: {problem}",
                           "per_rung, or profiles whose options up to the last -i are the same")
     http = _http(raw.get("http"), check, rel)
-    if http and http.hls_js_path and not _is_file(http.hls_js_path):
+    if http and http.hls_js_path and not is_file(http.hls_js_path):
         check.problem("http.hls_js_path", f"{http.hls_js_path} is not a file",
                       "a local hls.js, e.g. dist/hls.min.js of the hls.js npm package")
     if http and http.serve and http.serve not in {t.name for t in transfers
@@ -214,16 +214,9 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
     )
 
 
-def _is_file(path: Path) -> bool:
-    try:
-        return path.is_file()
-    except (OSError, ValueError):  # a name too long, a NUL byte: not a file
-        return False
-
-
 def _is_live(input_location: str) -> bool:
     """A regular file is a finite input; anything else (URL, device, '-') is live."""
-    return input_location == "-" or not _is_file(Path(input_location))
+    return input_location == "-" or not is_file(Path(input_location))
 
 
 def _encoder_mode(configured: str | None, commands: dict[str, str]) -> Any:

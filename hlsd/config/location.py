@@ -18,7 +18,8 @@ from pathlib import Path
 
 from hlsd.config.checker import Checker
 
-__all__ = ["ALLOWED", "checked_input", "local_path", "reads_local_input", "unusable"]
+__all__ = ["ALLOWED", "checked_input", "is_file", "local_path", "reads_local_input",
+           "unusable"]
 
 ALLOWED = "an existing file, a URL, a device or '-'"
 SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
@@ -26,6 +27,13 @@ EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")
 # Input formats whose "file name" is no path: a filter graph, a sound or screen server's.
 NOT_FILES = frozenset({"lavfi", "alsa", "pulse", "jack", "openal", "sndio", "x11grab",
                        "xcbgrab", "kmsgrab", "avfoundation", "dshow", "gdigrab", "decklink"})
+
+
+def is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):  # a name too long, a NUL byte: not a file
+        return False
 
 
 def local_path(location: str) -> str | None:
