@@ -12,12 +12,10 @@ import structlog
 
 from hlsd.backoff import Backoff
 from hlsd.child import Child
+from hlsd.ingest.packets import read_packets
 from hlsd.ingest.subscribers import Subscribers
 
 log = structlog.get_logger()
-
-TS_PACKET = 188
-READ_SIZE = 64 * 1024
 
 
 class Fanout(Subscribers):
@@ -65,16 +63,7 @@ class Fanout(Subscribers):
         assert source.proc.stdout is not None
         pending = b""
         try:
-            while True:
-                data = await source.proc.stdout.read(READ_SIZE)
-                if not data:
-                    break
-                data = pending + data
-                # Whole TS packets only, so an encoder joining later starts on a packet.
-                cut = len(data) - len(data) % TS_PACKET
-                pending = data[cut:]
-                if cut:
-                    self.publish(memoryview(data[:cut]))
+            pending = await read_packets(source.proc.stdout, self.publish)
         finally:
             code = await source.stop(grace=2.0)
         if pending:

@@ -15,11 +15,10 @@ import structlog
 from hlsd.backoff import Backoff
 from hlsd.child import Child, exit_reason
 from hlsd.config.secret import redact_text
+from hlsd.ingest.packets import read_packets
 
 log = structlog.get_logger()
 
-TS_PACKET = 188
-READ_SIZE = 64 * 1024
 # Kept for a joining encoder: covers one source GOP of up to this long (OBS and most
 # encoders send a keyframe every 1-2 s), so its decoder starts without waiting.
 RECENT_SECONDS = 2.0
@@ -103,14 +102,8 @@ class InputReader:
             self.log.info("input reader started", pid=child.pid,
                           listening=self.listener or None)
             assert child.proc.stdout is not None
-            pending = b""
             try:
-                while data := await child.proc.stdout.read(READ_SIZE):
-                    data = pending + data
-                    cut = len(data) - len(data) % TS_PACKET  # whole packets only
-                    pending = data[cut:]
-                    if cut:
-                        self._deliver(memoryview(data[:cut]))
+                await read_packets(child.proc.stdout, self._deliver)
             finally:
                 # A relay has nothing to flush, and ffmpeg blocked on a silent network
                 # input does not heed SIGTERM: it is killed.

@@ -50,6 +50,8 @@ class Ingest:
         self.inputs = inputs
         self.after = after
         self._slate_file = slate if isinstance(slate, Path) else None
+        # Asked once, at start: the slate is started when the input falls silent.
+        self._drawtext = slate is True and _has_drawtext(ffmpeg)
         self._ffmpeg = ffmpeg
         self._report = report
         self._subs = Subscribers()
@@ -174,7 +176,7 @@ class Ingest:
         if self._slate_task is not None or self._tg is None:
             return
         argv = slate_argv(self._ffmpeg, self._slate_file, self._slate_shape(),
-                          _has_drawtext(self._ffmpeg))
+                          self._drawtext)
         self._slate = InputReader(SLATE, argv, listener=False, sink=self, gap=self.after)
         self._slate_task = self._tg.create_task(self._slate.run(), name="input slate")
 
@@ -218,16 +220,11 @@ def _round(value: float | None) -> float | None:
     return None if value is None else round(value, 2)
 
 
-_DRAWTEXT: dict[str, bool] = {}
-
-
 def _has_drawtext(ffmpeg: str) -> bool:
     """Can this ffmpeg write text on the generated card (it needs libfreetype)?"""
-    if ffmpeg not in _DRAWTEXT:
-        try:
-            out = subprocess.run([ffmpeg, "-hide_banner", "-filters"], capture_output=True,
-                                 text=True, timeout=10, check=False).stdout
-        except (OSError, subprocess.TimeoutExpired):
-            out = ""
-        _DRAWTEXT[ffmpeg] = " drawtext " in out and shutil.which("fc-match") is not None
-    return _DRAWTEXT[ffmpeg]
+    try:
+        out = subprocess.run([ffmpeg, "-hide_banner", "-filters"], capture_output=True,
+                             text=True, timeout=10, check=False).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        out = ""
+    return " drawtext " in out and shutil.which("fc-match") is not None
