@@ -76,6 +76,12 @@ class FastLive:
             self._expiry.cancel()
         self._waiting.clear()
 
+    @property
+    def parked(self) -> int:
+        """Requests held until what they ask for exists (or their limit passes)."""
+        return sum(len(group.waiters) for groups in self._waiting.values()
+                   for group in groups.values())
+
     def answer(self, request: Request, reply: Reply) -> bool:
         """Answer now or once ready (False: aiohttp's to answer)."""
         rung = self.edge.rung_of(request.name)
