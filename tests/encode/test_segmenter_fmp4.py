@@ -18,7 +18,7 @@ import shutil
 import signal
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from tests.browser import browser_page, hlsjs_path, require_browser
 from tests.encode.test_segmenter import BINARY, TS, WRAP_SECONDS, Run, frames_of, garbage
 from tests.fixtures.media import (
     FFMPEG,
+    FFPROBE,
     FPS,
     MakeTs,
     encode_ts,
@@ -540,14 +541,31 @@ def test_fmp4_ll_hls_parts(fixture: str, request: pytest.FixtureRequest, tmp_pat
         assert frames == len(probe_packets(source, stream))
 
 
-def test_fmp4_parts_announced_while_input_flows(ts_h264_aac: Path, tmp_path: Path) -> None:
+def keyframe_offsets(path: Path) -> list[int]:
+    """Byte offsets of the video keyframes' first TS packets, as ffprobe finds them."""
+    out = subprocess.run(
+        [FFPROBE, "-v", "error", "-select_streams", "v:0", "-show_entries",
+         "packet=pos,flags", "-of", "json", str(path)],
+        capture_output=True, text=True, check=True).stdout
+    return [int(p["pos"]) for p in json.loads(out)["packets"] if "K" in p.get("flags", "")]
+
+
+def test_fmp4_parts_announced_while_input_flows(make_ts: MakeTs, tmp_path: Path) -> None:
     """Parts are announced as they complete, not when their segment does:
-    1. write the first 40 % of the stream into the segmenter's stdin and keep it open;
-    2. part events arrive, the first segment's among them, before any more input;
-    3. SIGTERM: the segment in flight is finished (its last part first), then the end
+    1. a stream with a keyframe every 2 s (`--duration 2`): segment 0 can only end at
+       the second keyframe. Everything before that keyframe's first TS packet (its
+       offset from ffprobe) goes into the segmenter's stdin, which stays open;
+    2. segment 0 has at least four parts (2 s in parts of at most 0.5 s), and all but
+       its last end before that keyframe: three part events of segment 0 come, and no
+       segment event, while the segmenter still waits for input;
+    3. the rest up to the third keyframe: segment 0 ends — its last part, then it;
+    4. SIGTERM: the segment in flight is finished (its last part first), then the end
        event; exit 0; no temporary files; each segment is its parts concatenated.
     """
-    data = ts_h264_aac.read_bytes()
+    source = make_ts(6, gop=2 * FPS)
+    data = source.read_bytes()
+    keyframes = keyframe_offsets(source)
+    assert len(keyframes) == 3 and all(k % TS == 0 for k in keyframes), keyframes
     out = tmp_path / "out"
     proc = subprocess.Popen(
         [BINARY, "--format", "fmp4", "--duration", "2", "--part-duration", "0.5", "--dir",
@@ -559,12 +577,27 @@ def test_fmp4_parts_announced_while_input_flows(ts_h264_aac: Path, tmp_path: Pat
                               daemon=True)
     reader.start()
     events: list[dict[str, Any]] = []
+
+    def until_seen(done: Callable[[], bool]) -> None:
+        while not done():  # the segmenter answers in milliseconds: 10 s means never
+            try:
+                events.append(json.loads(lines.get(timeout=10)))
+            except queue.Empty:
+                raise AssertionError(f"nothing more announced; so far: {events}") from None
+
     try:
-        proc.stdin.write(data[:(len(data) * 2 // 5) // TS * TS])
+        proc.stdin.write(data[:keyframes[1]])
         proc.stdin.flush()
-        while sum(e["event"] == "part" for e in events) < 3:
-            events.append(json.loads(lines.get(timeout=30)))
+        until_seen(lambda: sum(e["event"] == "part" for e in events) >= 3)
+        assert [(e["event"], e["seq"]) for e in events if e["event"] != "init"] == [
+            ("part", 0)] * 3, events
         assert proc.poll() is None  # still reading: nothing waited for the end of input
+        proc.stdin.write(data[keyframes[1]:keyframes[2]])
+        proc.stdin.flush()
+        until_seen(lambda: any(e["event"] == "segment" for e in events))
+        seg0 = [e for e in events if e["event"] in ("part", "segment")]
+        assert seg0[-1]["event"] == "segment" and seg0[-1]["seq"] == 0
+        assert seg0[-2]["event"] == "part" and seg0[-2].get("last") and len(seg0) >= 5, seg0
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
     finally:
@@ -576,7 +609,7 @@ def test_fmp4_parts_announced_while_input_flows(ts_h264_aac: Path, tmp_path: Pat
         events.append(json.loads(lines.get()))
     run = FmpRun(0, events, "", out)
     check_contract(run)
-    assert run.segments
+    assert [seg["seq"] for seg in run.segments] == [0, 1]
     for seg in run.segments:
         parts = [e for e in events if e["event"] == "part" and e["seq"] == seg["seq"]]
         assert b"".join(Path(p["file"]).read_bytes() for p in parts) == Path(
