@@ -144,3 +144,20 @@ def test_check_does_not_warn_about_secrets_from_the_environment(
     err = checked(config, capsys)[1]
     assert "holds secrets (up.password) but is readable by every user" in err
     assert "hunter2" not in err
+
+
+def test_check_warns_when_the_admin_routes_face_the_viewers(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """1. the origin on every interface, no admin listener: a warning, exit 0
+    2. with `admin_port` set: no warning, and the effective settings show the admin
+       listener on loopback (the default address)"""
+    config = one_rung(tmp_path, input_location="-", http={"listen": "0.0.0.0"})
+    settings, err = checked(config, capsys)
+    assert "warning: http.listen: '0.0.0.0' is beyond loopback" in err
+    assert settings["http"]["admin_port"] is None
+    config = one_rung(tmp_path, input_location="-",
+                      http={"listen": "0.0.0.0", "admin_port": 9180})
+    settings, err = checked(config, capsys)
+    assert "warning" not in err
+    assert (settings["http"]["admin_listen"], settings["http"]["admin_port"]) == (
+        "127.0.0.1", 9180)

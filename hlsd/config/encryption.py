@@ -8,10 +8,14 @@ from typing import Any
 
 from hlsd.config.checker import Checker, show
 from hlsd.config.model import EncryptionSettings, TransferProfile, yaml_keys
+from hlsd.config.secret import Secret
 from hlsd.config.sections import names, profiles, rebase
 from hlsd.config.transfer import access_warnings, parse_transfer, present
 
 ENCRYPTION_KEYS = yaml_keys(EncryptionSettings)
+SEED_CHARACTERS = 16  # 16 random characters or more: guessing the seed is guessing a key
+SEED_ALLOWED = (f"a secret of at least {SEED_CHARACTERS} characters, the same on every "
+                "redundant host, best as ${HLSD_KEY_SEED} (e.g. from `openssl rand -hex 32`)")
 
 
 def parse_encryption(raw: Mapping[str, Any], sections: set[str],
@@ -44,4 +48,25 @@ def parse_encryption(raw: Mapping[str, Any], sections: set[str],
                    "playlist, but keys go to other destinations than the playlists; set it "
                    "to where the keys are served (e.g. https://keys.example.com/live/)")
     return EncryptionSettings(key_transfer_profiles=tuple(keys), **present(
-        method=method, key_rotation=rotation, key_url_prefix=prefix))
+        method=method, key_rotation=rotation, key_url_prefix=prefix,
+        key_seed=_key_seed(section, check)))
+
+
+def _key_seed(section: Mapping[str, Any], check: Checker) -> Secret | None:
+    """The shared secret keys are derived from; its value is never quoted in a message."""
+    path, value = "encryption.key_seed", section.get("key_seed")
+    if isinstance(value, bool) or not isinstance(value, str | int | None):
+        check.problem(path, f"found a {type(value).__name__}", SEED_ALLOWED)
+        return None
+    seed = check.secret(section, "key_seed", "encryption")
+    # An unset ${VAR} is a problem said already: one message per mistake.
+    if seed is None or any(p.path == path for p in check.problems):
+        return None
+    text = seed.reveal()
+    if not text.strip():
+        check.problem(path, "is empty", SEED_ALLOWED)
+    elif len(text) < SEED_CHARACTERS:
+        check.problem(path, f"has only {len(text)} characters", SEED_ALLOWED)
+    else:
+        return seed
+    return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +20,11 @@ from hlsd.config.commands import command_problems, shared_problems
 from hlsd.config.continuity import continuity_problems, parse_backups, parse_input_loss
 from hlsd.config.encryption import parse_encryption
 from hlsd.config.errors import ConfigError, Problem
+from hlsd.config.http import parse_http
 from hlsd.config.location import ALLOWED, checked_input, is_file, reads_local_input
 from hlsd.config.model import (
     MAX_DURATION_SLACK,
     Config,
-    CopyProfile,
     EncodingProfile,
     HttpSettings,
     LowLatencySettings,
@@ -40,7 +40,6 @@ __all__ = ["load", "parse"]
 LEGACY_PIPE_TAIL = re.compile(r"\|\s*(%s\s*){1,6}$")
 
 ENCODING_KEYS = yaml_keys(EncodingProfile)
-HTTP_KEYS = yaml_keys(HttpSettings)
 LL_KEYS = yaml_keys(LowLatencySettings)
 
 
@@ -65,19 +64,6 @@ def _encoding(name: str, raw: Mapping[str, Any], check: Checker) -> EncodingProf
         check.problem(f"{name}.ffmpeg_command", problem,
                       "an ffmpeg command that writes MPEG-TS to stdout, e.g. ... -f mpegts -")
     return EncodingProfile(name=name, ffmpeg_command=cmd, bandwidth=bandwidth)
-
-
-def _http(raw: Any, check: Checker, rel: Callable[[str | None], Path | None]
-          ) -> HttpSettings | None:
-    raw = check.section(raw, "http", HTTP_KEYS)
-    if raw is None:
-        return None
-    return HttpSettings(**present(
-        listen=check.string(raw, "listen", "http"),
-        port=check.integer(raw, "port", "http", minimum=0, maximum=65535),
-        serve=check.string(raw, "serve", "http"),
-        hls_js_url=check.string(raw, "hls_js_url", "http"),
-        hls_js_path=rel(check.string(raw, "hls_js_path", "http"))))
 
 
 def _low_latency(raw: Any, segment_format: str | None, http: HttpSettings | None,
@@ -160,14 +146,7 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
         for problem in shared_problems(commands):
             check.problem("encoder_mode", f"shared decoding impossible: {problem}",
                           "per_rung, or profiles whose options up to the last -i are the same")
-    http = _http(raw.get("http"), check, rel)
-    if http and http.hls_js_path and not is_file(http.hls_js_path):
-        check.problem("http.hls_js_path", f"{http.hls_js_path} is not a file",
-                      "a local hls.js, e.g. dist/hls.min.js of the hls.js npm package")
-    if http and http.serve and http.serve not in {t.name for t in transfers
-                                                  if isinstance(t, CopyProfile)}:
-        check.problem("http.serve", f"{show(http.serve)} is not a copy transfer profile in use",
-                      "the name of a copy profile listed in transfer_profile")
+    http = parse_http(raw.get("http"), transfers, rel, check)
     encryption = parse_encryption(raw, sections, tr_names, rel, check)
     segment_format = check.choice(raw, "segment_format", "", ("ts", "fmp4"))
     iframes = check.boolean(raw, "iframe_playlists", "")

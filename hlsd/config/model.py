@@ -131,6 +131,9 @@ class EncryptionSettings:
     method: Literal["AES-128"] = "AES-128"
     key_rotation: int = 0  # segments per key; 0: one key for the stream's life
     key_url_prefix: str = ""  # what #EXT-X-KEY URIs start with ("" = relative)
+    # Keys, IVs and key file names derived from it (hlsd.publish.keyseed), so redundant
+    # hosts encrypt alike; None: random keys and IVs.
+    key_seed: Secret | None = None
 
 
 @dataclass(frozen=True)

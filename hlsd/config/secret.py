@@ -10,7 +10,8 @@ import re
 __all__ = ["SECRET_KEYS", "Secret", "redact_text"]
 
 # Keys whose values are secrets wherever they appear (config sections, log fields).
-SECRET_KEYS = frozenset({"password", "aws_api_key", "aws_api_secret", "secret", "passphrase"})
+SECRET_KEYS = frozenset({"password", "aws_api_key", "aws_api_secret", "secret", "passphrase",
+                         "key_seed"})
 # rtmp://user:pass@host, ftp://user:pass@host, ... as they may appear in ffmpeg's stderr
 URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://[^/\s:@]*):[^@\s/]*@", re.I)
 

@@ -7,7 +7,6 @@ The Intake is the RungSink the encode stage reports to (hlsd.encode.rungs).
 from __future__ import annotations
 
 import asyncio
-import secrets
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -127,9 +126,8 @@ class Intake:
             return
         nbytes, key = event.bytes, None
         if self.keys is not None:
-            # A fresh random IV per segment: one key serves every rung, so IVs derived
-            # from sequence numbers would repeat a (key, IV) pair across rungs.
-            use = KeyUse(self.keys.key_for(event.seq), secrets.token_hex(16))
+            segment_key = self.keys.key_for(event.seq)
+            use = KeyUse(segment_key, self.keys.iv_for(segment_key, rung, event.seq))
             try:
                 nbytes = await asyncio.to_thread(encrypt_file, path, use.key.material(),
                                                  bytes.fromhex(use.iv))

@@ -1,7 +1,8 @@
 """The stream's AES-128 keys: one per key period (`key_rotation` segments, the same
 sequence numbers on every rung), each published to the key destinations before any
 playlist names a segment encrypted with it, and deleted there once no listed or
-fetchable segment can need it."""
+fetchable segment can need it. Random keys and IVs, or, with `key_seed`, derived ones
+(hlsd.publish.keyseed): then key number = key period, whatever the state file says."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from hlsd.media.retention import Retention
 from hlsd.publish import transfer
 from hlsd.publish.expiry import Expiry
 from hlsd.publish.keyfile import KeyFile
+from hlsd.publish.keyseed import KeySeed
 from hlsd.publish.retry import Retrier
 
 log = structlog.get_logger()
@@ -87,11 +89,13 @@ class KeyRing:
         self.prefix = prefix
         self.destinations = [KeyDestination(p, state.retention.get(p.name))
                              for p in settings.key_transfer_profiles]
+        self._seed = None if settings.key_seed is None else KeySeed(settings.key_seed)
         self._next_index = state.next_index
         self._horizon = horizon
         self._grace = grace
-        self._keys: list[KeyFile] = []  # live keys, oldest first; the last is current
-        self._period: int | None = None
+        # Live keys by key period, oldest first. By period, not "the current one": rungs
+        # report independently, so a late rung may still need the previous period's key.
+        self._keys: dict[int, KeyFile] = {}
         self._unpublished: asyncio.Queue[KeyFile] = asyncio.Queue()
 
     def state(self) -> KeyState:
@@ -102,22 +106,38 @@ class KeyRing:
         """The key segment `seq` is encrypted with (all rungs alike)."""
         rotation = self.settings.key_rotation
         period = seq // rotation if rotation else 0
-        if not self._keys or period != self._period:
-            self._keys.append(self._new_key())
-            self._period = period
-        key = self._keys[-1]
+        key = self._keys.get(period)
+        if key is None:
+            key = self._keys[period] = self._new_key(period)
         key.last_seq = max(key.last_seq, seq)
         self._retire(seq)
         return key
 
-    def _new_key(self) -> KeyFile:
-        index, self._next_index = self._next_index, self._next_index + 1
-        # The random part keeps a name from ever meaning two keys, even after a lost state.
-        name = f"{self.prefix}-{index:05d}-{secrets.token_hex(4)}.key"
-        material = secrets.token_bytes(KEY_BYTES)
+    def iv_for(self, key: KeyFile, rung: str, seq: int) -> str:
+        """The IV (hex) of segment `seq` of `rung`: random, or derived from the seed. Never
+        the sequence number alone: one key serves every rung, so IVs from sequence numbers
+        would repeat a (key, IV) pair across rungs."""
+        if self._seed is None:
+            return secrets.token_hex(16)
+        return self._seed.iv(key.index, rung, seq).hex()
+
+    def _new_key(self, period: int) -> KeyFile:
+        if self._seed is None:
+            index, self._next_index = self._next_index, self._next_index + 1
+            # The random part keeps a name from ever meaning two keys, even after a lost
+            # state.
+            name = f"{self.prefix}-{index:05d}-{secrets.token_hex(4)}.key"
+            material = secrets.token_bytes(KEY_BYTES)
+        else:
+            # Every host with the seed names and derives key `period` alike; a name from
+            # an earlier run (a restart) holds these very bytes, so it may be written over.
+            index, self._next_index = period, max(self._next_index, period + 1)
+            name = f"{self.prefix}-{index:05d}-{self._seed.name_tag(index)}.key"
+            material = self._seed.key(index)
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = self.directory / name
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, KEY_MODE)
+        once = os.O_EXCL if self._seed is None else os.O_TRUNC
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | once, KEY_MODE)
         with os.fdopen(fd, "wb") as fh:
             fh.write(material)
         key = KeyFile(index, name, path, self.settings.key_url_prefix + name, material)
@@ -128,8 +148,11 @@ class KeyRing:
     def _retire(self, seq: int) -> None:
         if not self._horizon:
             return
-        while len(self._keys) > 1 and self._keys[0].last_seq + self._horizon < seq:
-            old = self._keys.pop(0)
+        while len(self._keys) > 1:
+            period, old = next(iter(self._keys.items()))
+            if old.last_seq + self._horizon >= seq:
+                return
+            del self._keys[period]
             old.path.unlink(missing_ok=True)
             for dest in self.destinations:
                 dest.expiry.schedule([Entry(seq=old.index, name=old.name, duration=0.0)],

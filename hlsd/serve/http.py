@@ -1,25 +1,28 @@
 """The optional HTTP origin: a copy destination's files, the player, metrics and health.
 
 Routes: `/` player page, `/hls.min.js` a local hls.js (when there is one; see
-hlsd.serve.hlsjs), `/info.json` the daemon's live figures, `/metrics`
-Prometheus text, `/healthz` 200/503 JSON, and any other path a file of the served
-directory: playlists through hlsd.serve.playlist (gzip, ETag, 304), the rest as files
-(ranges, conditional requests). Files are served only from inside that directory: a path
-with '..', an empty or hidden component, or one that resolves (through symlinks)
+hlsd.serve.hlsjs), `/stream.json` the page's figures (hlsd.serve.status), the admin
+routes (`/info.json`, `/metrics`, `/healthz`: hlsd.serve.admin) unless an admin listener
+of their own serves them (then they are 404 here), and any other path a file of the
+served directory: playlists through hlsd.serve.playlist (gzip, ETag, 304), the rest as
+files (ranges, conditional requests). Files are served only from inside that directory: a
+path with '..', an empty or hidden component, or one that resolves (through symlinks)
 elsewhere is a 404, the same answer as for a file that does not exist, so nothing leaks.
+Every answer says how long a cache may keep it (errors: never; hlsd.serve.errors).
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 
 from hlsd.config.model import HttpSettings
 from hlsd.publish.transfer.base import PLAYLIST_CONTENT_TYPE
 from hlsd.serve import llhttp
+from hlsd.serve.admin import ADMIN_ROUTES, AdminListener, add_admin_routes, json_response
+from hlsd.serve.errors import no_store_errors
 from hlsd.serve.fastpath import FastLive
 from hlsd.serve.front import Front
 from hlsd.serve.hlsjs import CACHE_CONTROL as HLS_JS_CACHE
@@ -28,28 +31,17 @@ from hlsd.serve.hlsjs import ROUTE, HlsJs
 from hlsd.serve.live import LiveEdge
 from hlsd.serve.player import player_page
 from hlsd.serve.playlist import file_headers, playlist_response
+from hlsd.serve.status import StreamStatus, stream_figures
 
 __all__ = ["HttpOrigin", "StreamStatus"]
 
 DEFAULT_MASTER = "live.m3u8"
-NO_STORE = {"Cache-Control": "no-store"}
-
-
-class StreamStatus(Protocol):
-    """What the origin reports about the running stream (the service implements it)."""
-
-    def health(self) -> tuple[bool, dict[str, Any]]:
-        """(healthy, the /healthz body)."""
-
-    def info(self) -> dict[str, Any]:
-        """The live figures of /info.json; `master` names the master playlist."""
-
-    def metrics(self) -> tuple[bytes, str]:
-        """The /metrics body and its Content-Type."""
+STREAM_JSON_CACHE = "max-age=1"  # every player page polls it: a shield answers for them
 
 
 class HttpOrigin:
-    """aiohttp server; `start()` binds settings.listen:settings.port (0: any free port)."""
+    """aiohttp server; `start()` binds settings.listen:settings.port (0: any free port),
+    and settings.admin_listen:admin_port for the admin routes when set."""
 
     def __init__(self, settings: HttpSettings, directory: Path | None,
                  status: StreamStatus, hls_js: HlsJs | None = None,
@@ -61,16 +53,21 @@ class HttpOrigin:
         self._live = live  # LL-HLS: playlists, parts and new segments from memory
         self._runner: web.AppRunner | None = None
         self._front: Front | None = None
+        self._admin: AdminListener | None = None
         self._port: int | None = None
+        self._admin_port: int | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(middlewares=[no_store_errors])
         app.router.add_get("/", self._player)
-        app.router.add_get("/info.json", self._info_json)
-        app.router.add_get("/metrics", self._metrics_text)
-        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/stream.json", self._stream_json)
+        if self.settings.admin_port is None:
+            add_admin_routes(app.router, self._status)
+        else:  # their own listener: here, not even a file of the served folder by that name
+            for route in ADMIN_ROUTES:
+                app.router.add_get(route, _not_found)
         if self.hls_js.local is not None:
             app.router.add_get(ROUTE, self._hls_js)  # before the served directory's files
         app.router.add_get("/{path:.+}", self._file)
@@ -91,7 +88,15 @@ class HttpOrigin:
                 self._front = Front(live, server)
                 self._port = await self._front.start(self.settings.listen,
                                                      self.settings.port)
+            if self.settings.admin_port is not None:
+                admin = AdminListener(self._status)
+                self._admin_port = await admin.start(self.settings.admin_listen or "",
+                                                     self.settings.admin_port)
+                self._admin = admin
         except BaseException:
+            if self._front is not None:
+                front, self._front = self._front, None
+                await front.stop()
             await runner.cleanup()
             raise
         self._runner = runner
@@ -105,6 +110,9 @@ class HttpOrigin:
         self._directory = directory
 
     async def stop(self) -> None:
+        if self._admin is not None:
+            admin, self._admin = self._admin, None
+            await admin.stop()
         if self._front is not None:
             front, self._front = self._front, None
             await front.stop()
@@ -121,11 +129,14 @@ class HttpOrigin:
     @property
     def url(self) -> str:
         """Where a browser on this machine reaches the player (a wildcard bind → loopback)."""
-        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(
-            self.settings.listen, self.settings.listen)
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}/"
+        return _local_url(self.settings.listen, self.port)
+
+    @property
+    def admin_url(self) -> str | None:
+        """Where the admin routes are from this machine; None: on the viewers' port."""
+        if self._admin_port is None:
+            return None
+        return _local_url(self.settings.admin_listen or "", self._admin_port)
 
     # -- handlers ----------------------------------------------------------------------
 
@@ -143,19 +154,8 @@ class HttpOrigin:
             "Content-Type": HLS_JS_TYPE, "Cache-Control": HLS_JS_CACHE,
             "X-Content-Type-Options": "nosniff"})
 
-    async def _info_json(self, request: web.Request) -> web.Response:
-        return _json(self._status.info(), 200)
-
-    async def _metrics_text(self, request: web.Request) -> web.Response:
-        body, kind = self._status.metrics()
-        response = web.Response(body=body, headers=NO_STORE)
-        # prometheus-client's type carries its own parameters (version, charset)
-        response.headers["Content-Type"] = kind
-        return response
-
-    async def _healthz(self, request: web.Request) -> web.Response:
-        ok, body = self._status.health()
-        return _json(body, 200 if ok else 503)
+    async def _stream_json(self, request: web.Request) -> web.Response:
+        return json_response(stream_figures(self._status), cache_control=STREAM_JSON_CACHE)
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
         if self._live is not None:
@@ -204,6 +204,12 @@ def _number(value: Any) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
-def _json(body: Any, status: int) -> web.Response:
-    return web.Response(text=json.dumps(body, default=str), status=status,
-                        content_type="application/json", headers=NO_STORE)
+def _local_url(listen: str, port: int) -> str:
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(listen, listen)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
+
+
+async def _not_found(request: web.Request) -> web.Response:
+    raise web.HTTPNotFound()

@@ -60,12 +60,15 @@ class Origin:
         try:
             await http.start()
         except OSError as exc:
-            raise OriginError(f"http {settings.listen}:{settings.port}: "
-                              f"{exc.strerror or exc}") from None
+            where = f"{settings.listen}:{settings.port}"
+            if settings.admin_port is not None:
+                where += f" (admin {settings.admin_listen}:{settings.admin_port})"
+            raise OriginError(f"http {where}: {exc.strerror or exc}") from None
         self.http = http
         self._listening.set()
         log.info("http origin listening", url=http.url, directory=str(http.directory),
-                 hls_js=hls_js.source, hls_js_from=str(hls_js.local or hls_js.url))
+                 hls_js=hls_js.source, hls_js_from=str(hls_js.local or hls_js.url),
+                 admin=http.admin_url)  # None: the admin routes are on the viewers' port
         if self._on_listening is not None:
             self._on_listening(http.url)
 

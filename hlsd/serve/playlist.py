@@ -27,6 +27,7 @@ from hlsd.publish.transfer.base import cache_control, content_type
 
 __all__ = ["PlaylistFile", "accepts_gzip", "file_headers", "gzip_body", "playlist_response"]
 
+OTHER_FILE_CACHE_CONTROL = "no-cache"
 # File times come from the kernel's coarse clock, which may trail time.time() by a tick.
 CLOCK_SLACK = 0.05
 
@@ -82,6 +83,8 @@ def file_headers(name: str) -> dict[str, str]:
     kind = content_type(name)
     if kind is None:
         headers["Content-Type"] = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        # not the stream's: a cache asks again each time (ETag, Last-Modified: a 304)
+        headers["Cache-Control"] = OTHER_FILE_CACHE_CONTROL
         return headers
     headers["Content-Type"] = kind
     headers["Cache-Control"] = cache_control(name, PLAYLIST_CACHE_CONTROL,
