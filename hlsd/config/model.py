@@ -32,6 +32,8 @@ __all__ = [
 ]
 
 DEFAULT_HLS_JS = "https://cdn.jsdelivr.net/npm/hls.js@1/dist/hls.min.js"
+DEFAULT_ADMIN_LISTEN = "127.0.0.1"  # the admin listener's, once http.admin_port is set
+DEFAULT_ADMIN_PORT = 9180
 PLAYLIST_CACHE_CONTROL = "max-age=1"  # live playlists change every segment
 SEGMENT_CACHE_CONTROL = "max-age=31536000, immutable"  # a segment name is never reused
 # Added to the target duration for the segmenter's --max-duration: an EXTINF up to
@@ -158,6 +160,10 @@ class HttpSettings:
     serve: str | None = None  # copy profile whose directory is served; default: the first
     hls_js_url: str = DEFAULT_HLS_JS  # used when no local copy is found (hlsd.serve.hlsjs)
     hls_js_path: Path | None = None  # a local hls.js the origin serves to the player page
+    # The admin listener (/metrics, /info.json, /healthz, control routes), off the viewers'
+    # port: both set, or both None (the admin routes then answer on the viewers' port).
+    admin_listen: str | None = None
+    admin_port: int | None = None  # 0: any free port
 
 
 @dataclass(frozen=True)
