@@ -20,7 +20,7 @@ from hlsd.serve.http import HttpOrigin
 from hlsd.serve.live import LiveEdge
 from hlsd.serve.origin import Origin
 from hlsd.serve.status import VIEWER_FIGURES
-from tests.fixtures.varnish_cache import free_port
+from tests.fixtures.nginx_cache import free_port
 
 ADMIN = ("metrics", "info.json", "healthz")
 INFO = {"master": "live.m3u8", "segment_length": 2.0, "target_duration": 2,
