@@ -17,6 +17,7 @@ from hlsd.config.model import (
     HttpSettings,
     InputLossSettings,
     LowLatencySettings,
+    Pathway,
     S3Profile,
     SshProfile,
     TransferProfile,
@@ -26,6 +27,6 @@ from hlsd.config.secret import Secret
 __all__ = [
     "DEFAULT_HLS_JS", "Config", "ConfigError", "CopyProfile", "EncodingProfile",
     "EncryptionSettings", "FtpProfile", "HttpSettings", "InputLossSettings",
-    "LowLatencySettings", "Problem",
+    "LowLatencySettings", "Pathway", "Problem",
     "S3Profile", "Secret", "SshProfile", "TransferProfile", "load", "parse",
 ]

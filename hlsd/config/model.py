@@ -25,6 +25,7 @@ __all__ = [
     "HttpSettings",
     "InputLossSettings",
     "LowLatencySettings",
+    "Pathway",
     "S3Profile",
     "SshProfile",
     "TransferProfile",
@@ -154,6 +155,15 @@ class InputLossSettings:
 
 
 @dataclass(frozen=True)
+class Pathway:
+    """One entry of `pathways:` (content steering, RFC 8216bis §7): a host serving this
+    stream's files under `url_prefix`; the master lists every variant once per pathway."""
+
+    id: str  # PATHWAY-ID: letters, digits, '.', '-', '_'
+    url_prefix: str  # an http(s) URL or a path, ending in '/': what variant URIs start with
+
+
+@dataclass(frozen=True)
 class HttpSettings:
     listen: str = "127.0.0.1"
     port: int = 8080
@@ -199,6 +209,8 @@ class Config:
     # The encoding profile whose variant the master lists first (players start there);
     # None: the video rung nearest 2 Mbit/s from below (hlsd.media.master.playback_order).
     start_rung: str | None = None
+    # Content steering: every variant listed once per pathway (hlsd.media.steering).
+    pathways: tuple[Pathway, ...] = ()
     # --max-duration for the segmenter: keeps round(EXTINF) <= target_duration.
     max_segment_duration: float = field(default=4 + MAX_DURATION_SLACK, metadata=NOT_A_KEY)
     source_path: Path | None = field(default=None, compare=False, metadata=NOT_A_KEY)

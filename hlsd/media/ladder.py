@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from hlsd.config.model import Pathway
 from hlsd.media.master import IFrameVariant, Variant, render_master
+from hlsd.media.steering import Steering
 
 MATERIAL_CHANGE = 0.10  # republish the master only when a bandwidth moves more than this
 
@@ -71,6 +74,7 @@ class Ladder:
         self.window = max(window, 6)
         self.rungs: dict[str, RungStats] = {}
         self.start_rung: str | None = None  # listed first; None: hlsd's rule (playback_order)
+        self.steering: Steering | None = None  # with pathways: content steering
         self._published: dict[str, Variant] = {}
         self._published_iframes: dict[str, IFrameVariant] = {}
 
@@ -86,6 +90,11 @@ class Ladder:
         self._published = {k: v for k, v in self._published.items() if k in self.rungs}
         self._published_iframes = {k: v for k, v in self._published_iframes.items()
                                    if k in self.rungs}
+
+    def set_pathways(self, pathways: Sequence[Pathway]) -> None:
+        """Content steering through `pathways`, in priority order (none: off). The master
+        and the steering manifest change with them; destinations store both anew."""
+        self.steering = Steering(tuple(pathways), self.steering_name) if pathways else None
 
     def describe(self, rung: str, media: RungMedia) -> None:
         """The segmenter announced (new) stream parameters for `rung`."""
@@ -113,6 +122,15 @@ class Ladder:
     @property
     def master_name(self) -> str:
         return f"{self.index_prefix}.m3u8"
+
+    @property
+    def steering_name(self) -> str:
+        """The steering manifest, beside the master: live.m3u8 → live-steering.json."""
+        return f"{self.index_prefix}-steering.json"
+
+    def steering_text(self) -> str | None:
+        """The steering manifest (JSON), or None without pathways."""
+        return self.steering.manifest() if self.steering is not None else None
 
     def _variant(self, stats: RungStats) -> Variant:
         media = stats.media
@@ -160,7 +178,7 @@ class Ladder:
                 iframes.append(self._published_iframes[name])
         start = self.variant_name(self.start_rung) if self.start_rung else None
         return render_master([self._published[n] for n in self.rungs], start=start,
-                             iframes=iframes)
+                             iframes=iframes, steering=self.steering)
 
 
 def _material(old: Variant | IFrameVariant, new: Variant | IFrameVariant) -> bool:

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from hlsd.media.playlist import VERSION, PlaylistError, has_control
+from hlsd.media.steering import DIRECT, Route, Steering
 
 # Rule 1.32 of Apple's authoring specification: the default video variant SHOULD be the
 # 2000 kbit/s (average bit rate) one. The start is the video variant closest to it from
@@ -66,10 +67,10 @@ class IFrameVariant:
     codecs: str | None  # the video codec only
     resolution: tuple[int, int] | None
 
-    def render(self) -> str:
+    def render(self, route: Route = DIRECT[0]) -> str:
         attrs = _common(self.bandwidth, self.average_bandwidth, self.codecs, self.resolution)
-        attrs.append(f'URI="{self.uri}"')
-        return "#EXT-X-I-FRAME-STREAM-INF:" + ",".join(attrs)
+        attrs.append(f'URI="{route.uri(self.uri)}"')
+        return "#EXT-X-I-FRAME-STREAM-INF:" + ",".join(attrs + route.attrs(self.uri))
 
 
 def _common(bandwidth: int, average: int | None, codecs: str | None,
@@ -109,25 +110,33 @@ def playback_order(variants: Iterable[Variant], start: str | None = None) -> lis
 
 
 def render_master(variants: Iterable[Variant], independent_segments: bool = True,
-                  start: str | None = None, iframes: Iterable[IFrameVariant] = ()) -> str:
-    """The master playlist text; `start` is the URI of the variant to list first."""
+                  start: str | None = None, iframes: Iterable[IFrameVariant] = (),
+                  steering: Steering | None = None) -> str:
+    """The master playlist text; `start` is the URI of the variant to list first. With
+    `steering`, every variant and I-frame stream once per pathway (hlsd.media.steering)."""
     lines = ["#EXTM3U", f"#EXT-X-VERSION:{VERSION}"]
     if independent_segments:
         lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
+    if steering is not None:
+        lines.append(steering.tag())
+    routes = steering.routes if steering is not None else DIRECT
     ordered = playback_order(variants, start)
     captioned = any(v.captions for v in ordered)
     if captioned:  # one rendition: the 608 service CC1 carried inside the video
         lines.append(f'#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="{CAPTIONS_GROUP}",'
                      'NAME="CC1",INSTREAM-ID="CC1",DEFAULT=YES,AUTOSELECT=YES')
-    for v in ordered:
-        attrs = _common(v.bandwidth, v.average_bandwidth, v.codecs, v.resolution)
-        if v.frame_rate is not None:
-            attrs.append(f"FRAME-RATE={v.frame_rate:.3f}")
-        # RFC 8216 §4.3.4.2: NONE on one variant means NONE on all of them.
-        if v.captions:
-            attrs.append(f'CLOSED-CAPTIONS="{CAPTIONS_GROUP}"')
-        elif not captioned:
-            attrs.append("CLOSED-CAPTIONS=NONE")
-        lines += ["#EXT-X-STREAM-INF:" + ",".join(attrs), v.uri]
-    lines += [i.render() for i in iframes]
+    for route in routes:  # pathway by pathway, each in playback order
+        for v in ordered:
+            attrs = _common(v.bandwidth, v.average_bandwidth, v.codecs, v.resolution)
+            if v.frame_rate is not None:
+                attrs.append(f"FRAME-RATE={v.frame_rate:.3f}")
+            # RFC 8216 §4.3.4.2: NONE on one variant means NONE on all of them.
+            if v.captions:
+                attrs.append(f'CLOSED-CAPTIONS="{CAPTIONS_GROUP}"')
+            elif not captioned:
+                attrs.append("CLOSED-CAPTIONS=NONE")
+            lines += ["#EXT-X-STREAM-INF:" + ",".join(attrs + route.attrs(v.uri)),
+                      route.uri(v.uri)]
+    iframes = list(iframes)
+    lines += [i.render(route) for route in routes for i in iframes]
     return "\n".join(lines) + "\n"

@@ -19,6 +19,7 @@ from hlsd.media.playlist import MediaPlaylist, PlaylistError
 from hlsd.publish.expiry import Expiry
 from hlsd.publish.lane import Lane
 from hlsd.publish.listing import Listing, entry_of
+from hlsd.publish.master import MasterFiles
 from hlsd.publish.metrics import DestinationMetrics
 from hlsd.publish.retry import Retrier
 from hlsd.publish.segment import SegmentFile
@@ -56,8 +57,7 @@ class Destination:
         self.expiry = Expiry(transfer, state.retention)
         self.skipped = 0
         self._skips = SkipReport(self.log)
-        self._master_text: str | None = None
-        self._master_lock = asyncio.Lock()
+        self.master = MasterFiles(transfer, self.retry, ladder)
         self._tg: asyncio.TaskGroup | None = None  # while running: the workers' group
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._done: dict[str, asyncio.Event] = {}
@@ -288,13 +288,5 @@ class Destination:
         await self._maybe_publish_master()
 
     async def _maybe_publish_master(self) -> None:
-        async with self._master_lock:
-            rungs = set(self.ladder.rungs)
-            if not rungs or not rungs <= self.listing.published_variants:
-                return
-            text = self.ladder.master_text(self.listing.published_iframes)
-            if text is None or text == self._master_text:
-                return
-            await self.retry(partial(self.transfer.put_playlist, text.encode(),
-                                     self.ladder.master_name), "master playlist")
-            self._master_text = text
+        await self.master.publish(self.listing.published_variants,
+                                  self.listing.published_iframes)

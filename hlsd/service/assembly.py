@@ -40,6 +40,7 @@ def assemble(config: cfg.Config, ffmpeg: str, state: DaemonState, metrics: Metri
     ladder = Ladder(config.index_prefix, config.index_segment_count)
     ladder.set_rungs({p.name: p.bandwidth for p in config.encoding_profiles},
                      config.start_rung)
+    ladder.set_pathways(config.pathways)
     destinations = DestinationSet(ladder, metrics, config.target_duration, state.destinations)
     for profile in config.transfer_profiles:
         destinations.add(profile, config)

@@ -24,14 +24,16 @@ CONTENT_TYPES = {
     ".aac": "audio/aac",
     ".vtt": "text/vtt",
     ".key": "application/octet-stream",
+    ".json": "application/json",  # the steering manifest (RFC 8216bis §7.1)
 }
 KEY_CACHE_CONTROL = "private, no-store"  # a key is for its players only, never a cache
 
 
 def cache_control(name: str, playlist: str, segment: str) -> str:
-    """Cache-Control by kind: a playlist's `playlist`, a key never cached, else `segment`
-    (segments and init segments: a name is never reused with other content)."""
-    if name.endswith(".m3u8"):
+    """Cache-Control by kind: a playlist's `playlist` (the steering manifest's too: it
+    changes with the config), a key never cached, else `segment` (segments and init
+    segments: a name is never reused with other content)."""
+    if name.endswith((".m3u8", ".json")):
         return playlist
     return KEY_CACHE_CONTROL if name.endswith(".key") else segment
 

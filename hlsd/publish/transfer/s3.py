@@ -143,7 +143,7 @@ class S3Transfer:
 
     async def put_playlist(self, data: bytes, name: str) -> None:
         # A PUT replaces the object atomically: readers see the old or the new playlist.
-        await self._put(self._key(name), data, PLAYLIST_CONTENT_TYPE,
+        await self._put(self._key(name), data, content_type(name) or PLAYLIST_CONTENT_TYPE,
                         self._profile.playlist_cache_control)
 
     async def put_key(self, data: bytes, name: str) -> None:

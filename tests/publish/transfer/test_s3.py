@@ -74,6 +74,16 @@ async def test_segment_and_playlist_are_stored_with_type_and_cache_headers(
     assert s3_server.read("live_a.m3u8") == PLAYLIST
 
 
+async def test_the_steering_manifest_is_json_with_a_playlists_cache_lifetime(
+        s3_server: S3Server, opened: Callable[..., Any]) -> None:
+    """It changes with the config (a reload reorders the pathways), like a playlist."""
+    transfer = await opened()
+    await transfer.put_playlist(b'{"VERSION": 1}\n', "live-steering.json")
+    manifest = s3_server.head("live-steering.json")
+    assert (manifest["ContentType"], manifest["CacheControl"]) == (
+        "application/json", "max-age=1")
+
+
 async def test_fmp4_objects_and_keys_get_their_own_types_and_cache_headers(
         s3_server: S3Server, opened: Callable[..., Any], segment: Path) -> None:
     """CMAF segments and init segments are media (long-lived); a key is never cached."""
