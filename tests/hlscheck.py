@@ -30,6 +30,7 @@ class Segment:
     extinf: str  # as written, so a rewrite at the same MSN is caught exactly
     discontinuity: bool
     discontinuity_number: int  # RFC 8216 §6.2.2: DSN + DISCONTINUITY tags up to this one
+    gap: bool = False  # #EXT-X-GAP: no media behind the URI; clients must not load it
 
     @property
     def duration(self) -> float:
@@ -75,9 +76,9 @@ def parse_media_text(text: str, where: str = "playlist") -> MediaText:
     if not lines or lines[0] != "#EXTM3U":
         _fail(where, "first line is not #EXTM3U")
     version, target, msn, dsn, kind, ended = 1, None, 0, 0, None, False
-    raw: list[tuple[str, str, bool]] = []
+    raw: list[tuple[str, str, bool, bool]] = []
     extinf: str | None = None
-    disc = False
+    disc = gap = False
     resources: list[str] = []
     maps = iframes_only = False
     for line in lines[1:]:
@@ -108,6 +109,8 @@ def parse_media_text(text: str, where: str = "playlist") -> MediaText:
             ended = True
         elif tag == "#EXT-X-DISCONTINUITY":
             disc = True
+        elif tag == "#EXT-X-GAP":
+            gap = True
         elif tag == "#EXT-X-PROGRAM-DATE-TIME":
             try:
                 moment = datetime.fromisoformat(line.partition(":")[2])
@@ -122,8 +125,8 @@ def parse_media_text(text: str, where: str = "playlist") -> MediaText:
         elif not line.startswith("#"):
             if extinf is None:
                 _fail(where, f"URI without #EXTINF: {line!r}")
-            raw.append((line, extinf, disc))
-            extinf, disc = None, False
+            raw.append((line, extinf, disc, gap))
+            extinf, disc, gap = None, False, False
     if version < 3:
         _fail(where, f"EXT-X-VERSION {version} < 3 (decimal-float EXTINF needs 3)")
     needed = 5 if iframes_only else 6
@@ -135,9 +138,9 @@ def parse_media_text(text: str, where: str = "playlist") -> MediaText:
         _fail(where, "VOD playlist without #EXT-X-ENDLIST")
     playlist = MediaText(version, target, msn, dsn, kind, ended, resources=resources)
     number = dsn
-    for i, (uri, value, disc) in enumerate(raw):
+    for i, (uri, value, disc, gap) in enumerate(raw):
         number += disc
-        playlist.segments.append(Segment(msn + i, uri, value, disc, number))
+        playlist.segments.append(Segment(msn + i, uri, value, disc, number, gap))
     return playlist
 
 
@@ -160,7 +163,7 @@ class MediaPlaylistWatcher:
             # above the target both ways (half-up and half-down) is an unambiguous violation.
             if s.duration - 0.5 > now.target:
                 _fail(where, f"MSN {s.msn}: EXTINF {s.extinf} rounds above target {now.target}")
-            if not exists(s.uri):
+            if not s.gap and not exists(s.uri):  # a gap's URI names nothing (RFC 8216bis)
                 _fail(where, f"MSN {s.msn}: listed segment {s.uri!r} does not exist")
         for uri in now.resources:  # absolute URIs (keys on another server) are not ours
             if "://" not in uri and not exists(uri):
@@ -201,10 +204,11 @@ class MediaPlaylistWatcher:
             before = self._seen.get(s.msn)
             if before is None:
                 continue
-            if (s.uri, s.extinf) != (before.uri, before.extinf):
+            if (s.uri, s.extinf, s.gap) != (before.uri, before.extinf, before.gap):
                 _fail(
                     where,
-                    f"MSN {s.msn} changed: {before.uri} {before.extinf} -> {s.uri} {s.extinf}",
+                    f"MSN {s.msn} changed: {before.uri} {before.extinf} gap={before.gap} -> "
+                    f"{s.uri} {s.extinf} gap={s.gap}",
                 )
             if s.discontinuity_number != before.discontinuity_number:
                 _fail(

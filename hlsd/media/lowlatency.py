@@ -117,7 +117,9 @@ class LowLatencyView:
             current_map = _map(lines, entry.map_name, current_map)
             if entry.program_date_time is not None:
                 lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{format_pdt(entry.program_date_time)}")
-            if entry.seq in listed_parts:
+            if entry.gap:  # no parts: a rung that could not produce it had none either
+                lines.append("#EXT-X-GAP")
+            elif entry.seq in listed_parts:
                 lines += [_part(p) for p in self.parts.get(entry.seq, ())]
             lines += [f"#EXTINF:{entry.duration:.3f},", entry.name]
         pending = self.pending

@@ -26,7 +26,7 @@ def parse_media(text: str, *, url_prefix: str = "", window: int | None = None) -
     kind: str | None = None
     independent = ended = False
     entries: list[Entry] = []
-    disc, pdt, duration = False, None, None
+    disc, gap, pdt, duration = False, False, None, None
     map_name: str | None = None  # MAP and KEY apply until the next one
     key: KeyTag | None = None
     for line in _lines(text)[1:]:
@@ -45,6 +45,8 @@ def parse_media(text: str, *, url_prefix: str = "", window: int | None = None) -
             ended = True
         elif tag == "#EXT-X-DISCONTINUITY":
             disc = True
+        elif tag == "#EXT-X-GAP":
+            gap = True
         elif tag == "#EXT-X-PROGRAM-DATE-TIME":
             pdt = _datetime(line, value)
         elif tag == "#EXTINF":
@@ -59,8 +61,8 @@ def parse_media(text: str, *, url_prefix: str = "", window: int | None = None) -
                 raise PlaylistError(f"URI without #EXTINF: {line!r}")
             name = line.removeprefix(url_prefix) if url_prefix else line
             entries.append(Entry(msn + len(entries), name, duration, disc, pdt, independent,
-                                 map_name, key))
-            disc, pdt, duration = False, None, None
+                                 None if gap else map_name, None if gap else key, gap=gap))
+            disc, gap, pdt, duration = False, False, None, None
     if target is None:
         raise PlaylistError("no #EXT-X-TARGETDURATION")
     if window is None:

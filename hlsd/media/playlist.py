@@ -15,6 +15,8 @@ from typing import Any
 
 VERSION = 3  # floating-point EXTINF needs 3 (RFC 8216 §7)
 MAP_VERSION = 6  # EXT-X-MAP outside an I-frame playlist needs 6 (RFC 8216 §7)
+# EXT-X-GAP needs no higher version: RFC 8216bis §8 (draft 16) ties version 8 to variable
+# substitution only, so a playlist with gaps keeps the version its other tags need.
 
 
 class PlaylistError(ValueError):
@@ -50,7 +52,7 @@ class KeyTag:
 @dataclass(frozen=True)
 class Entry:
     """One media segment line group (#EXT-X-DISCONTINUITY, #EXT-X-KEY, #EXT-X-MAP,
-    #EXT-X-PROGRAM-DATE-TIME, #EXTINF).
+    #EXT-X-PROGRAM-DATE-TIME, #EXT-X-GAP, #EXTINF).
 
     Normalised on construction to what the playlist text can say (duration to the
     millisecond, date-time to the millisecond in UTC), so model → text → model is exact.
@@ -71,6 +73,10 @@ class Entry:
     iframes: tuple[tuple[int, int, int], ...] = ()
     psi: int | None = None
     iframe_seq: int = 0
+    # #EXT-X-GAP (RFC 8216bis §4.4.4.7): a segment its rung could not produce, listed under
+    # the name it would have had so the rungs stay aligned; no media: never stored,
+    # never loaded by clients, never deleted.
+    gap: bool = False
 
     def __post_init__(self) -> None:
         if self.map_name is not None and (not self.map_name or has_control(self.map_name)
@@ -118,9 +124,10 @@ class MediaPlaylist:
     def add(self, entry: Entry) -> list[Entry]:
         """Append; returns the entries that left the window (to be deleted later, not now).
 
-        A gap in sequence numbers (segments skipped at this destination) or a change
+        A jump in sequence numbers (segments skipped at this destination) or a change
         between TS and fMP4 empties the playlist and marks the new entry as a
-        discontinuity, so every listed entry keeps media sequence number == seq.
+        discontinuity, so every listed entry keeps media sequence number == seq. Gap
+        entries (EXT-X-GAP) fill numbers in place, and have no format of their own.
         """
         if self.ended:
             raise PlaylistError(f"segment {entry.seq}: playlist already has #EXT-X-ENDLIST")
@@ -138,10 +145,12 @@ class MediaPlaylist:
                 f"segment {entry.seq}: sequence goes back (media sequence {self.media_sequence})"
             )
         removed: list[Entry] = []
-        # A gap, or a change of segment format: no EXT-X-MAP can be taken back, so TS
+        media = next((e for e in reversed(self.entries) if not e.gap), None)
+        # A jump, or a change of segment format: no EXT-X-MAP can be taken back, so TS
         # never follows fMP4 in one playlist (nor the reverse, for symmetry).
         if self.entries and (entry.seq != self.entries[-1].seq + 1 or (
-                entry.map_name is None) != (self.entries[-1].map_name is None)):
+                media is not None and not entry.gap
+                and (entry.map_name is None) != (media.map_name is None))):
             removed, self.entries = self.entries, []
             entry = replace(entry, discontinuity=True)
         if not self.entries:
@@ -203,6 +212,9 @@ class MediaPlaylist:
         for e in self.entries:
             if e.discontinuity:
                 lines.append("#EXT-X-DISCONTINUITY")
+            if e.gap:  # no media: no MAP or KEY of its own, nothing to decrypt
+                lines += _gap_lines(e, self.url_prefix)
+                continue
             if e.map_name is not None and e.map_name != current_map:
                 if keyed:  # the init segment is clear: no key may apply to it (§4.3.2.5)
                     lines.append("#EXT-X-KEY:METHOD=NONE")
@@ -249,6 +261,12 @@ class MediaPlaylist:
         ):
             raise PlaylistError("invalid playlist state: entries are not numbered contiguously")
         return playlist
+
+
+def _gap_lines(entry: Entry, url_prefix: str) -> list[str]:
+    lines = [] if entry.program_date_time is None else [
+        f"#EXT-X-PROGRAM-DATE-TIME:{format_pdt(entry.program_date_time)}"]
+    return [*lines, "#EXT-X-GAP", f"#EXTINF:{entry.duration:.3f},", url_prefix + entry.name]
 
 
 def format_pdt(moment: datetime) -> str:

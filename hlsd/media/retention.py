@@ -28,13 +28,16 @@ class Retention:
         self._when: dict[str, float] = {}
 
     def schedule(self, removed: Iterable[Entry], playlist_duration: float, now: float) -> None:
-        """Schedule the deletion of entries that just left a playlist.
+        """Schedule the deletion of entries that just left a playlist (gap entries, never
+        stored, are passed over).
 
         `playlist_duration` is the longest duration of the playlist while it listed them
         (`Peaks.longest`; `MediaPlaylist.longest_duration` is a safe value), not only that
         of the last playlist that did.
         """
         for entry in removed:
+            if entry.gap:  # EXT-X-GAP: its name is no file's, here or anywhere
+                continue
             when = now + entry.duration + playlist_duration
             # The same name scheduled twice keeps the later time: deleting late is harmless,
             # deleting early breaks a client.
