@@ -7,7 +7,7 @@ are checked rule by rule. Rule numbers are those of the specification's current 
 (developer.apple.com, "HTTP Live Streaming (HLS) authoring specification for Apple
 devices"); each check says what it takes from the rule.
 
-Checked here: 1.28, 1.29, 1.32, 4.4 (not yet), 6.1 (not yet), 7.4, 7.7, 8.1, 8.2, 8.4,
+Checked here: 1.28, 1.29, 1.32, 4.4, 6.1, 7.4, 7.7, 8.1, 8.2, 8.4,
 8.11, 8.17, 8.22, 8.24, 9.1, 9.2, 9.9, 9.11, 9.12, 9.14, 9.15, 10.1, 10.4.
 Not checked here: 7.5/7.6 (target and segment durations SHOULD be 6 s: the operator's
 `segment_length`, 2 s in this test to keep it short) and 8.12 (SHOULD list 15 minutes:
@@ -116,6 +116,13 @@ def probe(path: Path, entries: str, stream: str = "v:0", first: bool = False
     return list(out.get("frames") or out.get("packets") or [])
 
 
+def probe_streams(path: Path, entries: str, stream: str = "v:0") -> list[dict[str, str]]:
+    argv = ["ffprobe", "-v", "error", "-select_streams", stream, "-show_entries", entries,
+            "-of", "json", str(path)]
+    out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    return list(json.loads(out).get("streams") or [])
+
+
 def first_video_pts(path: Path, stream: str = "v:0") -> float:
     return min(float(p["pts_time"]) for p in probe(path, "packet=pts_time", stream)
                if p.get("pts_time") not in (None, "N/A"))
@@ -162,12 +169,21 @@ def rule_1_32(s: Stream) -> None:
 
 
 def rule_4_4(s: Stream) -> None:
-    """Closed captions MUST be declared (EXT-X-MEDIA TYPE=CLOSED-CAPTIONS with LANGUAGE);
-    a stream without them says CLOSED-CAPTIONS=NONE on every video variant (RFC 8216
-    §4.3.4.2), so players do not wait for captions that never come."""
+    """Closed captions MUST be declared as the video carries them. This source carries
+    none (ffprobe finds no closed captions in any video segment), so every variant,
+    audio-only ones too, says CLOSED-CAPTIONS=NONE, the enumerated value, not a quoted
+    group name (RFC 8216 §4.3.4.2: NONE on one variant means NONE on all), and no
+    CLOSED-CAPTIONS rendition is listed: players do not wait for captions that never
+    come. (A captioned source is not streamed here.)"""
     for v in s.variants:
-        if v.video:
-            assert "CLOSED-CAPTIONS" in v.attrs, v.attrs
+        for msn, path in v.files.items() if v.video else ():
+            streams = probe_streams(path, "stream=closed_captions")
+            assert [int(x["closed_captions"]) for x in streams] == [0], (msn, streams)
+    lines = [line for line in s.master.splitlines() if line.startswith("#EXT-X-STREAM-INF:")]
+    assert len(lines) == len(s.variants), s.master
+    for line in lines:
+        assert "CLOSED-CAPTIONS=NONE" in line.split(":", 1)[1].split(","), line
+    assert "TYPE=CLOSED-CAPTIONS" not in s.master, s.master
 
 
 def rule_6_1(s: Stream) -> None:
