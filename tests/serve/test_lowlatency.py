@@ -29,6 +29,9 @@ from tests.serve.test_playback import origin_url
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(180)]
 
 PART = 0.5
+# What a loaded 2-core machine may add to an answer's time (the encoder's output, the
+# segmenter, the daemon's and the client's event loops): said here, not hidden in a bound.
+LOADED = 0.25
 SOURCE = "ffmpeg -re -f lavfi -i testsrc2=size=192x108:rate=25"
 
 
@@ -84,11 +87,28 @@ def tags(text: str, name: str) -> list[dict[str, str]]:
             if line.startswith(name + ":")]
 
 
+def parts(text: str) -> list[tuple[int, int, float]]:
+    """(MSN, index, duration) of every EXT-X-PART, from its URI (NAME-<msn>.<index>.m4s)."""
+    listed = []
+    for part in tags(text, "#EXT-X-PART"):
+        msn, index = part["URI"].rsplit("-", 1)[1].split(".")[:2]
+        listed.append((int(msn), int(index), float(part["DURATION"])))
+    return listed
+
+
 def last_part(text: str) -> tuple[int, int]:
-    """(MSN, index) of the newest EXT-X-PART, from its URI (NAME-<msn>.<index>.m4s)."""
-    uri = tags(text, "#EXT-X-PART")[-1]["URI"]
-    msn, index = uri.rsplit("-", 1)[1].split(".")[:2]
-    return int(msn), int(index)
+    """(MSN, index) of the newest EXT-X-PART."""
+    msn, index, _ = parts(text)[-1]
+    return msn, index
+
+
+def one_part_more(before: tuple[int, int], text: str) -> float:
+    """The answer to a blocking request for the part after `before` lists exactly one
+    part more (the one asked for: past a segment's last part, the next segment's first):
+    it went out as that part arrived, not later with more. Returns that part's duration."""
+    listed = parts(text)
+    assert [p[:2] for p in listed[-2:-1]] == [before], (before, listed[-3:])
+    return listed[-1][2]
 
 
 async def test_playlist_carries_the_ll_tags(live: Live) -> None:
@@ -113,20 +133,26 @@ async def test_playlist_carries_the_ll_tags(live: Live) -> None:
 
 
 async def test_blocking_reload_returns_as_the_next_part_arrives(live: Live) -> None:
-    """1. the newest part is (M, N); ask for (M, N+1) — or the next segment's part 0
-    2. the answer comes when that part exists, within about one part duration, and
-       lists it"""
+    """1. the newest part is (M, N); ask for (M, N+1) (past a segment's last part: the
+       next segment's first)
+    2. the answer lists exactly one part more, the one asked for: it was answered as
+       that part arrived (an origin waking only at whole segments, or now and then,
+       lists more, or answers later)
+    3. again for the part after it, eight times in a row: each request is sent as the
+       part before arrives, so it waits for one part to be produced — at most that
+       part's duration (the encoder runs in real time), plus LOADED"""
+    before = last_part(await live.playlist())
     waits = []
-    for _ in range(4):
-        msn, index = last_part(await live.playlist())
+    for _ in range(8):
+        msn, index = before
         status, text, waited = await live.get("live_hi.m3u8", _HLS_msn=str(msn),
                                               _HLS_part=str(index + 1))
-        assert status == 200
-        newest = last_part(text)
-        assert newest > (msn, index), (newest, msn, index)
-        waits.append(waited)
-    print(f"blocking reload waits: {[round(w, 3) for w in waits]} s (part target {PART} s)")
-    assert max(waits) <= PART + 1.0
+        assert status == 200, text
+        duration = one_part_more(before, text)
+        waits.append((round(waited, 3), duration))
+        before = last_part(text)
+    print(f"blocking reload (wait, part duration) in s: {waits}")
+    assert all(waited <= duration + LOADED for waited, duration in waits), waits
 
 
 async def test_requests_too_far_ahead_are_refused(live: Live) -> None:

@@ -15,7 +15,7 @@ import pytest
 
 from tests.daemon_util import FAST_X264, read, running, until, wait_for, write_config
 from tests.fixtures.nginx_cache import Logged, NginxCache, nginx_binary
-from tests.serve.test_lowlatency import last_part, tags
+from tests.serve.test_lowlatency import LOADED, last_part, one_part_more, parts, tags
 from tests.serve.test_playback import origin_url
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
@@ -41,6 +41,15 @@ class Tier:
         """(MSN, part index) of the newest part, asked of the origin itself (a cached
         playlist may be a second old)."""
         status, body, _, _ = await self.get(self.origin + "live_hi.m3u8")
+        assert status == 200
+        return last_part(body.decode())
+
+    async def fresh_part(self) -> tuple[int, int]:
+        """(MSN, part index) of a part that has just arrived: the origin's answer to a
+        blocking request for the part after the newest."""
+        msn, index = await self.newest_part()
+        status, body, _, _ = await self.get(
+            self.origin + f"live_hi.m3u8?_HLS_msn={msn}&_HLS_part={index + 1}")
         assert status == 200
         return last_part(body.decode())
 
@@ -90,38 +99,47 @@ async def tier(stack: tuple[str, NginxCache]) -> AsyncIterator[Tier]:
 
 
 async def test_blocking_reload_through_nginx(tier: Tier) -> None:
-    """1. the newest part is (M, N); ask nginx for (M, N+1)
-    2. the answer comes when that part exists, within about a part duration, lists it,
-       and came from the origin (MISS); the origin's Cache-Control passes through
+    """1. a part (M, N) has just arrived; ask nginx for (M, N+1)
+    2. the answer lists exactly one part more, the one asked for (nginx passed it on as
+       the origin answered, when that part arrived), within that part's duration (plus
+       LOADED); it came from the origin (MISS); the origin's Cache-Control passes through
     3. the same request again is answered from the cache (HIT), the same bytes, at once"""
-    msn, index = await tier.newest_part()
+    msn, index = await tier.fresh_part()
     uri = f"live_hi.m3u8?_HLS_msn={msn}&_HLS_part={index + 1}"
     status, body, headers, waited = await tier.get(tier.cache.url + uri)
     assert status == 200, body
-    assert last_part(body.decode()) > (msn, index)
+    duration = one_part_more((msn, index), body.decode())
     assert headers["X-Cache-Status"] == "MISS"
     assert headers["Cache-Control"].startswith("max-age=")
-    assert waited <= PART + 1.0
+    assert waited <= duration + LOADED, (waited, duration)
     again = await tier.get(tier.cache.url + uri)
     assert again[0] == 200 and again[1] == body and again[2]["X-Cache-Status"] == "HIT"
     assert await tier.origin_requests(uri, answered=2) == 1
 
 
 async def test_concurrent_blocking_requests_collapse_into_one(tier: Tier) -> None:
-    """1. 20 players ask nginx at once for a part two parts ahead (it does not exist yet:
-       every request blocks)
-    2. every one is answered 200 with the same playlist, which lists that part
+    """1. a part (M, N) has just arrived; 20 players ask nginx at once for (M, N+2):
+       the part after next, or past the segment's last part the next segment's first —
+       at least one whole part away, so every request blocks
+    2. every one is answered 200 with the same playlist, which lists the part asked for
+       as its newest, and none before the parts since (M, N) were produced (their
+       durations: the encoder runs in real time), less LOADED
     3. nginx's log: the origin saw that request once; the others waited for its answer"""
-    msn, index = await tier.newest_part()
+    msn, index = await tier.fresh_part()
     uri = f"live_hi.m3u8?_HLS_msn={msn}&_HLS_part={index + 2}"
     answers = await asyncio.gather(*(tier.get(tier.cache.url + uri)
                                      for _ in range(CONCURRENT)))
     assert {status for status, *_ in answers} == {200}
     assert len({body for _, body, _, _ in answers}) == 1
-    assert last_part(answers[0][1].decode()) >= (msn, index + 1)
+    listed = parts(answers[0][1].decode())
+    ids = [p[:2] for p in listed]
+    asked = (msn, index + 2) if (msn, index + 2) in ids else (msn + 1, 0)
+    assert ids[-1] == asked, (msn, index, ids[-4:])
     statuses = sorted(headers["X-Cache-Status"] for _, _, headers, _ in answers)
     waits = sorted(round(w, 2) for *_, w in answers)
     print(f"\n{CONCURRENT} concurrent blocking requests: cache {statuses}, waits {waits} s")
+    produced = sum(duration for *_, duration in listed[ids.index((msn, index)) + 1:])
+    assert min(waits) >= produced - LOADED, (waits, produced)  # every one blocked
     assert await tier.origin_requests(uri, answered=CONCURRENT) == 1
 
 
