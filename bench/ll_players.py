@@ -11,6 +11,7 @@ what it would parse for a browser."""
 from __future__ import annotations
 
 import asyncio
+import gzip
 import re
 import time
 from collections import Counter
@@ -19,6 +20,7 @@ from typing import cast
 from urllib.parse import urlsplit
 
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length:[ \t]*(\d+)", re.IGNORECASE)
+GZIPPED = re.compile(rb"\r\ncontent-encoding:[ \t]*gzip", re.IGNORECASE)
 BROWSER_HEADERS = (
     "Connection: keep-alive\r\n"
     'sec-ch-ua-platform: "Linux"\r\n'
@@ -27,7 +29,7 @@ BROWSER_HEADERS = (
     'sec-ch-ua: "Chromium";v="156", "Not:A-Brand";v="24"\r\n'
     "sec-ch-ua-mobile: ?0\r\nAccept: */*\r\nSec-Fetch-Site: same-origin\r\n"
     "Sec-Fetch-Mode: cors\r\nSec-Fetch-Dest: empty\r\n"
-    "Accept-Language: en-US,en;q=0.9\r\n")
+    "Accept-Encoding: gzip, deflate, br, zstd\r\nAccept-Language: en-US,en;q=0.9\r\n")
 BACKOFF = 0.1  # seconds before a player that lost its connection joins again
 
 
@@ -66,6 +68,7 @@ class Player(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._buffer = bytearray()
         self._need: int | None = None  # body bytes of the answer being read
+        self._gzipped = False
         self._status = 0
         self._state = "join"
         self._at: tuple[str, int, int, int] | None = None  # stem, msn, next part, digits
@@ -140,13 +143,14 @@ class Player(asyncio.Protocol):
                     self._rejoin()
                     return
                 self._status, self._need = int(head[9:12]), int(length[1])
+                self._gzipped = GZIPPED.search(head) is not None
                 del self._buffer[:end + 4]
             if len(self._buffer) < self._need:
                 return
             body = bytes(self._buffer[:self._need])
             del self._buffer[:self._need]
             self._need = None
-            self._answer(self._status, body)
+            self._answer(self._status, gzip.decompress(body) if self._gzipped else body)
 
     def _answer(self, status: int, body: bytes) -> None:
         received = time.time()

@@ -1,8 +1,9 @@
 """LL-HLS origin capacity: N simulated players against the built-in origin, and through
-nginx (etc/nginx/hlsd-cache.conf) with --through-nginx, side by side.
+nginx (etc/nginx/hlsd-cache.conf) with --through-nginx, through Varnish
+(etc/varnish/hlsd.vcl) with --through-varnish, side by side.
 
     python bench/origin.py [--players 50,100,200,500,1000,2000] [--seconds 10]
-                           [--processes 2] [--through-nginx]
+                           [--processes 2] [--through-nginx] [--through-varnish]
 
 The stream is the real thing: `hlsd run`, two live fMP4 rungs (320x180 and 192x108 test
 pictures, real ffmpeg encoders), 2 s segments, 0.5 s parts, LL-HLS from its origin on
@@ -24,10 +25,13 @@ the origin, so the figures are an upper bound.
 
 For each N: p50/p99 of the delay over every (player, part) in the window, parts missed
 (not delivered by the end of the run: a player that fell behind, or out of step and
-re-joined at the live edge), and CPU of the origin process (and of
-nginx); then the largest N whose p99 ≤ 100 ms. Through nginx, its access log says which
-requests reached the origin: the origin's requests per part per rung must stay about one
-whatever N is (cache lock). Bounded: at most 5000 players, at most 60 s per step.
+re-joined at the live edge), and CPU of the origin process (and of the cache); then the
+largest N whose p99 ≤ 100 ms. Through a cache, one reference player per rung plays from the
+origin directly at the same time, and "added" is a player's reception of a part minus the
+reference's: what the cache tier adds (goal for Varnish: p99 ≤ 50 ms at 1000 players). The
+cache's own log says which requests reached the origin: the origin's requests per part per
+rung must stay about one whatever N is (goal ≤ 1.1). Bounded: at most 5000 players, at
+most 60 s per step.
 """
 
 from __future__ import annotations
@@ -54,14 +58,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from live_daemon import RUNGS, live_daemon
 from ll_players import run_players
+from shields import NginxShield, Shield, VarnishShield
 
 from hlsd.cli import loop_factory
-from tests.fixtures.nginx_cache import NginxCache, nginx_binary
+from tests.fixtures.nginx_cache import nginx_binary
+from tests.fixtures.varnish_cache import varnish_binary
 
 SEGMENT = 2.0
 PART = 0.5
 P99_LIMIT = 0.100
 PLAYER_GOAL = 1000
+ADDED_P99_GOAL = 0.050  # what a cache tier may add at PLAYER_GOAL players
+ORIGIN_REQUESTS_GOAL = 1.1  # blocking playlist requests per part per rung, through a cache
 WARMUP = 3.0  # players join within the first second, then settle
 MAX_PLAYERS = 5000
 MAX_SECONDS = 60.0
@@ -128,15 +136,24 @@ class Step:
     origin_cpu: float  # share of one core
     client_cpu: float
     machine: float  # share of all cores busy in the window, whoever used them
+    path: str = "direct"
     proxy_cpu: float | None = None
-    origin_playlists: float | None = None  # origin requests per part per rung, via nginx
+    origin_playlists: float | None = None  # origin requests per part per rung, via a cache
     origin_parts: float | None = None
+    added: list[float] | None = None  # through a cache: minus the reference's reception
 
     def pct(self, p: float) -> float:
-        ordered = sorted(self.delays)
-        if not ordered:
-            return float("nan")
-        return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
+        return percentile(self.delays, p)
+
+    def added_pct(self, p: float) -> float:
+        return percentile(self.added or [], p)
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered) + 0.5) - 1))]
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -157,8 +174,16 @@ def machine_busy() -> tuple[float, float]:
     return sum(fields) - idle, sum(fields)
 
 
-def run_step(base: str, players: int, processes: int, seconds: float, watch: PartWatch,
-             origin_pid: int, proxy: NginxCache | None) -> Step:
+def players_process(base: str, rungs: list[str], count: int, first: int, until: float
+                    ) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, __file__, "--client", base, "--rungs", ",".join(rungs),
+         "--count", str(count), "--first", str(first), "--until", str(until)],
+        stdout=subprocess.PIPE, text=True)
+
+
+def run_step(origin: str, players: int, processes: int, seconds: float, watch: PartWatch,
+             origin_pid: int, proxy: Shield | None) -> Step:
     rungs = list(RUNGS)
     start = time.time() + WARMUP
     until = start + seconds
@@ -166,11 +191,11 @@ def run_step(base: str, players: int, processes: int, seconds: float, watch: Par
              for i in range(processes)]
     procs, first = [], 0
     for count in share:
-        procs.append(subprocess.Popen(
-            [sys.executable, __file__, "--client", base, "--rungs", ",".join(rungs),
-             "--count", str(count), "--first", str(first), "--until", str(until)],
-            stdout=subprocess.PIPE, text=True))
+        procs.append(players_process(proxy.url if proxy else origin, rungs, count, first,
+                                     until))
         first += count
+    # through a cache: one player per rung at the origin itself, the reference
+    reference = players_process(origin, rungs, len(rungs), 0, until) if proxy else None
     proxy_pids = proxy.pids() if proxy is not None else []
     time.sleep(max(0.0, start - time.time()))  # the window starts at a fixed wall time
     origin_before, proxy_before = cpu_seconds([origin_pid]), cpu_seconds(proxy_pids)
@@ -184,6 +209,10 @@ def run_step(base: str, players: int, processes: int, seconds: float, watch: Par
     for proc in procs:
         out, _ = proc.communicate(timeout=MAX_SECONDS + 60)
         results.append(json.loads(out))
+    reference_at: dict[str, float] = {}
+    if reference is not None:
+        out, _ = reference.communicate(timeout=MAX_SECONDS + 60)
+        reference_at = dict(json.loads(out)["deliveries"])
 
     # the parts written in the window, whose delivery every player of their rung owes
     window = {name: at for name, at in watch.written.items() if start <= at <= until - 1.0}
@@ -198,11 +227,14 @@ def run_step(base: str, players: int, processes: int, seconds: float, watch: Par
     step = Step(players, delays, expected - len(delays), expected, dict(errors), origin_cpu,
                 sum(r["cpu"] for r in results) / (seconds + WARMUP + 1), machine)
     if proxy is not None:
-        step.proxy_cpu = proxy_cpu
-        upstream = [e for e in proxy.logged() if e.upstream and start <= e.at <= until]
+        step.path, step.proxy_cpu = proxy.name, proxy_cpu
+        upstream = proxy.origin_uris(start, until)
         parts = max(1, sum(1 for at in watch.written.values() if start <= at <= until))
-        step.origin_playlists = sum("_HLS_msn=" in e.uri for e in upstream) / parts
-        step.origin_parts = sum(e.uri.endswith(".m4s") for e in upstream) / parts
+        step.origin_playlists = sum("_HLS_msn=" in uri for uri in upstream) / parts
+        step.origin_parts = sum(uri.endswith(".m4s") for uri in upstream) / parts
+        step.added = [received - reference_at[name] for r in results
+                      for name, received in r["deliveries"]
+                      if name in window and name in reference_at]
     return step
 
 
@@ -214,6 +246,11 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=2, help="client processes")
     parser.add_argument("--through-nginx", action="store_true",
                         help="each step also through etc/nginx/hlsd-cache.conf")
+    parser.add_argument("--through-varnish", action="store_true",
+                        help="each step also through etc/varnish/hlsd.vcl")
+    parser.add_argument("--varnish-param", action="append", default=[],
+                        metavar="NAME=VALUE", help="a varnishd -p parameter (repeatable), "
+                        "e.g. thread_pool_min=200")
     parser.add_argument("--lock-age", default=None,
                         help="nginx proxy_cache_lock_age instead of the shipped 20s, e.g. "
                              "100ms: waiters look again that often, and one more request "
@@ -232,61 +269,68 @@ def main() -> int:
         parser.error(f"at most {MAX_PLAYERS} players and {MAX_SECONDS:g} s per step")
     if args.through_nginx and nginx_binary() is None:
         parser.error("--through-nginx needs nginx (apt-get install nginx-light)")
+    if args.through_varnish and varnish_binary() is None:
+        parser.error("--through-varnish needs varnish (apt-get install varnish)")
+    params = dict(p.split("=", 1) for p in args.varnish_param)
     # every player holds a connection to the origin (and nginx one more upstream)
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
     base = Path(tempfile.mkdtemp(prefix="hlsd-bench-origin-"))
-    rows: list[tuple[Step, Step | None]] = []
-    proxy: NginxCache | None = None
+    rows: list[list[Step]] = []
+    shields: list[Shield] = []
     try:
         with live_daemon(base / "hlsd", segment=SEGMENT, part=PART) as daemon:
             watch = PartWatch([daemon.temp_dir / rung for rung in RUNGS])
-            if args.through_nginx:
-                changes = {} if args.lock_age is None else {
-                    "proxy_cache_lock_age 20s;": f"proxy_cache_lock_age {args.lock_age};"}
-                proxy = NginxCache(daemon.port, base / "nginx",
-                                   connections=2 * max(steps) + 512, changes=changes)
-                proxy.start()
             try:
+                if args.through_nginx:
+                    shields.append(NginxShield(daemon.port, base / "nginx", max(steps),
+                                               args.lock_age))
+                if args.through_varnish:
+                    shields.append(VarnishShield(daemon.port, base / "varnish", params))
                 for n in steps:
-                    direct = run_step(daemon.url, n, args.processes, args.seconds, watch,
-                                      daemon.pid, None)
-                    cached = None if proxy is None else run_step(
-                        proxy.url, n, args.processes, args.seconds, watch, daemon.pid, proxy)
-                    rows.append((direct, cached))
+                    row = [run_step(daemon.url, n, args.processes, args.seconds, watch,
+                                    daemon.pid, None)]
+                    row += [run_step(daemon.url, n, args.processes, args.seconds, watch,
+                                     daemon.pid, shield) for shield in shields]
+                    rows.append(row)
                     print(f"  measured {n} players", file=sys.stderr)
             finally:
                 watch.close()
-                if proxy is not None:
-                    proxy.stop()
+                for shield in shields:
+                    print(f"  {shield.name}: {shield.notes()}", file=sys.stderr)
+                    shield.stop()
     finally:
         shutil.rmtree(base, ignore_errors=True)
     report(rows, args)
     return 0
 
 
-def report(rows: list[tuple[Step, Step | None]], args: argparse.Namespace) -> None:
+def report(rows: list[list[Step]], args: argparse.Namespace) -> None:
     print(f"LL-HLS origin capacity: hlsd's origin, {len(RUNGS)} live rungs, {SEGMENT:g} s "
           f"segments, {PART:g} s parts; players spread over the rungs, in {args.processes} "
           f"client processes; {args.seconds:g} s window per step after a {WARMUP:g} s warm-up")
     print("delivery delay = part bytes received by a player - part file renamed into place "
-          f"by the segmenter (inotify); every process on this machine ({os.cpu_count()} "
-          "cores); CPU of the origin, the players, nginx: share of one core; machine: share "
-          "of all cores busy, whoever used them; req/part: the origin's requests per part "
-          "per rung through nginx (blocking playlists, parts)")
-    print(f"  {'players':>7}  {'path':6} {'p50 ms':>8} {'p99 ms':>8} {'missed':>6} "
-          f"{'origin':>6} {'players':>7} {'machine':>7} {'nginx':>6}  req/part")
-    best = {"direct": 0, "nginx": 0}
-    for direct, cached in rows:
-        for name, step in (("direct", direct), ("nginx", cached)):
-            if step is None:
-                continue
+          "by the segmenter (inotify); added = through a cache, minus the reception of a "
+          "reference player at the origin; every process on this machine "
+          f"({os.cpu_count()} cores); CPU of the origin, the players, the cache: share of "
+          "one core; machine: share of all cores busy, whoever used them; req/part: the "
+          "origin's requests per part per rung through the cache (blocking playlists, "
+          "parts)")
+    print(f"  {'players':>7}  {'path':7} {'p50 ms':>8} {'p99 ms':>8} {'+p50':>6} {'+p99':>6} "
+          f"{'missed':>6} {'origin':>6} {'players':>7} {'machine':>7} {'cache':>6}  req/part")
+    best: dict[str, int] = {}
+    for row in rows:
+        for step in row:
+            best.setdefault(step.path, 0)
             if good(step):
-                best[name] = max(best[name], step.players)
+                best[step.path] = max(best[step.path], step.players)
             missed = step.missed / step.expected if step.expected else float("nan")
-            line = (f"  {step.players:>7}  {name:6} {step.pct(50) * 1e3:>8.1f} "
-                    f"{step.pct(99) * 1e3:>8.1f} {missed:>6.1%} {step.origin_cpu:>6.0%} "
+            added = (f"{'-':>6} {'-':>6}" if step.added is None else
+                     f"{step.added_pct(50) * 1e3:>6.1f} {step.added_pct(99) * 1e3:>6.1f}")
+            line = (f"  {step.players:>7}  {step.path:7} {step.pct(50) * 1e3:>8.1f} "
+                    f"{step.pct(99) * 1e3:>8.1f} {added} "
+                    f"{missed:>6.1%} {step.origin_cpu:>6.0%} "
                     f"{step.client_cpu:>7.0%} {step.machine:>7.0%}")
             if step.proxy_cpu is not None:
                 line += (f" {step.proxy_cpu:>6.0%}  {step.origin_playlists:.2f}, "
@@ -294,10 +338,19 @@ def report(rows: list[tuple[Step, Step | None]], args: argparse.Namespace) -> No
             print(line)
             if step.errors:
                 print(f"  {'':>7}  errors: {step.errors}")
-    verdict = "ok" if best["direct"] >= PLAYER_GOAL else "MISSED"
+    verdict = "ok" if best.get("direct", 0) >= PLAYER_GOAL else "MISSED"
     print(f"  largest N with p99 ≤ {P99_LIMIT * 1e3:.0f} ms (and < 1 % missed): direct "
-          f"{best['direct'] or 'none'} (goal ≥ {PLAYER_GOAL}: {verdict})"
-          + (f"; through nginx {best['nginx'] or 'none'}" if args.through_nginx else ""))
+          f"{best.get('direct') or 'none'} (goal ≥ {PLAYER_GOAL}: {verdict})"
+          + "".join(f"; through {path} {n or 'none'}" for path, n in best.items()
+                    if path != "direct"))
+    for step in (s for row in rows for s in row if s.added is not None):
+        if step.players == PLAYER_GOAL:
+            met = (step.added_pct(99) <= ADDED_P99_GOAL and step.origin_playlists is not None
+                   and step.origin_playlists <= ORIGIN_REQUESTS_GOAL)
+            print(f"  through {step.path} at {PLAYER_GOAL} players: p99 added "
+                  f"{step.added_pct(99) * 1e3:.1f} ms, {step.origin_playlists:.2f} origin "
+                  f"requests per part per rung (goal ≤ {ADDED_P99_GOAL * 1e3:.0f} ms, "
+                  f"≤ {ORIGIN_REQUESTS_GOAL}: {'met' if met else 'missed'})")
 
 
 def good(step: Step) -> bool:
