@@ -288,8 +288,10 @@ async def test_player_plays_a_stream_in_chromium(tmp_path: Path) -> None:
     (npm's hls.min.js at /hls.min.js), 3. Chromium opens the player: the video plays, the
     page says "hls.js: local (<version>)", the ladder and live figures show, a click on a
     ladder level switches to it, 4. a second origin with the default (CDN) hls.js URL
-    plays too, that URL answered locally, and says "hls.js: CDN", 5. nothing was
-    requested from outside 127.0.0.1, 6. a screenshot is saved."""
+    plays too, that URL answered locally, and says "hls.js: CDN"; its admin routes are on
+    an admin listener of their own, and the page's ladder and health come all the same
+    (from /stream.json), 5. nothing was requested from outside 127.0.0.1, 6. a screenshot
+    is saved."""
     require_browser()
     if shutil.which("ffmpeg") is None:
         pytest.skip("ffmpeg is not installed")
@@ -301,7 +303,7 @@ async def test_player_plays_a_stream_in_chromium(tmp_path: Path) -> None:
     local = HttpOrigin(HttpSettings(port=0), served,
                        Status(Metrics(), lambda: evaluate({}, 0, 1, 0), lambda: info),
                        HlsJs("hls.min.js", hlsjs_path()))
-    cdn = HttpOrigin(HttpSettings(port=0), served,
+    cdn = HttpOrigin(HttpSettings(port=0, admin_listen="127.0.0.1", admin_port=0), served,
                      Status(Metrics(), lambda: evaluate({}, 0, 1, 0), lambda: info))
     await local.start()
     await cdn.start()
@@ -328,6 +330,10 @@ async def test_player_plays_a_stream_in_chromium(tmp_path: Path) -> None:
             await b.page.goto(cdn.url)
             assert await wait_for_playback(b.page, seconds=0.5) > 0.5
             assert (await b.page.inner_text("#hlsjs")).startswith("hls.js: CDN (1.")
+            await b.page.wait_for_function(
+                "document.querySelectorAll('#levels tbody tr').length === 2")
+            await b.page.wait_for_function(
+                "document.getElementById('health').textContent === 'healthy'")
             assert b.blocked == []
             assert b.errors == []
     finally:
