@@ -9,10 +9,13 @@ by `first(N) + lag(R) + grace`, where
 - `lag(R)` is how late R's own recent segments came after the first rung's (the largest
   of its last LAG_SAMPLES): per-rung encoders cut the same grid at slightly different
   moments, and a rung steadily a little late is not missing anything;
-- `grace` is one segment (N's duration, at least `segment_length`), two while R's encoder
-  is being restarted (until its first segment): the restarted encoder's first segment
-  also carries its start-up time, and should not be lost to a gap.
-While R reports parts of N (LL-HLS), N is on its way: the grace runs from its newest part.
+- `grace` is one segment (N's duration, at least `segment_length`).
+While R's encoder is being restarted (from the restart until its first segment), a number
+its siblings produced before the restart is missing at once (the old run is over, the new
+one numbers after it), a later one at `first(N) + RESTART_GRACE x grace`: the new encoder's
+first segment also carries its start-up time (up to half a segment), and should not be
+lost to a gap; the old run's lag says nothing of the new one's. While R reports parts of
+N (LL-HLS), N is on its way: the grace runs from its newest part.
 
 Numbers are declared missing in order, per rung. A rung gets none before its first segment
 of this run (its pace is unknown), nor a ladder of one rung (no sibling shows the pace).
@@ -29,6 +32,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 LAG_SAMPLES = 4
+# A restarted encoder's first segment may come this many segments after its siblings'
+# (their segment ends just after the restart; its own also waited for the start-up).
+# More protects a slower start-up, and holds a restarting rung's playlist longer.
+RESTART_GRACE = 1.5
 KEEP = 4096  # sequence numbers remembered: far more than any window
 KEEP_ALL_JUMP = 6  # the longest jump filled when playlists keep everything (window 0)
 
@@ -46,7 +53,7 @@ class Missing:
 class _Rung:
     listed: int = -1  # the newest number handed on, as a segment or as a gap
     produced: bool = False  # a segment in this run: the rung's pace is known
-    restarting: bool = False  # its encoder is being restarted, no segment since
+    restarted: float | None = None  # when its encoder was restarted, no segment since
     lags: deque[float] = field(default_factory=lambda: deque(maxlen=LAG_SAMPLES))
     working: tuple[int, float] | None = None  # (seq, when) of its newest part
 
@@ -93,7 +100,7 @@ class LadderProgress:
         if len(self._rungs) > 1 and state.produced and 0 < jump <= (self.window
                                                                       or KEEP_ALL_JUMP):
             gaps = [Missing(rung, n, self._duration(n)) for n in range(state.listed + 1, seq)]
-        state.listed, state.produced, state.restarting, state.working = seq, True, False, None
+        state.listed, state.produced, state.restarted, state.working = seq, True, None, None
         return gaps
 
     def part(self, rung: str, seq: int, now: float) -> bool:
@@ -106,11 +113,12 @@ class LadderProgress:
             state.working = (seq, now)
         return True
 
-    def restarting(self, rung: str) -> None:
-        """The encoder of `rung` is being (re)started: its next segment comes later."""
+    def restarting(self, rung: str, now: float) -> None:
+        """The encoder of `rung` is being (re)started: every segment of its old run has
+        come; the new one numbers after its siblings' newest, and starts later."""
         state = self._rungs.get(rung)
         if state is not None:
-            state.restarting = True
+            state.restarted = now
 
     def due(self, now: float) -> list[Missing]:
         """The numbers declared missing by `now`, each rung's in order (and handed on)."""
@@ -132,8 +140,13 @@ class LadderProgress:
         first = self._first.get(seq)
         if first is None or not state.produced or len(self._rungs) < 2:
             return None
-        grace = max(first[1], self.segment_length) * (2 if state.restarting else 1)
-        at = first[0] + max(state.lags, default=0.0) + grace
+        grace = max(first[1], self.segment_length)
+        if state.restarted is None:
+            at = first[0] + max(state.lags, default=0.0) + grace
+        elif first[0] <= state.restarted:
+            at = state.restarted
+        else:
+            at = first[0] + RESTART_GRACE * grace
         if state.working is not None and state.working[0] == seq:
             at = max(at, state.working[1] + grace)
         return at

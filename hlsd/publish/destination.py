@@ -192,10 +192,10 @@ class Destination:
                 continue
             seg = lane.uploading = lane.items[0]
             started = loop.time()
-            try:
-                stored = await self._store_init(lane, seg) and await self.retry(
+            try:  # an EXT-X-GAP entry has no file: nothing to store, listed in its turn
+                stored = seg.gap or (await self._store_init(lane, seg) and await self.retry(
                     partial(self.transfer.put_segment, seg.path, seg.name), "segment",
-                    abort=partial(lane.abandoned, seg))
+                    abort=partial(lane.abandoned, seg)))
             except asyncio.CancelledError:
                 # Stopped mid-upload: a partial file listed nowhere goes later (state saved).
                 self.expiry.schedule([entry_of(seg, False)], 0.0)
@@ -221,7 +221,7 @@ class Destination:
                 continue
             lane.items.popleft()
             self._queue_changed()
-            if self.metrics:
+            if self.metrics and not seg.gap:
                 self.metrics.upload(self.name, "segment", loop.time() - started)
             listed = await self._list_keyed(seg)
             seg.release()

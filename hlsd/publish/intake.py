@@ -13,11 +13,13 @@ from pathlib import Path
 import structlog
 
 from hlsd.encode.events import Event, InitReady, PartReady, SegmentReady, StreamInfo
+from hlsd.media.gaps import LadderProgress
 from hlsd.media.ladder import Ladder, RungMedia
 from hlsd.media.lowlatency import Part
 from hlsd.media.timeline import Timeline
 from hlsd.publish.cipher import encrypt_file
 from hlsd.publish.destinations import DestinationSet
+from hlsd.publish.gaps import GapFiller
 from hlsd.publish.keys import KeyRing
 from hlsd.publish.live import LiveSink
 from hlsd.publish.metrics import IntakeMetrics
@@ -29,7 +31,9 @@ log = structlog.get_logger()
 class Intake:
     def __init__(self, temp_dir: Path, ladder: Ladder, destinations: DestinationSet,
                  metrics: IntakeMetrics, keys: KeyRing | None = None,
-                 live: LiveSink | None = None) -> None:
+                 live: LiveSink | None = None, gaps: LadderProgress | None = None) -> None:
+        """`gaps`: a live ladder's progress, to list the segments a rung could not produce
+        as EXT-X-GAP (hlsd.publish.gaps); None: segments only, as they come."""
         self._temp_dir = temp_dir
         self.ladder = ladder
         self.destinations = destinations
@@ -37,8 +41,15 @@ class Intake:
         self.keys = keys  # encryption on: every segment is encrypted before it is offered
         self.live = live  # LL-HLS: parts and segments also go to the origin's live edge
         self.timeline = Timeline()
+        self.gaps = None if gaps is None else GapFiller(gaps, ladder, self.timeline,
+                                                        destinations, metrics, live)
         self.segments = 0  # segments taken in by this daemon
         self._inits: dict[str, InitFile] = {}  # rung -> its newest init segment
+
+    async def run(self) -> None:
+        """Lists gaps as their deadlines come (a live ladder); returns at once otherwise."""
+        if self.gaps is not None:
+            await self.gaps.run()
 
     def reconfigure(self, temp_dir: Path) -> None:
         """A reload moved temp_dir (every rung restarts into it)."""
@@ -69,6 +80,8 @@ class Intake:
 
     def rung_started(self, rung: str) -> None:
         self.destinations.add_rung(rung)
+        if self.gaps is not None:
+            self.gaps.restarting(rung)
 
     def rung_finished(self, rung: str) -> None:
         self.destinations.finish_rung(rung)
@@ -77,6 +90,8 @@ class Intake:
 
     def encoder_restarted(self, rung: str) -> None:
         self.metrics.encoder_restart(rung)
+        if self.gaps is not None:
+            self.gaps.restarting(rung)
 
     # -- segments ------------------------------------------------------------------------
     def _inside(self, rung: str, file: str) -> Path | None:
@@ -102,6 +117,12 @@ class Intake:
         path = self._inside(rung, event.file)
         if path is None:
             return
+        if self.gaps is not None:
+            taken = self.gaps.part(rung, event)
+            if taken is None:  # its segment's number is a gap already
+                path.unlink(missing_ok=True)
+                return
+            event = taken
         data = await _read(path) if self.live is not None else None
         path.unlink(missing_ok=True)
         if self.live is None:
@@ -117,7 +138,7 @@ class Intake:
 
     async def _segment(self, rung: str, event: SegmentReady) -> None:
         path = self._inside(rung, event.file)
-        if path is None:
+        if path is None or (self.gaps is not None and self.gaps.late(rung, event, path)):
             return
         init = self._inits.get(rung)
         if event.init is not None and (init is None or str(init.path) != event.init):
@@ -139,6 +160,14 @@ class Intake:
             key = use
         keyframes = () if key is not None else event.keyframes  # ranges of clear bytes
         iframe_bytes = sum(size for _, size, _ in keyframes) if keyframes else None
+        data = await _read(path) if self.live is not None else None
+        # Nothing is awaited from here on: the gaps before this segment, then the segment,
+        # reach every destination's lane and the live edge in the rung's order.
+        if self.gaps is not None:
+            taken = self.gaps.arrived(rung, event, path)
+            if taken is None:  # a gap took its number meanwhile
+                return
+            event = taken
         pdt = self.timeline.program_date_time(rung, event.seq, event.duration,
                                               event.discontinuity, datetime.now(UTC))
         seg = SegmentFile(rung=rung, seq=event.seq, path=path, duration=event.duration,
@@ -156,10 +185,8 @@ class Intake:
             log.warning("corrupt input skipped", rung=rung, seq=event.seq,
                         packets=event.corrupt)
         self.segments += 1
-        if self.live is not None:
-            data = await _read(path)
-            if data is not None:
-                self.live.segment(seg, data)
+        if self.live is not None and data is not None:
+            self.live.segment(seg, data)
         log.debug("segment", rung=rung, seq=event.seq, duration=event.duration,
                   bytes=event.bytes, pts=event.pts, discontinuity=event.discontinuity)
         self.destinations.offer(seg)

@@ -72,6 +72,9 @@ class SegmentFile:
     psi: int | None = None  # TS: PAT + PMT bytes at the start (an I-frame's EXT-X-MAP)
     init: InitFile | None = None  # fMP4: stored at a destination before this segment
     key: KeyUse | None = None  # encrypted: its key is published before a playlist names it
+    # EXT-X-GAP: the segment its rung could not produce, under the name it would have had;
+    # no file: listed in its turn, never stored, never deleted (hlsd.publish.gaps)
+    gap: bool = False
     _holders: int = field(default=0, repr=False)
     _init_released: bool = field(default=False, repr=False)
 
@@ -89,7 +92,7 @@ class SegmentFile:
     def release(self) -> None:
         """A destination is done (stored or skipped); the last one deletes the local file."""
         self._holders -= 1
-        if self._holders <= 0:
+        if self._holders <= 0 and not self.gap:  # a gap has no file (its name is no one's)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)
             if self.init is not None and not self._init_released:

@@ -94,9 +94,8 @@ class FastLive:
         rung = self.edge.hinted(request.name)
         if rung is not None:
             name = request.name
-            self._wait(rung, name, lambda: self.edge.find(name) is not None, _Waiter(
-                reply, lambda: self._media_answer(name, self.edge.find(name) or b""),
-                self._not_found, 0.0))
+            self._wait(rung, name, lambda: self.edge.settled(rung, name), _Waiter(
+                reply, lambda: self._found(name), self._not_found, 0.0))
             return True
         if request.name.endswith(".m3u8"):
             return self._file_playlist(request, reply)
@@ -168,6 +167,11 @@ class FastLive:
         answer = response("200 OK", llhttp.media_headers(name), data, date)
         self._media[name] = (date, data, answer)
         return answer
+
+    def _found(self, name: str) -> bytes:
+        """The hinted part once settled: itself, or 404 (its segment became a gap)."""
+        data = self.edge.find(name)
+        return self._not_found() if data is None else self._media_answer(name, data)
 
     def _error(self, status: str, text: str) -> Callable[[], bytes]:
         return lambda: response(status, {"Content-Type": "text/plain; charset=utf-8",

@@ -88,6 +88,8 @@ class LiveEdge:
         self._changed(rung, edge)
 
     def segment(self, seg: SegmentFile, data: bytes) -> None:
+        """A complete segment, or a gap (EXT-X-GAP: no data, no parts, and no hint of a
+        part that will not come)."""
         edge = self._rung(seg.rung)
         pending = edge.pending
         parts = list(pending.parts) if pending is not None and pending.seq == seg.seq else []
@@ -97,7 +99,14 @@ class LiveEdge:
             removed = playlist.add(entry_of(seg, seg.discontinuity and bool(playlist.entries)))
         except PlaylistError:
             return  # the regular destinations log and count it
-        edge.objects[seg.name] = data
+        if seg.gap:
+            for part in parts:  # a run that stopped mid-segment: its parts are no use
+                edge.objects.pop(part.name, None)
+            parts = []
+            if edge.next_part is not None and edge.next_part[1] <= seg.seq:
+                edge.next_part = None  # waiters for the hinted part get their 404 now
+        else:
+            edge.objects[seg.name] = data
         edge.parts[seg.seq] = parts
         for old in removed:
             edge.objects.pop(old.name, None)
@@ -189,6 +198,8 @@ class LiveEdge:
         if newest >= msn:
             if part < len(edge.parts.get(msn, ())) or newest > msn:
                 return True
+            if entries[msn - edge.playlist.media_sequence].gap:
+                return True  # a gap is complete as listed: no part of it will come
             return pending is not None and pending.seq > msn
         if pending is None or pending.seq < msn:
             return False
@@ -211,6 +222,11 @@ class LiveEdge:
             if data is not None:
                 return data
         return None
+
+    def settled(self, rung: str, name: str) -> bool:
+        """The hinted part `name` of `rung` is here, or will not come (the hint moved on
+        without it: its segment became a gap)."""
+        return self.find(name) is not None or self.hinted(name) != rung
 
     def hinted(self, name: str) -> str | None:
         """The rung whose preload hint names `name`, the one part worth waiting for: every

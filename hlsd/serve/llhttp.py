@@ -69,7 +69,7 @@ async def media(edge: LiveEdge, name: str) -> web.Response | None:
         rung = edge.hinted(name)
         if rung is None:
             return None
-        await edge.wait(rung, lambda: edge.find(name) is not None, edge.blocking_timeout)
+        await edge.wait(rung, lambda: edge.settled(rung, name), edge.blocking_timeout)
         data = edge.find(name)
         if data is None:
             raise web.HTTPNotFound(headers={"Cache-Control": "no-store"})

@@ -9,6 +9,7 @@ from functools import partial
 from hlsd import config as cfg
 from hlsd.encode.rungs import Rungs
 from hlsd.ingest.build import build_ingest
+from hlsd.media.gaps import LadderProgress
 from hlsd.media.ladder import Ladder
 from hlsd.publish.destinations import DestinationSet
 from hlsd.publish.intake import Intake
@@ -49,7 +50,10 @@ def assemble(config: cfg.Config, ffmpeg: str, state: DaemonState, metrics: Metri
     if config.low_latency is not None:
         live = LiveEdge(config.target_duration, config.index_segment_count,
                         config.low_latency.part_length, ladder.variant_name)
-    intake = Intake(config.temp_dir, ladder, destinations, metrics, keys, live)
+    # A live ladder lists the segments a rung could not produce as gaps (EXT-X-GAP).
+    gaps = LadderProgress(config.segment_length, config.index_segment_count) \
+        if config.live else None
+    intake = Intake(config.temp_dir, ladder, destinations, metrics, keys, live, gaps)
     # Numbering never goes back: past what was persisted and what any playlist lists.
     next_seq = max(state.next_seq, destinations.last_seq() + 1)
     rungs = Rungs(config, ffmpeg, intake, next_seq, config.max_segment_duration,

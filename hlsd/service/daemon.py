@@ -132,6 +132,7 @@ class Daemon:
         parts.destinations.start(tg)
         if parts.keys is not None:
             tg.create_task(parts.keys.run(), name="keys")
+        tg.create_task(parts.intake.run(), name="gaps")
         parts.rungs.start(tg, list(self.config.encoding_profiles))
         tg.create_task(self._persist_loop(parts), name="persist")
         tg.create_task(self._reload_loop(parts, tg), name="reload")

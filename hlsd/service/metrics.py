@@ -69,6 +69,11 @@ class Metrics:
                               ["rung"], registry=r)
         self._restarts = Counter("hlsd_encoder_restarts", "Encoder (ffmpeg) restarts",
                                  ["rung"], registry=r)
+        self._gaps = Counter("hlsd_gap_segments", "Segments a rung could not produce, "
+                             "listed as EXT-X-GAP", ["rung"], registry=r)
+        self._late = Counter("hlsd_late_segments_dropped", "Segments that came after a gap "
+                             "had taken their number: deleted, never listed", ["rung"],
+                             registry=r)
         self._corrupt = Counter("hlsd_corrupt_packets",
                                 "TS packets the segmenter skipped as corrupt", ["rung"],
                                 registry=r)
@@ -103,6 +108,12 @@ class Metrics:
     def encoder_restart(self, rung: str) -> None:
         self._restarts.labels(rung).inc()
 
+    def gap(self, rung: str) -> None:
+        self._gaps.labels(rung).inc()
+
+    def late_segment(self, rung: str) -> None:
+        self._late.labels(rung).inc()
+
     def corrupt_packets(self, rung: str, n: int) -> None:
         if n > 0:
             self._corrupt.labels(rung).inc(n)
@@ -121,7 +132,7 @@ class Metrics:
         """A reload removed the rung: drop its series so they stop being exported."""
         self._last_segment.pop(rung, None)
         for metric in (self._segments, self._duration, self._bytes, self._restarts,
-                       self._corrupt):
+                       self._corrupt, self._gaps, self._late):
             _remove(metric, rung)
 
     # -- input -------------------------------------------------------------------------

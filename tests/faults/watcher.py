@@ -5,8 +5,8 @@ A background thread reads every destination's master and variant playlists every
 FTP or SFTP server's root on disk, moto's in-process S3 store), so polling goes on
 while a server is down. At every poll, for every playlist:
 
-- `tests.hlscheck.MediaPlaylistWatcher` rules: every listed segment exists at that
-  destination, the media sequence never goes back, an MSN never changes its URI or
+- `tests.hlscheck.MediaPlaylistWatcher` rules: every listed segment (but a gap) exists at
+  that destination, the media sequence never goes back, an MSN never changes its URI or
   EXTINF, every EXTINF rounds to at most the target duration, discontinuity numbers
   stay consistent; the master is valid and names only variants that exist there;
 - across the whole run (daemon restarts included): a segment name always stands for
@@ -83,6 +83,7 @@ class Seen:
     discontinuity: bool
     number: int  # its discontinuity number (RFC 8216 §6.2.2)
     at: float  # monotonic time of the first poll that listed it
+    gap: bool = False  # listed as #EXT-X-GAP (its rung could not produce it)
 
 
 @dataclass
@@ -207,7 +208,8 @@ class Watcher:
                     continue
                 joined = s.discontinuity or bool(
                     track.order and s.discontinuity_number > track.order[-1].number)
-                seen = Seen(s.msn, s.uri, s.duration, joined, s.discontinuity_number, now)
+                seen = Seen(s.msn, s.uri, s.duration, joined, s.discontinuity_number, now,
+                            s.gap)
                 track.seen[s.msn] = seen
                 if s.msn < track.newest:
                     # hlscheck's MSN rules let a listed-late older MSN pass only if it was

@@ -168,16 +168,24 @@ def test_a_late_segment_is_refused_and_sets_the_pace() -> None:
     assert progress.segment("b", 4, 1.0, 5.6) == []
 
 
-def test_a_restarting_rung_gets_two_segments_of_grace() -> None:
+def test_a_restarting_rung() -> None:
+    """1. b is 0.5 s late; a has 1 and 2 when b's encoder restarts (at 2.2)
+    2. 1 and 2 are missing at once: the old run is over, the new one numbers after them
+    3. a's 3 (after the restart) gets one and a half segments of grace, not b's old lag:
+       the restarted encoder's first segment, 1.4 s after a's, is in time
+    4. then one segment and b's lag again"""
     progress = ladder("a", "b")
     progress.segment("a", 0, 1.0, 0.0)
-    progress.segment("b", 0, 1.0, 0.0)
-    progress.restarting("b")
+    progress.segment("b", 0, 1.0, 0.5)
     progress.segment("a", 1, 1.0, 1.0)
-    assert progress.next_due() == 3.0
-    assert progress.segment("b", 1, 1.0, 2.9) == []  # its first segment is in time
     progress.segment("a", 2, 1.0, 2.0)
-    assert progress.next_due() == 2.0 + 1.9 + 1.0  # back to one segment (and its new lag)
+    progress.restarting("b", 2.2)
+    assert progress.due(2.2) == [Missing("b", 1, 1.0), Missing("b", 2, 1.0)]
+    progress.segment("a", 3, 1.0, 3.0)
+    assert progress.next_due() == 4.5
+    assert progress.segment("b", 3, 1.0, 4.4) == []  # its first segment is in time
+    progress.segment("a", 4, 1.0, 4.0)
+    assert progress.next_due() == 4.0 + 1.4 + 1.0  # back to one segment and its lag
 
 
 def test_parts_on_their_way_hold_the_gap_back() -> None:
