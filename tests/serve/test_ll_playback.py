@@ -25,6 +25,9 @@ SAMPLE_SECONDS = 10.0
 # Generous: LL-HLS with 0.5 s parts plays ~1.5-2 s behind; regular HLS with 2 s segments
 # 6 s or more. Only a broken LL path (parts unused, blocking reloads failing) lands here.
 LL_ISH = 6.0
+# How far above PART-HOLD-BACK the latency may be: the median within HELD (hls.js' catch-up
+# holds it there), 90 % of the samples within twice that (a late part now and then).
+HELD = 0.5
 # Video only: headless Chromium's stand-in audio sink runs slow on a loaded machine, and
 # the latency would then grow with it rather than show what the stream allows.
 SOURCE = "ffmpeg -re -f lavfi -i testsrc2=size=320x180:rate=25"
@@ -55,15 +58,17 @@ async def test_hlsjs_plays_the_ll_ladder_at_low_latency(tmp_path: Path) -> None:
     2. Chromium opens the player page: hls.js is created with lowLatencyMode, loads the
        parts (PART-INF seen, partList filled) with blocking playlist reloads (_HLS_msn)
     3. the page tunes hls.js for LL: catch-up up to 1.5x, playback started once a part
-       target lies buffered ahead of the start position; hls.targetLatency is
-       PART-HOLD-BACK (3 part targets), plus what hls.js adds for a stall it reported
-       at start (one second each; hls.js' start-up on a young stream under load can
-       still stall or seek over a hole: non-fatal, and nothing else is allowed)
+       target lies buffered ahead of the start position. hls.js' start-up on a young
+       stream under load can stall or seek over a hole (non-fatal; nothing else is
+       allowed), and hls.js then adds a second to its target latency per stall, its
+       policy for a flaky network: the test sets hls.targetLatency (its public setter,
+       which forgets the stalls) back to the playlist's PART-HOLD-BACK (3 part
+       targets), and waits for hls.js to catch up to within HELD of it
     4. for 10 s, `Date.now() - hls.playingDate` is sampled every 250 ms: playback
-       advances steadily, hls.js reports no error, and the median latency is within
-       0.5 s of hls.js' target (the catch-up holds it there; hls.js' defaults settle
-       0.3-1 s above it) and LL-ish (< 6 s); median and p90 are printed; the page shows
-       the figure
+       advances steadily, hls.js reports no error (no stall: the target stays at
+       PART-HOLD-BACK), the median latency is within HELD (0.5 s) of PART-HOLD-BACK and
+       the 90th percentile within twice that, whatever happened at start; median and
+       p90 are printed; the page shows the figure
     5. SIGTERM: exit 0; nothing was fetched from outside 127.0.0.1
     """
     require_browser()
@@ -104,6 +109,12 @@ async def test_hlsjs_plays_the_ll_ladder_at_low_latency(tmp_path: Path) -> None:
             }""")
             assert details["target"] == PART and details["blocking"] is True
             assert details["parts"] > 0, "hls.js listed no parts"
+            hold_back = await page.evaluate(
+                "(h => h.levels[h.currentLevel].details.partHoldBack)(window.hlsd.hls)")
+            assert hold_back == pytest.approx(3 * PART)
+            await page.evaluate(f"window.hlsd.hls.targetLatency = {hold_back}")
+            await page.wait_for_function(
+                f"window.hlsd.hls.latency <= {hold_back + HELD}", timeout=20_000)
 
             published_before = read(www / "live_hi.m3u8")
             starting = await page.evaluate("window.hlsd.errors.slice()")
@@ -116,8 +127,7 @@ async def test_hlsjs_plays_the_ll_ladder_at_low_latency(tmp_path: Path) -> None:
 
         assert errors == [], f"hls.js reported errors while playing: {errors}"
         assert set(starting) <= {"bufferStalledError", "bufferSeekOverHole"}, starting
-        stalls = min(starting.count("bufferStalledError"), SEGMENT)
-        assert target == pytest.approx(3 * PART + stalls), f"hls.js target {target}"
+        assert target == pytest.approx(hold_back), f"hls.js target {target}"
         assert_steady([[t, pos] for t, pos, _ in samples], "LL playback",
                       produced(published_before, read(www / "live_hi.m3u8")))
         latencies = [lat for _, _, lat in samples if lat is not None]
@@ -131,7 +141,8 @@ async def test_hlsjs_plays_the_ll_ladder_at_low_latency(tmp_path: Path) -> None:
         assert shown.endswith(" s") and float(shown[:-2]) > 0
         assert blocking, "hls.js made no blocking playlist reload"
         assert median < LL_ISH, f"median latency {median:.2f} s: not LL-HLS"
-        assert median <= target + 0.5, f"median {median:.2f} s: not held at {target:.2f} s"
+        assert median <= hold_back + HELD, f"median {median:.2f} s: not held at {hold_back} s"
+        assert p90 <= hold_back + 2 * HELD, f"p90 {p90:.2f} s: not held at {hold_back} s"
 
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
