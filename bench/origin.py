@@ -1,9 +1,12 @@
 """LL-HLS origin capacity: N simulated players against the built-in origin, and through
 nginx (etc/nginx/hlsd-cache.conf) with --through-nginx, through Varnish
-(etc/varnish/hlsd.vcl) with --through-varnish, side by side.
+(etc/varnish/hlsd.vcl) with --through-varnish, side by side; with --incumbent, also
+against the origin as it was before its fast path (aiohttp answering every request:
+bench/aiohttp_origin.py), a second daemon started once the first is done.
 
     python bench/origin.py [--players 50,100,200,500,1000,2000] [--seconds 10]
                            [--processes 2] [--through-nginx] [--through-varnish]
+                           [--incumbent]
 
 The stream is the real thing: `hlsd run`, two live fMP4 rungs (320x180 and 192x108 test
 pictures, real ffmpeg encoders), 2 s segments, 0.5 s parts, LL-HLS from its origin on
@@ -74,6 +77,7 @@ WARMUP = 3.0  # players join within the first second, then settle
 MAX_PLAYERS = 5000
 MAX_SECONDS = 60.0
 IN_MOVED_TO = 0x80
+INCUMBENT = "aiohttp"  # the path name of the origin before the fast path
 
 
 # -- when parts are written -----------------------------------------------------------------
@@ -238,6 +242,27 @@ def run_step(origin: str, players: int, processes: int, seconds: float, watch: P
     return step
 
 
+# -- the incumbent: the origin before its fast path ------------------------------------------
+def run_incumbent(workdir: Path, steps: list[int], args: argparse.Namespace) -> list[Step]:
+    """The same steps against the same daemon, but with aiohttp answering every request
+    (bench/aiohttp_origin.py); run after the fast path's, never beside it (both at once
+    would share the machine's two cores)."""
+    launcher = Path(__file__).resolve().parent / "aiohttp_origin.py"
+    measured = []
+    with live_daemon(workdir, segment=SEGMENT, part=PART, launcher=launcher) as daemon:
+        watch = PartWatch([daemon.temp_dir / rung for rung in RUNGS])
+        try:
+            for n in steps:
+                step = run_step(daemon.url, n, args.processes, args.seconds, watch,
+                                daemon.pid, None)
+                step.path = INCUMBENT
+                measured.append(step)
+                print(f"  measured {n} players ({INCUMBENT})", file=sys.stderr)
+        finally:
+            watch.close()
+    return measured
+
+
 # -- the run --------------------------------------------------------------------------------
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -248,6 +273,9 @@ def main() -> int:
                         help="each step also through etc/nginx/hlsd-cache.conf")
     parser.add_argument("--through-varnish", action="store_true",
                         help="each step also through etc/varnish/hlsd.vcl")
+    parser.add_argument("--incumbent", action="store_true",
+                        help="the same steps against the origin before its fast path "
+                             "(aiohttp for every request), after the others")
     parser.add_argument("--varnish-param", action="append", default=[],
                         metavar="NAME=VALUE", help="a varnishd -p parameter (repeatable), "
                         "e.g. thread_pool_min=200")
@@ -300,6 +328,10 @@ def main() -> int:
                 for shield in shields:
                     print(f"  {shield.name}: {shield.notes()}", file=sys.stderr)
                     shield.stop()
+        if args.incumbent:
+            for row, step in zip(rows, run_incumbent(base / "incumbent", steps, args),
+                                 strict=True):
+                row.append(step)
     finally:
         shutil.rmtree(base, ignore_errors=True)
     report(rows, args)
@@ -317,6 +349,9 @@ def report(rows: list[list[Step]], args: argparse.Namespace) -> None:
           "one core; machine: share of all cores busy, whoever used them; req/part: the "
           "origin's requests per part per rung through the cache (blocking playlists, "
           "parts)")
+    if any(step.path == INCUMBENT for row in rows for step in row):
+        print(f"{INCUMBENT}: the origin before its fast path, aiohttp answering every request "
+              "(bench/aiohttp_origin.py), a daemon of its own measured after the others")
     print(f"  {'players':>7}  {'path':7} {'p50 ms':>8} {'p99 ms':>8} {'+p50':>6} {'+p99':>6} "
           f"{'missed':>6} {'origin':>6} {'players':>7} {'machine':>7} {'cache':>6}  req/part")
     best: dict[str, int] = {}
@@ -341,8 +376,8 @@ def report(rows: list[list[Step]], args: argparse.Namespace) -> None:
     verdict = "ok" if best.get("direct", 0) >= PLAYER_GOAL else "MISSED"
     print(f"  largest N with p99 ≤ {P99_LIMIT * 1e3:.0f} ms (and < 1 % missed): direct "
           f"{best.get('direct') or 'none'} (goal ≥ {PLAYER_GOAL}: {verdict})"
-          + "".join(f"; through {path} {n or 'none'}" for path, n in best.items()
-                    if path != "direct"))
+          + "".join(f"; {'' if path == INCUMBENT else 'through '}{path} {n or 'none'}"
+                    for path, n in best.items() if path != "direct"))
     for step in (s for row in rows for s in row if s.added is not None):
         if step.players == PLAYER_GOAL:
             met = (step.added_pct(99) <= ADDED_P99_GOAL and step.origin_playlists is not None
