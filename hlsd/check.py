@@ -10,7 +10,8 @@ from hlsd import __version__
 from hlsd.config import Config, Secret
 from hlsd.config.location import local_path
 from hlsd.config.secret import redact_text
-from hlsd.encode.ffmpeg import encoder_argv, fed_by_ingest, ffmpeg_version, find_ffmpeg
+from hlsd.encode.ffmpeg import ffmpeg_version, find_ffmpeg
+from hlsd.encode.groups import rung_argv
 from hlsd.encode.segmenter import resolve as resolve_segmenter
 from hlsd.ingest.build import ingest_inputs, owns_input
 from hlsd.ingest.inputs import InputSpec
@@ -86,10 +87,8 @@ def effective_settings(config: Config) -> dict[str, Any]:
         return settings
     commands = {}
     for p in config.encoding_profiles:
-        argv = encoder_argv(p.ffmpeg_command, config.input_location, config.segment_length,
-                            ffmpeg.path, config.source_command is not None or owned)
         commands[p.name] = [redact_text(a) for a in
-                            (fed_by_ingest(argv) if owned else argv).argv]
+                            rung_argv(config, p, ffmpeg.path, owned).argv]
     settings["encoder_commands"] = commands
     if owned:
         # The ingest stage keeps each input open: what it runs, and what hlsd added to it.

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "segmenter.h"
@@ -24,7 +25,7 @@
 static const char usage[] =
     "usage: hlsd-segmenter --duration S --dir DIR --prefix NAME [--start-seq N] "
     "[--max-duration M] [--grid-origin PTS [--grid-seq N]] [--format ts|fmp4 "
-    "[--part-duration P]]\n"
+    "[--part-duration P]] [--timeline local|locked]\n"
     "  Reads MPEG-TS on stdin, writes DIR/NAME-<seq>.ts (fmp4: DIR/NAME-init-<hash>.mp4 and\n"
     "  DIR/NAME-<seq>.m4s; with --part-duration also LL-HLS parts DIR/NAME-<seq>.<i>.m4s),\n"
     "  prints one JSON event per line.\n";
@@ -61,6 +62,15 @@ static void on_event(void *ctx, const char *line, size_t len)
         }
         off += (size_t)n;
     }
+}
+
+/* --timeline locked: the wall clock picks the input clock's 33-bit epoch. */
+static double wall_clock(void *ctx)
+{
+    (void)ctx;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
 static void on_log(void *ctx, const char *msg)
@@ -114,6 +124,7 @@ typedef struct {
     long long grid_origin;
     int have_grid_seq;
     int fmp4;
+    int locked;
 } options;
 
 static int parse_count(const char *value, unsigned long long *out)
@@ -151,6 +162,10 @@ static int set_option(options *o, const char *name, const char *opt, const char 
         if (strcmp(value, "ts") != 0 && strcmp(value, "fmp4") != 0)
             return bad_args("--format needs ts or fmp4", value);
         o->fmp4 = !strcmp(value, "fmp4");
+    } else if (!strcmp(name, "--timeline")) {
+        if (strcmp(value, "local") != 0 && strcmp(value, "locked") != 0)
+            return bad_args("--timeline needs local or locked", value);
+        o->locked = !strcmp(value, "locked");
     } else if (!strcmp(name, "--grid-origin")) {
         char *end;
         errno = 0;
@@ -296,6 +311,8 @@ int main(int argc, char **argv)
         .grid_origin = o.grid_origin,
         .grid_seq = o.have_grid_seq ? o.grid_seq : o.start_seq,
         .fmp4 = o.fmp4,
+        .locked = o.locked,
+        .wall_clock = wall_clock,
         .part_duration = o.part_duration,
         .on_event = on_event,
         .on_log = on_log,

@@ -59,6 +59,8 @@ typedef struct {
     int set;
     int64_t origin;
     double next_boundary;       /* ticks after origin */
+    int numbered;               /* segments are numbered by cell (--grid-origin, --locked) */
+    uint64_t origin_seq;        /* the number of the cell starting at origin */
 } cut_grid;
 
 /* The program's PAT and PMT as last seen; every segment starts with them. */
@@ -555,17 +557,55 @@ static void set_grid(hs_segmenter *s, int64_t origin, int64_t pts)
  * (another clock, a cut without keyframe) keeps counting on from it. */
 static void number_by_grid(hs_segmenter *s, int64_t pts)
 {
-    if (s->cfg.grid_origin < 0)
+    if (!s->grid.numbered)
         return;
     double at = (double)ts_diff(pts, s->grid.origin) + (double)s->frames.frame_ticks / 2.0;
     double cell = floor(at / s->grid.dur_ticks);
     if (cell < 0 || cell > 1e12)
         return;
-    uint64_t seq = s->cfg.grid_seq + (uint64_t)cell;
+    uint64_t seq = s->grid.origin_seq + (uint64_t)cell;
     if (seq > s->seg.seq) {
         s->seg.seq = seq;
         writer_renumber(&s->w, seq);
     }
+}
+
+#define WRAP_TICKS (1LL << 33)
+
+/* --locked: the cell of pts on the input's clock unwrapped onto the wall clock's epoch,
+ * U = pts + n x 2^33 with n the whole number of 26.5 h wraps nearest to (wall - pts).
+ * Every host fed the same source gets the same n (their clocks would have to disagree
+ * by 13 h otherwise), so the same cells: the same boundaries and numbers, whenever it
+ * started. U runs on through the PTS wrap, and so do the grid and the numbers. The
+ * origin is that cell's boundary as a PTS, so distances stay short. */
+static void lock_grid(hs_segmenter *s, int64_t pts)
+{
+    cut_grid *g = &s->grid;
+    double wall = s->cfg.wall_clock ? s->cfg.wall_clock(s->cfg.ctx) * TICKS : 0.0;
+    double n = floor((wall - (double)pts) / (double)WRAP_TICKS + 0.5);
+    if (n < 0)
+        n = 0;
+    int64_t epoch = (int64_t)n * WRAP_TICKS;
+    double cell = floor(((double)(pts + epoch) + (double)s->frames.frame_ticks / 2.0) /
+                        g->dur_ticks);
+    int64_t boundary = llround(cell * g->dur_ticks);
+    g->numbered = 1;
+    g->origin_seq = (uint64_t)cell;
+    set_grid(s, boundary - epoch, pts);
+    number_by_grid(s, pts);
+}
+
+/* --locked, after a cut on the grid: the origin moves to the new segment's cell, so it
+ * never drifts 13 h (half the PTS circle) behind the input. */
+static void advance_lock(hs_segmenter *s, int64_t pts)
+{
+    cut_grid *g = &s->grid;
+    double at = (double)ts_diff(pts, g->origin) + (double)s->frames.frame_ticks / 2.0;
+    double cells = floor(at / g->dur_ticks);
+    if (cells < 1)
+        return;
+    g->origin = (int64_t)((uint64_t)(g->origin + llround(cells * g->dur_ticks)) & PTS_MASK);
+    g->origin_seq += (uint64_t)cells;
 }
 
 /* The first timing-stream access unit of the input starts the first segment and,
@@ -573,6 +613,10 @@ static void number_by_grid(hs_segmenter *s, int64_t pts)
 static void start_first_segment(hs_segmenter *s, int64_t pts, int rap)
 {
     start_timing(s, pts, rap);
+    if (s->cfg.locked) {
+        lock_grid(s, pts);
+        return;
+    }
     if (!s->grid.set)
         set_grid(s, s->cfg.grid_origin >= 0 ? s->cfg.grid_origin : pts, pts);
     number_by_grid(s, pts);
@@ -618,10 +662,16 @@ static void cut(hs_segmenter *s, const es_state *es, enum cut_kind kind, int64_t
                 (double)pts / TICKS, (unsigned long long)s->seg.seq);
     open_segment(s);
     start_timing(s, pts, rap);
-    /* After a timestamp break the old grid means nothing: start one at the break. */
-    set_grid(s, kind == CUT_BREAK ? pts : s->grid.origin, pts);
-    if (kind != CUT_BREAK)
-        number_by_grid(s, pts);
+    if (s->cfg.locked && kind == CUT_BREAK) {
+        lock_grid(s, pts);  /* another clock: its own cells, numbers still going up */
+    } else {
+        if (s->cfg.locked)
+            advance_lock(s, pts);
+        /* After a timestamp break the old grid means nothing: start one at the break. */
+        set_grid(s, kind == CUT_BREAK ? pts : s->grid.origin, pts);
+        if (kind != CUT_BREAK)
+            number_by_grid(s, pts);
+    }
     s->seg.disc = (kind == CUT_BREAK || kind == CUT_CONFIG);
 }
 
@@ -1269,6 +1319,8 @@ hs_segmenter *hs_create(const hs_config *cfg)
     s->grid.dur_ticks = cfg->duration * TICKS;
     s->grid.max_ticks = cfg->max_duration * TICKS;
     s->seg.seq = cfg->start_seq;
+    s->grid.numbered = cfg->grid_origin >= 0;
+    s->grid.origin_seq = cfg->grid_seq;
     s->video.last_cc = s->audio.last_cc = -1;
     s->video.abuf = malloc(HS_AUDIO_PES_MAX);
     s->audio.abuf = malloc(HS_AUDIO_PES_MAX);

@@ -20,6 +20,13 @@ typedef struct {
     /* With a grid origin: the number of the cell that starts at it. A segment is then
      * numbered by its cell, but never below start_seq nor below the one before it. */
     uint64_t grid_seq;
+    /* Nonzero: the locked timeline (redundant hosts). The grid is every `duration` of
+     * the input's own clock unwrapped onto the wall clock's 33-bit epoch, and a segment
+     * is numbered by its cell of that clock; grid_origin and grid_seq are ignored.
+     * wall_clock gives the time in seconds since 1970 (only asked at a timeline's
+     * start). */
+    int locked;
+    double (*wall_clock)(void *ctx);
     /* 0: MPEG-TS segments (NAME-<seq>.ts); 1: CMAF, an init segment NAME-init-<hash>.mp4
      * and media segments NAME-<seq>.m4s. */
     int fmp4;

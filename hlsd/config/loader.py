@@ -34,6 +34,7 @@ from hlsd.config.model import (
 from hlsd.config.pathways import parse_pathways
 from hlsd.config.reader import expand_env, read_document, warn_if_readable
 from hlsd.config.sections import SAFE_NAME, find_sections, names, profiles, rebase
+from hlsd.config.timeline import parse_timeline
 from hlsd.config.transfer import access_warnings, parse_transfer, present
 
 __all__ = ["load", "parse"]
@@ -172,6 +173,7 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
                         check)
     url_prefix = check.string(raw, "url_prefix", "")
     pathways = parse_pathways(raw, url_prefix, check)
+    timeline = parse_timeline(raw, is_live, source_command, commands, check)
     segmenter = check.string(raw, "segmenter_binary", "")
     check.raise_if_any()
     assert temp_dir is not None
@@ -184,7 +186,7 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
         target_duration=target, max_segment_duration=target + MAX_DURATION_SLACK,
         encoder_mode=_encoder_mode(mode, commands),
         http=http, encryption=encryption, low_latency=low_latency, start_rung=start_rung,
-        pathways=pathways,
+        pathways=pathways, timeline=timeline or "local",
         source_path=source_path,
         warnings=tuple(check.warnings), written_secrets=tuple(check.written_secrets),
         **present(segment_prefix=prefixes["segment_prefix"],

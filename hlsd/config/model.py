@@ -211,6 +211,9 @@ class Config:
     start_rung: str | None = None
     # Content steering: every variant listed once per pathway (hlsd.media.steering).
     pathways: tuple[Pathway, ...] = ()
+    # locked: boundaries and numbers follow the input's clock (hlsd.config.timeline), so
+    # redundant hosts fed the same source list the same segments.
+    timeline: Literal["local", "locked"] = "local"
     # --max-duration for the segmenter: keeps round(EXTINF) <= target_duration.
     max_segment_duration: float = field(default=4 + MAX_DURATION_SLACK, metadata=NOT_A_KEY)
     source_path: Path | None = field(default=None, compare=False, metadata=NOT_A_KEY)

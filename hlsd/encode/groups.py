@@ -15,7 +15,8 @@ from functools import partial
 import structlog
 
 from hlsd import config as cfg
-from hlsd.encode.ffmpeg import encoder_argv, fed_by_ingest, shared_encoder_argv
+from hlsd.encode.ffmpeg import EncoderArgv, encoder_argv, fed_by_ingest, shared_encoder_argv
+from hlsd.encode.locked import lock_encoder
 from hlsd.encode.segmenter import resolve as resolve_segmenter
 from hlsd.encode.specs import GroupSpec, RungSpec
 from hlsd.ingest.build import owns_input
@@ -35,7 +36,20 @@ def rung_spec(config: cfg.Config, profile: cfg.EncodingProfile,
         prefix=f"{config.segment_prefix}_{profile.name}",
         segment_length=config.segment_length, max_duration=max_duration,
         segment_format=config.segment_format,
-        part_duration=config.low_latency.part_length if config.low_latency else None)
+        part_duration=config.low_latency.part_length if config.low_latency else None,
+        timeline=config.timeline)
+
+
+def rung_argv(config: cfg.Config, profile: cfg.EncodingProfile, ffmpeg: str,
+              owned: bool) -> EncoderArgv:
+    """The encoder of one rung; `owned`: the ingest stage owns the input (a pipe feeds
+    it), and with timeline: locked it keeps the input's clock."""
+    argv = encoder_argv(profile.ffmpeg_command, config.input_location, config.segment_length,
+                        ffmpeg, from_source_command=config.source_command is not None or owned)
+    if not owned:
+        return argv
+    argv = fed_by_ingest(argv)
+    return lock_encoder(argv, config.segment_length) if config.timeline == "locked" else argv
 
 
 def group_specs(config: cfg.Config, profiles: list[cfg.EncodingProfile], ffmpeg: str,
@@ -46,11 +60,7 @@ def group_specs(config: cfg.Config, profiles: list[cfg.EncodingProfile], ffmpeg:
     ingest stage owns the input) every encoder that reads the input reads its pipe."""
     argvs = {}
     for profile in profiles:
-        argvs[profile.name] = encoder_argv(
-            profile.ffmpeg_command, config.input_location, config.segment_length, ffmpeg,
-            from_source_command=config.source_command is not None or live_feed is not None)
-        if live_feed is not None:
-            argvs[profile.name] = fed_by_ingest(argvs[profile.name])
+        argvs[profile.name] = rung_argv(config, profile, ffmpeg, live_feed is not None)
         if argvs[profile.name].added:
             log.info("keyframe grid added to encoder", rung=profile.name,
                      added=" ".join(argvs[profile.name].added))
@@ -67,7 +77,8 @@ def group_specs(config: cfg.Config, profiles: list[cfg.EncodingProfile], ffmpeg:
             argv=partial(shared_encoder_argv, parts) if shared
             else partial(_fixed_argv, parts[0].argv),
             live=config.live, stdin=stdin_for(group, live_feed or fanout) if reads_stdin
-            else None, feed=live_feed if reads_stdin else None))
+            else None, feed=live_feed if reads_stdin else None,
+            locked=config.timeline == "locked" and reads_stdin))
     return specs
 
 

@@ -33,6 +33,7 @@ class RungSpec:
     max_duration: float
     segment_format: str = "ts"  # ts | fmp4
     part_duration: float | None = None  # LL-HLS parts (fmp4)
+    timeline: str = "local"  # locked: the segmenter cuts and numbers on the input's clock
 
     def segmenter_argv(self, start_seq: int, grid: Grid | None = None) -> list[str]:
         argv = [self.segmenter, "--duration", f"{self.segment_length:g}",
@@ -42,7 +43,9 @@ class RungSpec:
             argv += ["--format", self.segment_format]
         if self.part_duration is not None:
             argv += ["--part-duration", f"{self.part_duration:g}"]
-        if grid is not None:
+        if self.timeline == "locked":
+            argv += ["--timeline", "locked"]  # its own grid: no origin to rejoin
+        elif grid is not None:
             argv += ["--grid-origin", str(grid.pts), "--grid-seq", str(grid.seq)]
         return argv
 
@@ -58,6 +61,9 @@ class GroupSpec:
     stdin: Callable[[], Any] | None = None  # encoder stdin for '-' / source_command inputs
     first_segment_grace: float = 15.0  # inputs (rtmp, srt) may take a while to open
     feed: LiveFeed | None = None  # the ingest stage, when it owns the input
+    # timeline: locked: every run continues the input's clock, so a new run of the same
+    # source is no discontinuity (and redundant hosts keep one discontinuity sequence).
+    locked: bool = False
 
     @property
     def stall_after(self) -> float:

@@ -114,7 +114,10 @@ class GroupSupervisor:
         for rung in self.spec.rungs:
             for stale in rung.workdir.glob(f"{rung.prefix}-*.tmp"):
                 stale.unlink(missing_ok=True)
-        state = _Attempt(first={r.name for r in self.spec.rungs})
+        # A new run breaks the timeline, except a locked one's on the same source: it goes
+        # on with the input's own timestamps (hlsd.encode.locked).
+        breaks = not self.spec.locked or self._switched
+        state = _Attempt(first={r.name for r in self.spec.rungs} if breaks else set())
         feed = self.spec.feed
         async with asyncio.TaskGroup() as tg:
             try:

@@ -29,6 +29,11 @@ ENCODER_FEED_OPTIONS = ("-f", "mpegts", *PROBE_OPTIONS)
 # loss would be noticed that much later); keep the input's own timestamps.
 RELAY_OUTPUT = ("-map", "0:v:0?", "-map", "0:a?", "-c", "copy", "-f", "mpegts",
                 "-flush_packets", "1", "-")
+# timeline: locked: the input's own timestamps, untouched (hlsd.encode.locked).
+COPYTS = ("-copyts",)
+# Else the MPEG-TS muxer adds 1.4 s, and a start in the minute before the 33-bit wrap
+# (ffmpeg then counts the timestamps before it as negative) moves them all up to 0.
+KEEP_TIMESTAMPS = ("-mpegts_copyts", "1", "-avoid_negative_ts", "disabled")
 # An uncompressed input (a capture device's raw picture, PCM sound) cannot be relayed as
 # it is: its reader then encodes a mezzanine, near lossless and quick, with a keyframe
 # every second, which the rungs encode again.
@@ -67,6 +72,19 @@ def mezzanine_argv(argv: list[str]) -> list[str]:
         return []
     at = len(argv) - len(tail) + tail.index("-c")
     return [*argv[:at], *MEZZANINE, *argv[at + 2:]]
+
+
+def keeping_timestamps(argv: list[str]) -> tuple[list[str], list[str]]:
+    """A reader's argv keeping the input's timestamps, and what that added."""
+    at = len(argv) - 1 - argv[::-1].index("-i")
+    head, tail = argv[:at], argv[at:]
+    added: list[str] = []
+    if "-copyts" not in head:
+        head, added = [*head, *COPYTS], [*COPYTS]
+    if "-mpegts_copyts" not in tail:
+        tail = [*tail[:-1], *KEEP_TIMESTAMPS, tail[-1]]
+        added += KEEP_TIMESTAMPS
+    return [*head, *tail], added
 
 
 def split_input_options(options: list[str]) -> tuple[list[str], list[str]]:
@@ -141,10 +159,14 @@ def reader_argv(ffmpeg: str, location: str, input_options: list[str],
 
 
 def input_specs(ffmpeg: str, primary: str, backups: tuple[str, ...],
-                input_options: list[str], source_command: str | None) -> list[InputSpec]:
+                input_options: list[str], source_command: str | None,
+                locked: bool = False) -> list[InputSpec]:
     specs = []
     for i, location in enumerate((primary, *backups)):
         argv, added = reader_argv(ffmpeg, location, input_options, source_command)
+        if locked and "-i" in argv:
+            argv, more = keeping_timestamps(argv)
+            added += more
         # What the reader is told decides (a source_command's own -listen 1 included).
         specs.append(InputSpec("primary" if i == 0 else f"backup {i}", location,
                                is_listener(location, argv[:argv.index("-i")] if "-i" in argv

@@ -112,6 +112,9 @@ class MediaPlaylist:
     # Longest duration this playlist was ever rendered with: RFC 8216 §6.2.2 keeps a removed
     # segment for its duration plus that of the longest playlist that contained it.
     longest_duration: float = field(default=0.0, compare=False)
+    # timeline: locked: numbers follow the input's clock, so a jump (this host was down)
+    # continues the same timeline: no discontinuity, which redundant hosts would not share.
+    locked: bool = field(default=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.target_duration < 1:
@@ -152,7 +155,10 @@ class MediaPlaylist:
                 media is not None and not entry.gap
                 and (entry.map_name is None) != (media.map_name is None))):
             removed, self.entries = self.entries, []
-            entry = replace(entry, discontinuity=True)
+            format_changed = media is not None and not entry.gap and (
+                entry.map_name is None) != (media.map_name is None)
+            entry = replace(entry, discontinuity=entry.discontinuity or not self.locked
+                            or format_changed)
         if not self.entries:
             self.media_sequence = entry.seq
         entry = replace(entry, iframe_seq=self.next_iframe)

@@ -55,7 +55,8 @@ class DestinationSet:
             self.target_duration, config.index_segment_count, config.segment_length,
             config.url_prefix,
             # Byte ranges point into clear segments: none for whole-segment encryption.
-            iframes=config.iframe_playlists and config.encryption is None)
+            iframes=config.iframe_playlists and config.encryption is None,
+            locked=config.timeline == "locked")
         return self.include(Destination(transfer.create(profile), profile.concurrency,
                                         settings, self.ladder, self.metrics,
                                         state or self._states.pop(profile.name, None),

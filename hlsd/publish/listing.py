@@ -32,7 +32,8 @@ class Listing:
             if playlist.ended or playlist.target_duration != settings.target_duration:
                 continue  # a finished VOD or another target duration: a new playlist
             self.playlists[rung] = replace(playlist, window=settings.window,
-                                           url_prefix=settings.url_prefix)
+                                           url_prefix=settings.url_prefix,
+                                           locked=settings.locked)
             self.published_variants.add(rung)
             if playlist.entries:  # their history is lost: the playlist's longest ever
                 self._peaks[rung] = peaks = Peaks()
@@ -59,7 +60,7 @@ class Listing:
     def add_rung(self, rung: str) -> None:
         self.playlists.setdefault(rung, MediaPlaylist(
             target_duration=self.settings.target_duration, window=self.settings.window,
-            url_prefix=self.settings.url_prefix))
+            url_prefix=self.settings.url_prefix, locked=self.settings.locked))
 
     def remove_rung(self, rung: str) -> None:
         """Its playlist stays where it is; the master no longer names it."""

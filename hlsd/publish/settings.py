@@ -14,6 +14,7 @@ class PublishSettings:
     segment_length: float
     url_prefix: str
     iframes: bool = False  # publish an I-frame playlist per video rung
+    locked: bool = False  # timeline: locked (hlsd.media.playlist.MediaPlaylist.locked)
 
     @property
     def lane_capacity(self) -> int:

@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -574,3 +575,37 @@ def test_unusable_directory_exits_1(ts_h264_aac: Path, tmp_path: Path) -> None:
     run = segment(ts_h264_aac.read_bytes(), tmp_path / "file" / "sub")
     assert run.returncode == 1
     assert run.segments == []
+
+
+def locked_cell(pts: int, duration: float) -> int:
+    """The segment number --timeline locked gives a segment starting at pts: its cell of
+    the input's clock unwrapped onto the wall clock's epoch (hlsd.encode.locked)."""
+    epoch = round((time.time() * 90000 - pts) / 2**33)
+    return math.floor((pts + epoch * 2**33 + 90000 * FRAME / 2) / (duration * 90000))
+
+
+def test_timeline_locked_numbers_by_the_input_clock(make_ts: MakeTs, tmp_path: Path) -> None:
+    """Two segmenters joining one input at different moments (timeline: locked) give every
+    segment both have the same number, start and duration, across the 33-bit wrap.
+    1. encode 10 s crossing the wrap, a keyframe every 5 frames;
+    2. segment it whole, and from a packet 3.3 s in;
+    3. the shared numbers agree, and each is the cell of its first PTS on the grid."""
+    source = make_ts(10, gop=5, ts_offset=WRAP_SECONDS - 8.0).read_bytes()
+    cut = len(source) * 33 // 100 // TS * TS
+    whole = segment(source, tmp_path / "whole", "--timeline", "locked", duration=1.0)
+    late = segment(source[cut:], tmp_path / "late", "--timeline", "locked", duration=1.0)
+    for run in (whole, late):
+        assert run.returncode == 0, run.stderr
+        assert all("discontinuity" not in s for s in run.segments)
+        for s in run.segments[1:]:  # the first starts where the input did
+            assert s["seq"] == locked_cell(s["pts"], 1.0), s
+    # Each run's first segment starts where its input did (hlsd's encoders start on a
+    # boundary: hlsd.encode.locked), its last where the input ended.
+    theirs = {s["seq"]: s for s in late.segments[1:-1]}
+    shared = [s for s in whole.segments[1:-1] if s["seq"] in theirs]
+    assert len(shared) >= 4, (whole.segments, late.segments)
+    for s in shared:
+        other = theirs[s["seq"]]
+        assert (s["pts"], s["duration"]) == (other["pts"], other["duration"])
+    pts = [s["pts"] for s in shared]
+    assert max(pts) > 2**33 - 3 * 90000 and min(pts) < 5 * 90000, pts  # both sides of it

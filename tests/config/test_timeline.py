@@ -1,0 +1,35 @@
+"""`timeline` (hlsd.config.timeline through hlsd.config.parse)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hlsd import config as cfg
+from tests.config.test_loader import base, problems
+
+
+def test_local_by_default_and_locked_on_a_live_input() -> None:
+    assert cfg.parse(base()).timeline == "local"
+    assert cfg.parse(base(timeline="locked")).timeline == "locked"
+
+
+def test_unknown_value() -> None:
+    (problem,) = problems(base(timeline="aligned"))
+    assert problem.path == "timeline" and "local | locked" in problem.allowed
+
+
+def test_locked_needs_a_live_input_hlsd_opens(tmp_path: Path) -> None:
+    source = tmp_path / "film.ts"
+    source.write_bytes(b"\x47" * 188)
+    (finite,) = problems(base(timeline="locked", input_location=str(source)))
+    assert finite.path == "timeline" and "live input" in finite.what
+    own = {"ffmpeg_command": "ffmpeg -f lavfi -i testsrc2 -c:v libx264 -f mpegts -"}
+    (lavfi,) = problems(base(timeline="locked", ep_720p=own))
+    assert lavfi.path == "timeline" and "input hlsd opens" in lavfi.what
+
+
+def test_locked_cannot_reach_into_filter_complex() -> None:
+    command = ("ffmpeg -i %s -filter_complex [0:v]scale=640:360[v] -map [v] -c:v libx264 "
+               "-f mpegts -")
+    (problem,) = problems(base(timeline="locked", ep_720p={"ffmpeg_command": command}))
+    assert problem.path == "ep_720p.ffmpeg_command" and "-filter_complex" in problem.what
