@@ -1,12 +1,13 @@
 vcl 4.1;
 # Varnish as the shield in front of hlsd's built-in origin: LL-HLS without added latency.
 #
-# Debian 12: apt-get install varnish (7.1); copy this file to /etc/varnish/default.vcl
-# (or point varnish.service's -f at it), set the origin's port below (hlsd's
-# `http: listen/port`) and the port players connect to in the unit's -a (a drop-in:
-# `systemctl edit varnish`); `varnishd -C -f FILE >/dev/null` checks it, then
-# `systemctl restart varnish`. Players open http://HOST:PORT/live.m3u8 (and the player
-# page at /); hlsd's admin routes stay on its own admin listener (http.admin_port).
+# Debian 12: apt-get install varnish (7.1); copy this file to /etc/varnish/hlsd.vcl, set
+# the origin's port below (hlsd's `http: listen/port`), and in a drop-in for the unit
+# (`systemctl edit varnish`) its -f and the port players connect to (-a); check it with
+# `varnishd -C -f /etc/varnish/hlsd.vcl >/dev/null 2>&1 && echo ok`, then `systemctl
+# restart varnish` (README: "The Varnish shield"). Players open http://HOST:PORT/live.m3u8
+# (and the player page at /); hlsd's admin routes stay on its admin listener
+# (http.admin_port), which monitoring asks directly.
 #
 # Why Varnish for LL-HLS: a thousand players blocked on the next part ask for the same
 # URL. Varnish sends one request to the origin and parks the others on the object's
@@ -30,7 +31,8 @@ vcl 4.1;
 #   request), and tells downstream caches `Vary: Accept-Encoding`;
 # - hlsd's internals (/metrics, /info.json, /healthz) are not served to viewers;
 # - X-Cache: HIT (from the cache, or after waiting for the one origin request), MISS (this
-#   request went to the origin), PASS; X-Cache-Hits: how often the object was served.
+#   request went to the origin), HIT-STALE (the plain playlist in its grace second), PASS,
+#   SYNTH (answered here); X-Cache-Hits: how often the object was served.
 
 backend hlsd {
     .host = "127.0.0.1";
