@@ -23,7 +23,8 @@ __all__ = ["ENCODER_FEED_OPTIONS", "InputSpec", "input_specs", "is_listener",
 PROBE_OPTIONS = ("-probesize", "1000000", "-analyzeduration", "1000000")
 # A publisher connecting to a listener starts with its headers and a keyframe: half that.
 LISTENER_PROBE_OPTIONS = ("-probesize", "1000000", "-analyzeduration", "500000")
-# The encoders read the readers' MPEG-TS from a pipe, primed with the last keyframe's GOP.
+# The encoders read the readers' MPEG-TS from a pipe, starting at a keyframe (primed with
+# the source's last GOP): a short probe finds every stream in its first packets.
 ENCODER_FEED_OPTIONS = ("-f", "mpegts", *PROBE_OPTIONS)
 # Relay whole packets as they come (an AVIO buffer would hold ~1 s of a small stream, and
 # loss would be noticed that much later); keep the input's own timestamps.

@@ -15,7 +15,7 @@ import structlog
 from hlsd.backoff import Backoff
 from hlsd.child import Child, exit_reason
 from hlsd.config.secret import redact_text
-from hlsd.ingest.packets import read_packets
+from hlsd.ingest.packets import read_packets, video_starts
 
 log = structlog.get_logger()
 
@@ -24,14 +24,17 @@ log = structlog.get_logger()
 RECENT_SECONDS = 2.0
 READER_RETRY_CAP = 2.0  # a returning pull input is noticed this quickly at worst
 LISTENER_SPIN = 0.5  # a listener that ends at once (port taken?) is re-opened after this
+# A delivery with no video this long is audio only: every chunk is a place to start.
+AUDIO_ONLY_AFTER = 1.0
 # What ffmpeg's RTMP listener says, and then goes on anyway, when a publisher names
 # another app or stream key: hlsd refuses that publisher (the key is the password).
 WRONG_KEY = "Unexpected stream"
 
 
 class ReaderSink(Protocol):
-    def media(self, reader: InputReader, chunk: memoryview) -> None:
-        """Whole TS packets from `reader`'s input."""
+    def media(self, reader: InputReader, chunk: memoryview, key: bool) -> None:
+        """Whole TS packets from `reader`'s input; `key`: an encoder may start there (a
+        video keyframe begins in it, or the input has no video)."""
 
     def reader_line(self, reader: InputReader, line: str) -> None:
         """A line of the reader's ffmpeg stderr (what it found in the input)."""
@@ -46,8 +49,10 @@ class InputReader:
         self._sink = sink
         self._gap = gap  # a pause this long starts a new delivery: older media is stale
         self._clock = clock
-        self._recent: deque[tuple[float, memoryview]] = deque()
+        self._recent: deque[tuple[float, memoryview, bool]] = deque()
         self._last = 0.0
+        self._delivery = 0.0  # when the current delivery began
+        self._video = False  # it carries video
         self.opened = 0  # reader runs started
         self._child: Child | None = None
         self.log = log.bind(input=label)
@@ -58,14 +63,18 @@ class InputReader:
         if self._child is not None:
             self._child.kill()
 
-    def recent(self) -> list[memoryview]:
-        """What arrived in the last RECENT_SECONDS of the current delivery."""
+    def recent(self) -> list[tuple[memoryview, bool]]:
+        """What arrived in the last RECENT_SECONDS of the current delivery, from its last
+        keyframe on when it holds one (chunk, key)."""
         self._trim(self._clock())
-        return [chunk for _, chunk in self._recent]
+        chunks = [(chunk, key) for _, chunk, key in self._recent]
+        last_key = max((i for i, (_, key) in enumerate(chunks) if key), default=0)
+        return chunks[last_key:]
 
     def _trim(self, now: float) -> None:
         if now - self._last > self._gap:
             self._recent.clear()
+            self._delivery, self._video = now, False
         while self._recent and now - self._recent[0][0] > RECENT_SECONDS:
             self._recent.popleft()
 
@@ -114,9 +123,13 @@ class InputReader:
     def _deliver(self, chunk: memoryview) -> None:
         now = self._clock()
         self._trim(now)
-        self._recent.append((now, chunk))
+        video, key = video_starts(chunk)
+        self._video = self._video or video
+        # Until video shows up, only a delivery old enough counts as audio only.
+        key = key or (not self._video and now - self._delivery >= AUDIO_ONLY_AFTER)
+        self._recent.append((now, chunk, key))
         self._last = now
-        self._sink.media(self, chunk)
+        self._sink.media(self, chunk, key)
 
     def _stderr(self, line: str) -> None:
         self.log.debug("reader", line=redact_text(line))

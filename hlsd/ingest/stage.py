@@ -85,8 +85,8 @@ class Ingest:
         fd = self._subs.subscribe(name)
         source = self._source()
         if name in self._rejoining and source is not None:
-            for chunk in source.recent():
-                self._subs.publish(chunk, only=name)
+            for chunk, key in source.recent():
+                self._subs.publish(chunk, only=name, key=key)
         self._rejoining.discard(name)
         return fd
 
@@ -152,8 +152,8 @@ class Ingest:
         source = self._source()
         self._on_air_since = now if source is not None else None
         if source is not None:
-            for chunk in source.recent():  # the encoders still waiting start on it now
-                self._subs.publish(chunk)
+            for chunk, key in source.recent():  # the encoders still waiting start on it now
+                self._subs.publish(chunk, key=key)
         log.warning("input switched", on_air=self._label(after), was=self._label(before),
                     encoders_restarted=ended)
         self._announce(switched=True)
@@ -187,12 +187,12 @@ class Ingest:
         self._slate_idle_since = None
 
     # -- the readers' sink -------------------------------------------------------------------
-    def media(self, reader: InputReader, chunk: memoryview) -> None:
+    def media(self, reader: InputReader, chunk: memoryview, key: bool) -> None:
         index = self._index.get(id(reader))
         if index is not None:
             self._switcher.media(index, time.monotonic())
         if reader is self._source():
-            self._subs.publish(chunk)
+            self._subs.publish(chunk, key=key)
 
     def reader_line(self, reader: InputReader, line: str) -> None:
         index = self._index.get(id(reader))

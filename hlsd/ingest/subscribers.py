@@ -29,6 +29,9 @@ class _Subscriber:
         self.size = 0
         self.writing = False
         self.fed = False  # has been given media (an unfed encoder is still waiting to start)
+        # Nothing before a keyframe: a decoder fed mid-GOP may not find the video's size
+        # within its probe, and the encoder then leaves the video out.
+        self.started = False
 
 
 class Subscribers:
@@ -86,12 +89,16 @@ class Subscribers:
         for name in list(self._subs):
             self.drop(name)
 
-    def publish(self, chunk: memoryview, only: str | None = None) -> None:
-        """`chunk` (whole TS packets) to every subscriber, or to `only`."""
+    def publish(self, chunk: memoryview, only: str | None = None, key: bool = True) -> None:
+        """`chunk` (whole TS packets) to every subscriber, or to `only`; a subscriber
+        starts with a `key` chunk (a keyframe begins in it)."""
         now = time.monotonic()
         for sub in list(self._subs.values()):
             if only is not None and sub.name != only:
                 continue
+            if not (sub.started or key):
+                continue
+            sub.started = True
             if sub.chunks and (now - sub.chunks[0][0] > self.lag_limit
                                or sub.size > MAX_BUFFER):
                 log.warning("encoder fell behind its source; restarting it", rung=sub.name,

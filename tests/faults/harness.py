@@ -24,6 +24,16 @@ from tests.daemon_util import descendants, hlsd_argv, lavfi_command, wait_for, w
 SEGMENT = 1  # seconds: short segments keep every scenario cheap on 2 cores
 WINDOW = 5  # index_segment_count
 
+# Sampled by the player page itself every 100 ms: (wall s, currentTime); fatal hls.js
+# errors. For page.evaluate() once the page plays.
+START_SAMPLING = """() => {
+  const v = document.querySelector('video');
+  window.__samples = []; window.__fatal = [];
+  window.hlsd.hls.on('hlsError', (_, d) => { if (d.fatal) window.__fatal.push(d.details); });
+  window.__sampler = setInterval(() => window.__samples.push(
+    [performance.now() / 1000, v.currentTime]), 100);
+}"""
+
 
 def live_rung(size: str = "160x90", rate: int = 10, audio: bool = False, extra: str = "") -> str:
     """A small live rung: a test pattern in real time (-re), x264 ultrafast, ~45 kB/s."""

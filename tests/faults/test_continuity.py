@@ -19,7 +19,14 @@ import pytest
 from hlsd.config import DEFAULT_HLS_JS
 from tests.browser import browser_page, require_browser, wait_for_playback
 from tests.daemon_util import FAST_X264, wait_for
-from tests.faults.harness import SEGMENT, Hlsd, copy_profile, fault_config, free_port
+from tests.faults.harness import (
+    SEGMENT,
+    START_SAMPLING,
+    Hlsd,
+    copy_profile,
+    fault_config,
+    free_port,
+)
 from tests.faults.senders import Look, Publisher, decode_errors, probe, segment_source
 from tests.faults.watcher import Seen, Watcher, directory_store
 
@@ -35,16 +42,6 @@ LOOKS = {"primary": PRIMARY, "backup 1": BACKUP}
 GOAL = AFTER + 2 * SEGMENT  # a switch puts the new source on air within this
 POLL_SLACK = 0.25  # the watcher sees a new segment up to one poll late
 UDP_OPTIONS = "?overrun_nonfatal=1&fifo_size=50000"
-
-# Sampled by the page itself every 100 ms: (wall s, currentTime); fatal hls.js errors.
-START_SAMPLING = """() => {
-  const v = document.querySelector('video');
-  window.__samples = []; window.__fatal = [];
-  window.hlsd.hls.on('hlsError', (_, d) => { if (d.fatal) window.__fatal.push(d.details); });
-  window.__sampler = setInterval(() => window.__samples.push(
-    [performance.now() / 1000, v.currentTime]), 100);
-}"""
-
 
 def healthz(url: str) -> tuple[int, dict[str, Any]]:
     try:

@@ -23,7 +23,7 @@ import pytest
 from hlsd.config import DEFAULT_HLS_JS
 from tests.browser import browser_page, require_browser, wait_for_playback
 from tests.daemon_util import FAST_X264, descendants, wait_for
-from tests.faults.harness import Hlsd, copy_profile, fault_config, free_port
+from tests.faults.harness import START_SAMPLING, Hlsd, copy_profile, fault_config, free_port
 from tests.faults.test_locked import Source
 from tests.fixtures.nginx_cache import NginxCache, nginx_binary
 
@@ -34,16 +34,6 @@ ENCODER = f"ffmpeg -i %s {FAST_X264} -b:v 300k -c:a aac -b:a 64k -f mpegts -"
 STARTED_APART = 7.0
 AFTER_KILL = 25.0  # seconds of playback watched once host a is gone
 SHIPPED_GROUP = Path(__file__).resolve().parents[2] / "etc" / "nginx" / "hlsd-origin-group.conf"
-
-# Sampled by the page itself every 100 ms: (wall s, currentTime); fatal hls.js errors.
-START_SAMPLING = """() => {
-  const v = document.querySelector('video');
-  window.__samples = []; window.__fatal = [];
-  window.hlsd.hls.on('hlsError', (_, d) => { if (d.fatal) window.__fatal.push(d.details); });
-  window.__sampler = setInterval(() => window.__samples.push(
-    [performance.now() / 1000, v.currentTime]), 100);
-}"""
-
 
 class OriginGroup(NginxCache):
     """etc/nginx/hlsd-origin-group.conf with this test's ports and paths."""
