@@ -16,6 +16,12 @@ Timeline = Literal["local", "locked"]
 def parse_timeline(raw: Mapping[str, Any], live: bool, source_command: str | None,
                    commands: Mapping[str, str], check: Checker) -> Timeline | None:
     timeline = check.choice(raw, "timeline", "", ("local", "locked"))
+    encryption = raw.get("encryption")
+    if (timeline != "locked" and live and isinstance(encryption, Mapping)
+            and encryption.get("key_seed") is not None):
+        check.warn("encryption.key_seed", "without timeline: locked each host numbers its "
+                   "segments from its own state, so keys derived from the numbers match "
+                   "another host's only by chance; set timeline: locked on both")
     if timeline != "locked":
         return cast(Timeline | None, timeline)
     if not live:

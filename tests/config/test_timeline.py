@@ -33,3 +33,13 @@ def test_locked_cannot_reach_into_filter_complex() -> None:
                "-f mpegts -")
     (problem,) = problems(base(timeline="locked", ep_720p={"ffmpeg_command": command}))
     assert problem.path == "ep_720p.ffmpeg_command" and "-filter_complex" in problem.what
+
+
+def test_key_seed_without_a_locked_timeline_is_warned_about() -> None:
+    encryption = {"key_seed": "0123456789abcdef0123", "key_transfer_profile": "keys"}
+    keys = {"transfer_type": "copy", "directory": "/tmp/hlsd-test-keys"}
+    local = cfg.parse(base(encryption=encryption, keys=keys))
+    assert any(w.startswith("encryption.key_seed: without timeline: locked")
+               for w in local.warnings), local.warnings
+    locked = cfg.parse(base(encryption=encryption, keys=keys, timeline="locked"))
+    assert not any(w.startswith("encryption.key_seed") for w in locked.warnings)
