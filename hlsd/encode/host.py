@@ -24,5 +24,6 @@ class PipelineHost(Protocol):
     async def report(self, rung: str, event: Event) -> None:
         """A segmenter's event, in order."""
 
-    def restarted(self, rung: str) -> None:
-        """The pipeline writing `rung` failed and is being restarted."""
+    def restarted(self, rung: str, failed: bool = True) -> None:
+        """The pipeline writing `rung` is being restarted: it failed, or (failed=False) the
+        ingest stage switched the input."""

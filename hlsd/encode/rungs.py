@@ -37,8 +37,9 @@ class RungSink(Protocol):
     def rung_finished(self, rung: str) -> None:
         """A finite input was segmented to its end for `rung`: no segment will follow."""
 
-    def encoder_restarted(self, rung: str) -> None:
-        """The encoder writing `rung` failed and is being restarted."""
+    def encoder_restarted(self, rung: str, failed: bool = True) -> None:
+        """The encoder writing `rung` is being restarted: it failed, or (failed=False) it
+        starts again on the input the ingest stage switched to."""
 
 
 class Rungs:
@@ -118,8 +119,8 @@ class Rungs:
                 self._grid = Grid(event.pts, event.seq)
         await self._sink.event(rung, event)
 
-    def restarted(self, rung: str) -> None:
-        self._sink.encoder_restarted(rung)
+    def restarted(self, rung: str, failed: bool = True) -> None:
+        self._sink.encoder_restarted(rung, failed)
 
     # -- start -----------------------------------------------------------------------------
     def start(self, tg: asyncio.TaskGroup, profiles: list[cfg.EncodingProfile],

@@ -99,6 +99,8 @@ class GroupSupervisor:
                 # starts on the new source at once (no failure, no backoff).
                 self._failure = {}
                 self.log.info("encoder restarting on the new input", attempt=self.attempts + 1)
+                for rung in self.spec.rungs:  # its first segment may come a little later
+                    self._host.restarted(rung.name, failed=False)
                 continue
             delay = self._backoff.next_delay(time.monotonic() - started)
             failure, self._failure = self._failure, {}

@@ -88,8 +88,9 @@ class Intake:
         if self.live is not None:
             self.live.end(rung)
 
-    def encoder_restarted(self, rung: str) -> None:
-        self.metrics.encoder_restart(rung)
+    def encoder_restarted(self, rung: str, failed: bool = True) -> None:
+        if failed:  # a switch of input is no failure of the encoder
+            self.metrics.encoder_restart(rung)
         if self.gaps is not None:
             self.gaps.restarting(rung)
 
