@@ -32,8 +32,26 @@ class Shield(Protocol):
     def stop(self) -> None: ...
 
 
-class NginxShield:
+class _Shield:
+    """What the benchmark asks of a cache in front of the origin; `cache` is its test
+    fixture (NginxCache, VarnishCache)."""
+
+    cache: NginxCache | VarnishCache
+
+    @property
+    def url(self) -> str:
+        return self.cache.url
+
+    def pids(self) -> list[int]:
+        return self.cache.pids()
+
+    def stop(self) -> None:
+        self.cache.stop()
+
+
+class NginxShield(_Shield):
     name = "nginx"
+    cache: NginxCache
 
     def __init__(self, origin_port: int, workdir: Path, players: int,
                  lock_age: str | None) -> None:
@@ -43,21 +61,11 @@ class NginxShield:
                                 changes=changes)
         self.cache.start()
 
-    @property
-    def url(self) -> str:
-        return self.cache.url
-
-    def pids(self) -> list[int]:
-        return self.cache.pids()
-
     def origin_uris(self, start: float, until: float) -> list[str]:
         return [e.uri for e in self.cache.logged() if e.upstream and start <= e.at <= until]
 
     def notes(self) -> str:
         return self.cache.errors()[-500:] or "no errors logged"
-
-    def stop(self) -> None:
-        self.cache.stop()
 
 
 NOTED = ("client_req", "cache_hit", "cache_miss", "backend_req", "threads", "threads_created",
@@ -65,19 +73,13 @@ NOTED = ("client_req", "cache_hit", "cache_miss", "backend_req", "threads", "thr
          "busy_sleep", "busy_wakeup")
 
 
-class VarnishShield:
+class VarnishShield(_Shield):
     name = "varnish"
+    cache: VarnishCache
 
     def __init__(self, origin_port: int, workdir: Path, params: dict[str, str]) -> None:
         self.cache = VarnishCache(origin_port, workdir, params=params, memory="256m")
         self.cache.start()
-
-    @property
-    def url(self) -> str:
-        return self.cache.url
-
-    def pids(self) -> list[int]:
-        return self.cache.pids()
 
     def origin_uris(self, start: float, until: float) -> list[str]:
         return [r.uri for r in self.cache.origin_requests() if start <= r.at <= until]
@@ -86,6 +88,3 @@ class VarnishShield:
         """Counters that tell whether it ran short of threads or dropped anyone."""
         stats = self.cache.stats()
         return ", ".join(f"{name}={stats.get('MAIN.' + name, '?')}" for name in NOTED)
-
-    def stop(self) -> None:
-        self.cache.stop()
