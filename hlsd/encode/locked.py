@@ -52,6 +52,7 @@ def lock_encoder(encoder: EncoderArgv, segment_length: float) -> EncoderArgv:
     """The encoder's argv on the input's clock, with hlsd's keyframes on the grid whatever
     the command says (its own -force_key_frames would cut elsewhere; a -g only adds some)."""
     head, tail = split_input(encoder.argv)
+    grid = keyframe_grid(segment_length)
     added: list[str] = []
     if "-copyts" not in head:
         head = [*head[:-2], *COPYTS, *head[-2:]]
@@ -60,14 +61,14 @@ def lock_encoder(encoder: EncoderArgv, segment_length: float) -> EncoderArgv:
     if not copies_or_drops_video(encoder.argv):
         out = _without_keyframe_options(out)
         out = _with_select(out, segment_length)
-        out += [*EXACT_TIMES, *keyframe_grid(segment_length)]
-        added += ["-vf", "select=…", *EXACT_TIMES, *keyframe_grid(segment_length)]
+        out += [*EXACT_TIMES, *grid]
+        added += ["-vf", "select=…", *EXACT_TIMES, *grid]
     if "-mpegts_copyts" not in out:
         out += KEEP_TIMESTAMPS
         added += KEEP_TIMESTAMPS
-    return replace(encoder, argv=[*head, *out, *target],
-                   added=(*[a for a in encoder.added if a not in keyframe_grid(segment_length)],
-                          *added))
+    # The grid encoder_argv may have added is replaced by ours: listed once.
+    earlier = [a for a in encoder.added if a not in grid]
+    return replace(encoder, argv=[*head, *out, *target], added=(*earlier, *added))
 
 
 def _without_keyframe_options(argv: list[str]) -> list[str]:
