@@ -11,10 +11,11 @@ import shlex
 __all__ = ["STDOUT_TARGETS", "command_problems", "shared_problems", "split_input"]
 
 STDOUT_TARGETS = frozenset({"-", "pipe:", "pipe:1"})
+MUXER_NAMES = {"mpegts": "MPEG-TS", "webvtt": "WebVTT"}
 
 
-def command_problems(command: str) -> list[str]:
-    """What makes a command unusable as an encoder."""
+def command_problems(command: str, muxer: str = "mpegts") -> list[str]:
+    """What makes a command unusable as an encoder writing `muxer` to stdout."""
     try:
         argv = shlex.split(command)
     except ValueError as exc:
@@ -26,8 +27,9 @@ def command_problems(command: str) -> list[str]:
         problems.append("contains a shell operator; hlsd runs commands without a shell")
     if argv[-1] not in STDOUT_TARGETS:
         problems.append(f"last argument is {argv[-1]!r}, not '-' (stdout)")
-    if "mpegts" not in [b for a, b in itertools.pairwise(argv) if a == "-f"]:
-        problems.append("does not select the MPEG-TS muxer (-f mpegts)")
+    if muxer not in [b for a, b in itertools.pairwise(argv) if a == "-f"]:
+        problems.append(f"does not select the {MUXER_NAMES.get(muxer, muxer)} muxer "
+                        f"(-f {muxer})")
     return problems
 
 

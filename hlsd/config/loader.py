@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from hlsd.config.checker import Checker, show
-from hlsd.config.commands import command_problems, shared_problems
+from hlsd.config.commands import MUXER_NAMES, command_problems, shared_problems
 from hlsd.config.continuity import continuity_problems, parse_backups, parse_input_loss
 from hlsd.config.encryption import parse_encryption
 from hlsd.config.errors import ConfigError, Problem
@@ -33,6 +33,7 @@ from hlsd.config.model import (
 )
 from hlsd.config.pathways import parse_pathways
 from hlsd.config.reader import expand_env, read_document, warn_if_readable
+from hlsd.config.renditions import muxer_of, parse_rendition, resolve_renditions
 from hlsd.config.sections import SAFE_NAME, find_sections, names, profiles, rebase
 from hlsd.config.timeline import parse_timeline
 from hlsd.config.transfer import access_warnings, parse_transfer, present
@@ -55,6 +56,7 @@ def _encoding(name: str, raw: Mapping[str, Any], check: Checker) -> EncodingProf
     check.unknown(raw, ENCODING_KEYS, name)
     cmd = check.string(raw, "ffmpeg_command", name, required=True)
     bandwidth = check.integer(raw, "bandwidth", name, minimum=1, maximum=10**12)
+    rendition = parse_rendition(raw.get("rendition"), name, check)
     if cmd is None:
         return None
     cmd, legacy = strip_legacy_tail(cmd)
@@ -62,10 +64,13 @@ def _encoding(name: str, raw: Mapping[str, Any], check: Checker) -> EncodingProf
         check.warn(f"{name}.ffmpeg_command", "ends with the original tool's `| %s %s ...` "
                    "segmenter pipe; hlsd runs the segmenter itself, so that tail is dropped")
 
-    for problem in command_problems(cmd):
+    muxer = muxer_of(rendition)
+    for problem in command_problems(cmd, muxer):
         check.problem(f"{name}.ffmpeg_command", problem,
-                      "an ffmpeg command that writes MPEG-TS to stdout, e.g. ... -f mpegts -")
-    return EncodingProfile(name=name, ffmpeg_command=cmd, bandwidth=bandwidth)
+                      f"an ffmpeg command that writes {MUXER_NAMES[muxer]} to stdout, "
+                      f"e.g. ... -f {muxer} -")
+    return EncodingProfile(name=name, ffmpeg_command=cmd, bandwidth=bandwidth,
+                           rendition=rendition)
 
 
 def _low_latency(raw: Any, segment_format: str | None, http: HttpSettings | None,
@@ -102,6 +107,7 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
     sections = find_sections(raw, enc_names, tr_names, check)
     encodings = profiles(raw, sections, enc_names, "encoding_profile", "ffmpeg_command",
                           _encoding, check)
+    encodings = resolve_renditions(encodings, check)
     transfers: list[TransferProfile] = profiles(
         raw, sections, tr_names, "transfer_profile", "transfer_type", parse_transfer, check)
 

@@ -26,6 +26,7 @@ __all__ = [
     "InputLossSettings",
     "LowLatencySettings",
     "Pathway",
+    "Rendition",
     "S3Profile",
     "SshProfile",
     "TransferProfile",
@@ -56,10 +57,22 @@ def yaml_keys(cls: type) -> frozenset[str]:
 
 
 @dataclass(frozen=True)
+class Rendition:
+    """`rendition:` of an encoding profile: listed with #EXT-X-MEDIA (an alternate audio or
+    subtitle track every video variant names) instead of as a variant of its own."""
+
+    type: Literal["audio", "subtitles"]
+    language: str  # RFC 5646 tag: LANGUAGE
+    name: str  # NAME, unique within its type
+    default: bool = False  # DEFAULT=YES; the loader makes exactly one per type so
+
+
+@dataclass(frozen=True)
 class EncodingProfile:
     name: str
     ffmpeg_command: str  # legacy `| %s %s %s %s %s` tail already removed
     bandwidth: int | None = None
+    rendition: Rendition | None = None  # None: a variant of the ladder
 
 
 @dataclass(frozen=True)
@@ -224,3 +237,8 @@ class Config:
 
     def profile(self, name: str) -> EncodingProfile:
         return next(p for p in self.encoding_profiles if p.name == name)
+
+    @property
+    def renditions(self) -> dict[str, Rendition]:
+        """The encoding profiles listed as renditions, by name."""
+        return {p.name: p.rendition for p in self.encoding_profiles if p.rendition}

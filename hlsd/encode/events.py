@@ -23,6 +23,7 @@ class VideoInfo:
 @dataclass(frozen=True)
 class AudioInfo:
     codec: str  # RFC 6381, e.g. mp4a.40.2
+    channels: int | None = None
 
 
 @dataclass(frozen=True)
@@ -145,7 +146,9 @@ def _audio(obj: Any) -> AudioInfo | None:
         return None
     if not isinstance(obj, dict):
         raise EventError(f"audio is not an object: {obj!r}")
-    return AudioInfo(codec=_field(obj, "codec", str))
+    channels = obj.get("channels")
+    return AudioInfo(codec=_field(obj, "codec", str), channels=channels if isinstance(
+        channels, int) and not isinstance(channels, bool) and channels > 0 else None)
 
 
 def parse_line(line: str | bytes) -> Event | None:

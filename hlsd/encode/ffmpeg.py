@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from hlsd.config.commands import split_input
 from hlsd.ingest.inputs import ENCODER_FEED_OPTIONS, split_input_options
 
+ONE_FRAME_PER_PES = ["-pes_payload_size", "0"]
 COPY_VIDEO = {("-c", "copy"), ("-codec", "copy"), ("-c:v", "copy"), ("-vcodec", "copy"),
               ("-codec:v", "copy")}
 
@@ -49,9 +50,15 @@ def sets_keyframes(argv: list[str]) -> bool:
                for a in argv)
 
 
+def audio_only(argv: list[str]) -> bool:
+    """The output has no video: -vn, or every -map selects audio."""
+    maps = [b for a, b in itertools.pairwise(argv) if a == "-map"]
+    return "-vn" in argv or (bool(maps) and all(":a" in m or m.startswith("a") for m in maps))
+
+
 def copies_or_drops_video(argv: list[str]) -> bool:
     pairs = set(itertools.pairwise(argv))
-    return "-vn" in argv or bool(pairs & COPY_VIDEO)
+    return audio_only(argv) or bool(pairs & COPY_VIDEO)
 
 
 @dataclass(frozen=True)
@@ -80,6 +87,11 @@ def encoder_argv(command: str, input_location: str, segment_length: float,
         grid = keyframe_grid(segment_length)
         argv[-1:-1] = grid
         added.extend(grid)
+    if audio_only(argv) and "-pes_payload_size" not in argv:
+        # ffmpeg packs ~0.37 s of audio per PES by default and the segmenter cuts between
+        # PES: one frame per PES lets audio cut on the video rungs' grid.
+        argv[-1:-1] = ONE_FRAME_PER_PES
+        added.extend(ONE_FRAME_PER_PES)
     return EncoderArgv(argv, tuple(added), reads_stdin=stdin_input and uses_input)
 
 

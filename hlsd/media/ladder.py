@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from hlsd.config.model import Pathway
-from hlsd.media.master import IFrameVariant, Variant, render_master
+from hlsd.config.model import Pathway, Rendition
+from hlsd.media.master import IFrameVariant, Variant, render_master, with_renditions
+from hlsd.media.renditions import AlternateMedia
 from hlsd.media.steering import Steering
 
 MATERIAL_CHANGE = 0.10  # republish the master only when a bandwidth moves more than this
@@ -21,6 +22,7 @@ class RungMedia:
     resolution: tuple[int, int] | None = None  # video only
     frame_rate: float | None = None  # video only
     captions: bool = False  # CEA-608/708 in the video's SEI
+    channels: int | None = None  # audio channels
 
 
 @dataclass
@@ -31,6 +33,7 @@ class RungStats:
     configured_bandwidth: int | None
     window: int
     media: RungMedia | None = None
+    rendition: Rendition | None = None  # listed with #EXT-X-MEDIA, not as a variant
     samples: deque[tuple[int, float]] = field(default_factory=deque)  # (bytes, seconds)
     iframe_samples: deque[tuple[int, float]] = field(default_factory=deque)  # keyframes only
     warned_over_floor: bool = False
@@ -78,15 +81,16 @@ class Ladder:
         self._published: dict[str, Variant] = {}
         self._published_iframes: dict[str, IFrameVariant] = {}
 
-    def set_rungs(self, configured: dict[str, int | None], start_rung: str | None = None
-                  ) -> None:
+    def set_rungs(self, configured: dict[str, int | None], start_rung: str | None = None,
+                  renditions: Mapping[str, Rendition] | None = None) -> None:
         """Keep stats of rungs that stay; a reload may add or remove rungs, or name another
-        rung to start with."""
+        rung to start with. `renditions`: the rungs listed as renditions, not variants."""
         self.start_rung = start_rung if start_rung in configured else None
         self.rungs = {name: self.rungs.get(name) or RungStats(name, bw, self.window)
                       for name, bw in configured.items()}
         for name, bw in configured.items():
             self.rungs[name].configured_bandwidth = bw
+            self.rungs[name].rendition = (renditions or {}).get(name)
         self._published = {k: v for k, v in self._published.items() if k in self.rungs}
         self._published_iframes = {k: v for k, v in self._published_iframes.items()
                                    if k in self.rungs}
@@ -177,8 +181,22 @@ class Ladder:
                     self._published_iframes[name] = iframe
                 iframes.append(self._published_iframes[name])
         start = self.variant_name(self.start_rung) if self.start_rung else None
-        return render_master([self._published[n] for n in self.rungs], start=start,
-                             iframes=iframes, steering=self.steering)
+        variants = [self._published[n] for n, s in self.rungs.items() if s.rendition is None]
+        media = [_alternate(self._published[n], s) for n, s in self.rungs.items()
+                 if s.rendition is not None]
+        return render_master(with_renditions(variants, media), start=start, iframes=iframes,
+                             steering=self.steering, media=media)
+
+
+def _alternate(variant: Variant, stats: RungStats) -> AlternateMedia:
+    """A rendition rung's EXT-X-MEDIA, with its figures as held steady for the master."""
+    r = stats.rendition
+    assert r is not None
+    return AlternateMedia(
+        type="AUDIO" if r.type == "audio" else "SUBTITLES", uri=variant.uri,
+        language=r.language, name=r.name, default=r.default, codecs=variant.codecs,
+        channels=stats.media.channels if stats.media and r.type == "audio" else None,
+        bandwidth=variant.bandwidth, average_bandwidth=variant.average_bandwidth)
 
 
 def _material(old: Variant | IFrameVariant, new: Variant | IFrameVariant) -> bool:

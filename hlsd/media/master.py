@@ -8,10 +8,11 @@ audio-only rung loses the video at the first switch. See `playback_order`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
 
 from hlsd.media.playlist import VERSION, PlaylistError, has_control
+from hlsd.media.renditions import AUDIO_GROUP, SUBTITLES_GROUP, AlternateMedia, group_on
 from hlsd.media.steering import DIRECT, Route, Steering
 
 # Rule 1.32 of Apple's authoring specification: the default video variant SHOULD be the
@@ -36,6 +37,8 @@ class Variant:
     resolution: tuple[int, int] | None = None  # video only
     frame_rate: float | None = None  # video only
     captions: bool = False  # carries CEA-608/708 closed captions in its video
+    audio: str | None = None  # GROUP-ID of the audio renditions it plays with
+    subtitles: str | None = None  # GROUP-ID of the subtitle renditions
 
     def __post_init__(self) -> None:
         if not self.uri or has_control(self.uri):
@@ -86,6 +89,30 @@ def _common(bandwidth: int, average: int | None, codecs: str | None,
     return attrs
 
 
+def with_renditions(variants: Iterable[Variant], media: Sequence[AlternateMedia]
+                    ) -> list[Variant]:
+    """The variants as they play with the renditions: every video variant names the audio
+    group, carries its codec in CODECS and the largest rendition's bit rate in BANDWIDTH
+    and AVERAGE-BANDWIDTH (what the player fetches at once); every variant names the
+    subtitle group. An audio-only variant keeps its own audio."""
+    audio = [m for m in media if m.type == "AUDIO"]
+    subtitles = SUBTITLES_GROUP if any(m.type == "SUBTITLES" for m in media) else None
+    out = []
+    for v in variants:
+        v = replace(v, subtitles=subtitles)
+        if audio and v.video:
+            codecs = [c for c in (v.codecs or "").split(",") if c]
+            codecs += [c for m in audio for c in (m.codecs or "").split(",")
+                       if c and c not in codecs]
+            average = max((m.average_bandwidth or m.bandwidth for m in audio), default=0)
+            v = replace(v, audio=AUDIO_GROUP, codecs=",".join(dict.fromkeys(codecs)) or None,
+                        bandwidth=v.bandwidth + max(m.bandwidth for m in audio),
+                        average_bandwidth=None if v.average_bandwidth is None
+                        else v.average_bandwidth + average)
+        out.append(v)
+    return out
+
+
 def playback_order(variants: Iterable[Variant], start: str | None = None) -> list[Variant]:
     """The variants in the order the master lists them.
 
@@ -111,9 +138,12 @@ def playback_order(variants: Iterable[Variant], start: str | None = None) -> lis
 
 def render_master(variants: Iterable[Variant], independent_segments: bool = True,
                   start: str | None = None, iframes: Iterable[IFrameVariant] = (),
-                  steering: Steering | None = None) -> str:
+                  steering: Steering | None = None,
+                  media: Sequence[AlternateMedia] = ()) -> str:
     """The master playlist text; `start` is the URI of the variant to list first. With
-    `steering`, every variant and I-frame stream once per pathway (hlsd.media.steering)."""
+    `steering`, every variant and I-frame stream once per pathway (hlsd.media.steering).
+    `media`: the audio and subtitle renditions (hlsd.media.renditions); pass the variants
+    through `with_renditions` first."""
     lines = ["#EXTM3U", f"#EXT-X-VERSION:{VERSION}"]
     if independent_segments:
         lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
@@ -125,6 +155,7 @@ def render_master(variants: Iterable[Variant], independent_segments: bool = True
     if captioned:  # one rendition: the 608 service CC1 carried inside the video
         lines.append(f'#EXT-X-MEDIA:TYPE=CLOSED-CAPTIONS,GROUP-ID="{CAPTIONS_GROUP}",'
                      'NAME="CC1",INSTREAM-ID="CC1",DEFAULT=YES,AUTOSELECT=YES')
+    lines += [m.render(route) for route in routes for m in media]
     for route in routes:  # pathway by pathway, each in playback order
         for v in ordered:
             attrs = _common(v.bandwidth, v.average_bandwidth, v.codecs, v.resolution)
@@ -135,6 +166,8 @@ def render_master(variants: Iterable[Variant], independent_segments: bool = True
                 attrs.append(f'CLOSED-CAPTIONS="{CAPTIONS_GROUP}"')
             elif not captioned:
                 attrs.append("CLOSED-CAPTIONS=NONE")
+            attrs += [f'{kind}="{group_on(group, route)}"' for kind, group in
+                      (("AUDIO", v.audio), ("SUBTITLES", v.subtitles)) if group is not None]
             lines += ["#EXT-X-STREAM-INF:" + ",".join(attrs + route.attrs(v.uri)),
                       route.uri(v.uri)]
     iframes = list(iframes)

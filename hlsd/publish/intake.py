@@ -63,7 +63,8 @@ class Intake:
                 codecs=event.codecs,
                 resolution=(video.width, video.height) if video else None,
                 frame_rate=video.fps if video else None,
-                captions=video.captions if video else False))
+                captions=video.captions if video else False,
+                channels=event.audio.channels if event.audio else None))
             log.info("stream", rung=rung, codecs=event.codecs,
                      video=video.__dict__ if video else None)
         elif isinstance(event, InitReady):

@@ -40,7 +40,7 @@ def assemble(config: cfg.Config, ffmpeg: str, state: DaemonState, metrics: Metri
              on_listening: Callable[[str], None] | None = None) -> Parts:
     ladder = Ladder(config.index_prefix, config.index_segment_count)
     ladder.set_rungs({p.name: p.bandwidth for p in config.encoding_profiles},
-                     config.start_rung)
+                     config.start_rung, config.renditions)
     ladder.set_pathways(config.pathways)
     destinations = DestinationSet(ladder, metrics, config.target_duration, state.destinations)
     for profile in config.transfer_profiles:

@@ -44,7 +44,7 @@ async def apply_reload(parts: Parts, metrics: Metrics, old: cfg.Config, new: cfg
         metrics.forget_rung(name)
         rungs.forget(name)
     parts.ladder.set_rungs({p.name: p.bandwidth for p in new.encoding_profiles},
-                           new.start_rung)
+                           new.start_rung, new.renditions)
     parts.ladder.set_pathways(new.pathways)  # the master (and manifest) follow
     profiles = {t.name: t for t in new.transfer_profiles}
     for name in plan.removed_destinations:

@@ -17,9 +17,20 @@ def test_input_substituted_and_keyframe_grid_added_before_output() -> None:
 
 def test_existing_keyframe_settings_and_copies_are_left_alone() -> None:
     for cmd in ("ffmpeg -i %s -g 50 -f mpegts -", "ffmpeg -i %s -c copy -f mpegts -",
-                "ffmpeg -i %s -vn -c:a aac -f mpegts -",
+                "ffmpeg -i %s -vn -c:a aac -pes_payload_size 0 -f mpegts -",
                 "ffmpeg -i %s -force_key_frames expr:1 -f mpegts -"):
         assert not encoder_argv(cmd, "x", 4, "ffmpeg", False).added
+
+
+def test_audio_only_outputs_get_one_frame_per_pes() -> None:
+    """The segmenter cuts between PES packets: audio cut on the video's grid needs small
+    ones (ffmpeg's default packs ~0.37 s per PES)."""
+    for cmd in ("ffmpeg -i %s -vn -c:a aac -f mpegts -",
+                "ffmpeg -i %s -map 0:a:1 -c:a aac -f mpegts -"):
+        a = encoder_argv(cmd, "x", 4, "ffmpeg", False)
+        assert a.argv[-3:] == ["-pes_payload_size", "0", "-"] and "-force_key_frames" not in a.argv
+    video = encoder_argv("ffmpeg -i %s -map 0:v -map 0:a -f mpegts -", "x", 4, "ffmpeg", False)
+    assert "-pes_payload_size" not in video.argv
 
 
 def test_source_command_and_stdin_inputs_read_pipe0() -> None:
