@@ -33,6 +33,7 @@ from hlsd.config.model import (
 )
 from hlsd.config.pathways import parse_pathways
 from hlsd.config.reader import expand_env, read_document, warn_if_readable
+from hlsd.config.recording import parse_dvr_window, parse_recording
 from hlsd.config.renditions import muxer_of, parse_rendition, resolve_renditions
 from hlsd.config.sections import SAFE_NAME, find_sections, names, profiles, rebase
 from hlsd.config.timeline import parse_timeline
@@ -182,6 +183,9 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
     timeline = parse_timeline(raw, is_live, source_command, commands, check)
     segmenter = check.string(raw, "segmenter_binary", "")
     check.raise_if_any()
+    dvr_window = parse_dvr_window(raw, is_live, check)
+    recording = parse_recording(raw, sections, seg_len or Config.segment_length, tr_names,
+                                rel, check)
     assert temp_dir is not None
     length = Config.segment_length if seg_len is None else seg_len
     target = target if target is not None else max(1, math.ceil(length - 1e-9))
@@ -192,7 +196,7 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
         target_duration=target, max_segment_duration=target + MAX_DURATION_SLACK,
         encoder_mode=_encoder_mode(mode, commands),
         http=http, encryption=encryption, low_latency=low_latency, start_rung=start_rung,
-        pathways=pathways, timeline=timeline or "local",
+        pathways=pathways, timeline=timeline or "local", recording=recording,
         source_path=source_path,
         warnings=tuple(check.warnings), written_secrets=tuple(check.written_secrets),
         **present(segment_prefix=prefixes["segment_prefix"],
@@ -200,7 +204,7 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
                   log_file=log_file, log_level=level, source_command=source_command,
                   segment_length=seg_len, url_prefix=url_prefix, index_segment_count=count,
                   segmenter_binary=segmenter, segment_format=segment_format,
-                  iframe_playlists=iframes),
+                  iframe_playlists=iframes, dvr_window=dvr_window),
     )
 
 

@@ -26,6 +26,7 @@ __all__ = [
     "InputLossSettings",
     "LowLatencySettings",
     "Pathway",
+    "RecordingSettings",
     "Rendition",
     "S3Profile",
     "SshProfile",
@@ -177,6 +178,15 @@ class Pathway:
 
 
 @dataclass(frozen=True)
+class RecordingSettings:
+    """`recording:` every segment kept for good at `transfer_profile`, with a VOD playlist
+    per rung closed every `period` seconds (wall-clock aligned) and at stop."""
+
+    transfer_profile: TransferProfile
+    period: float = 3600.0
+
+
+@dataclass(frozen=True)
 class HttpSettings:
     listen: str = "127.0.0.1"
     port: int = 8080
@@ -227,6 +237,10 @@ class Config:
     # locked: boundaries and numbers follow the input's clock (hlsd.config.timeline), so
     # redundant hosts fed the same source list the same segments.
     timeline: Literal["local", "locked"] = "local"
+    # Seconds of segments kept behind the live edge at every destination, and served by
+    # the origin's `?start=`/`?end=` (hlsd.media.dvr); 0: the live window only.
+    dvr_window: float = 0.0
+    recording: RecordingSettings | None = None
     # --max-duration for the segmenter: keeps round(EXTINF) <= target_duration.
     max_segment_duration: float = field(default=4 + MAX_DURATION_SLACK, metadata=NOT_A_KEY)
     source_path: Path | None = field(default=None, compare=False, metadata=NOT_A_KEY)

@@ -56,7 +56,7 @@ class DestinationSet:
             config.url_prefix,
             # Byte ranges point into clear segments: none for whole-segment encryption.
             iframes=config.iframe_playlists and config.encryption is None,
-            locked=config.timeline == "locked")
+            locked=config.timeline == "locked", dvr_window=config.dvr_window)
         return self.include(Destination(transfer.create(profile), profile.concurrency,
                                         settings, self.ladder, self.metrics,
                                         state or self._states.pop(profile.name, None),

@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+from hlsd.media.dvr import DvrIndex
 from hlsd.media.playlist import Entry, MediaPlaylist
 from hlsd.media.retention import Peaks, Retention
 from hlsd.publish.segment import SegmentFile
@@ -28,6 +29,8 @@ class Listing:
         self.unpublished: set[str] = set()
         self._removed: dict[str, Removed] = {}
         self._peaks: dict[str, Peaks] = {}  # rung -> the longest playlists that listed what
+        # dvr_window: every entry also here until it is that old; deleted only then.
+        self.dvr: dict[str, DvrIndex] = state.dvr if settings.dvr_window else {}
         for rung, playlist in state.playlists.items():
             if playlist.ended or playlist.target_duration != settings.target_duration:
                 continue  # a finished VOD or another target duration: a new playlist
@@ -39,6 +42,8 @@ class Listing:
                 self._peaks[rung] = peaks = Peaks()
                 peaks.listed(playlist.entries[-1].seq,
                              max(playlist.duration, playlist.longest_duration))
+        if state.dvr and not settings.dvr_window:  # the window was turned off: let go
+            self._release_dvr(state)
 
     def snapshot(self, retention: Retention) -> DestinationState:
         # Entries that left a playlist not yet republished still need deleting later.
@@ -47,7 +52,7 @@ class Listing:
         for removed in self._removed.values():
             for entry, window in removed:
                 pending.schedule([entry], window, now)
-        return DestinationState(dict(self.playlists), pending)
+        return DestinationState(dict(self.playlists), pending, dict(self.dvr))
 
     def last_seq(self) -> int:
         return max((p.entries[-1].seq for p in self.playlists.values() if p.entries),
@@ -80,6 +85,8 @@ class Listing:
         entry = entry_of(seg, seg.discontinuity and bool(playlist.entries))
         removed = playlist.add(entry)
         self.unpublished.add(seg.rung)
+        if self.settings.dvr_window:
+            return self._add_dvr(seg.rung, playlist, before)
         # Each waits for the longest playlist that ever listed it (§6.2.2), not the one it
         # left: after a stall that one may be shorter than those clients still play.
         peaks = self._peaks.setdefault(seg.rung, Peaks())
@@ -95,6 +102,30 @@ class Listing:
                  for name in sorted(inits)]
         self._removed.setdefault(seg.rung, []).extend(gone)
         return entry
+
+    def _add_dvr(self, rung: str, playlist: MediaPlaylist, before: float) -> Entry:
+        """Time-shift: what leaves is what the index lets go of (older than the window and
+        out of the live playlist), init segments with their index's last entry naming them.
+        A time-shift playlist may be loaded just before its first entries leave: they
+        then wait for the usual grace, that of the longest live playlist."""
+        entry = playlist.entries[-1]
+        index = self.dvr.setdefault(rung, DvrIndex())
+        index.add(entry)
+        old, inits = index.trim(self.settings.dvr_window, playlist.media_sequence)
+        window = max(before, playlist.longest_duration)
+        gone = [(e, window) for e in old]
+        self.inits -= set(inits)
+        gone += [(Entry(seq=entry.seq, name=name, duration=0.0), window) for name in inits]
+        self._removed.setdefault(rung, []).extend(gone)
+        return entry
+
+    def _release_dvr(self, state: DestinationState) -> None:
+        """Entries a former time-shift window kept beyond the live playlists go now."""
+        for rung, index in state.dvr.items():
+            playlist = self.playlists.get(rung)
+            first = playlist.media_sequence if playlist else float("inf")
+            window = playlist.longest_duration if playlist else 0.0
+            self._removed[rung] = [(e, window) for e in index.entries() if e.seq < first]
 
     def published(self, rung: str) -> Removed:
         """The variant of `rung` was published: what left it may now be scheduled."""

@@ -15,6 +15,7 @@ class PublishSettings:
     url_prefix: str
     iframes: bool = False  # publish an I-frame playlist per video rung
     locked: bool = False  # timeline: locked (hlsd.media.playlist.MediaPlaylist.locked)
+    dvr_window: float = 0.0  # seconds kept behind the live edge (hlsd.media.dvr); 0: none
 
     @property
     def lane_capacity(self) -> int:

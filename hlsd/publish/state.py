@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from hlsd.media.dvr import DvrIndex
 from hlsd.media.playlist import MediaPlaylist, PlaylistError
 from hlsd.media.retention import Retention
 
@@ -14,10 +15,14 @@ from hlsd.media.retention import Retention
 class DestinationState:
     playlists: dict[str, MediaPlaylist] = field(default_factory=dict)  # rung -> playlist
     retention: Retention = field(default_factory=Retention)
+    dvr: dict[str, DvrIndex] = field(default_factory=dict)  # rung -> time-shift index
 
     def to_json(self) -> dict[str, Any]:
-        return {"playlists": {r: p.to_dict() for r, p in self.playlists.items()},
-                "retention": self.retention.to_dict()}
+        state = {"playlists": {r: p.to_dict() for r, p in self.playlists.items()},
+                 "retention": self.retention.to_dict()}
+        if self.dvr:
+            state["dvr"] = {r: i.to_dict() for r, i in self.dvr.items()}
+        return state
 
     @classmethod
     def from_json(cls, data: Any) -> DestinationState:
@@ -31,4 +36,7 @@ class DestinationState:
             raise ValueError(str(exc)) from None
         retention = (Retention.from_dict(data["retention"]) if "retention" in data
                      else Retention())
-        return cls(playlists, retention)
+        dvr = data.get("dvr", {})
+        if not isinstance(dvr, dict):
+            raise ValueError("destination state: dvr is not an object")
+        return cls(playlists, retention, {str(r): DvrIndex.from_dict(i) for r, i in dvr.items()})

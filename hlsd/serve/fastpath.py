@@ -84,6 +84,8 @@ class FastLive:
 
     def answer(self, request: Request, reply: Reply) -> bool:
         """Answer now or once ready (False: aiohttp's to answer)."""
+        if "start" in request.query:  # a time-shift span (hlsd.serve.timeshift)
+            return False
         rung = self.edge.rung_of(request.name)
         if rung is not None:
             return self._playlist(rung, request, reply)

@@ -30,8 +30,9 @@ from hlsd.serve.hlsjs import CONTENT_TYPE as HLS_JS_TYPE
 from hlsd.serve.hlsjs import ROUTE, HlsJs
 from hlsd.serve.live import LiveEdge
 from hlsd.serve.player import player_page
-from hlsd.serve.playlist import file_headers, playlist_response
+from hlsd.serve.playlist import accepts_gzip, file_headers, gzip_body, playlist_response
 from hlsd.serve.status import StreamStatus, stream_figures
+from hlsd.serve.timeshift import Refused, TimeShift
 
 __all__ = ["HttpOrigin", "StreamStatus"]
 
@@ -45,8 +46,9 @@ class HttpOrigin:
 
     def __init__(self, settings: HttpSettings, directory: Path | None,
                  status: StreamStatus, hls_js: HlsJs | None = None,
-                 live: LiveEdge | None = None) -> None:
+                 live: LiveEdge | None = None, timeshift: TimeShift | None = None) -> None:
         self.settings = settings
+        self._timeshift = timeshift  # `?start=` spans of the time-shift window
         self.hls_js = hls_js or HlsJs(settings.hls_js_url)  # default: the CDN
         self._directory = directory
         self._status = status
@@ -158,6 +160,10 @@ class HttpOrigin:
         return json_response(stream_figures(self._status), cache_control=STREAM_JSON_CACHE)
 
     async def _file(self, request: web.Request) -> web.StreamResponse:
+        name = request.match_info["path"]
+        if ("start" in request.query and self._timeshift is not None
+                and self._timeshift.handles(name)):
+            return await self._span(self._timeshift, request, name)
         if self._live is not None:
             name = request.match_info["path"]
             rung = self._live.rung_of(name)
@@ -177,6 +183,21 @@ class HttpOrigin:
         # FileResponse answers HEAD, ranges and conditional requests, and 404s a file
         # deleted (by retention) between the check above and the open.
         return web.FileResponse(path, headers=headers)
+
+
+    async def _span(self, timeshift: TimeShift, request: web.Request,
+                    name: str) -> web.Response:
+        """A time-shift playlist: made for this request, so no ETag or 304."""
+        try:
+            body = (await timeshift.playlist(name, request.query, self._directory)).encode()
+        except Refused as exc:
+            return web.Response(status=exc.status, text=exc.text)
+        response = web.Response(headers={**file_headers(name), "Vary": "Accept-Encoding"})
+        if accepts_gzip(request.headers.get("Accept-Encoding", "")):
+            body = gzip_body(body)
+            response.headers["Content-Encoding"] = "gzip"
+        response.body = body
+        return response
 
 
 def resolve_inside(root: Path, rel: str) -> Path | None:

@@ -16,6 +16,7 @@ from hlsd.serve.hlsjs import choose_hls_js
 if TYPE_CHECKING:
     from hlsd.serve.http import HttpOrigin, StreamStatus
     from hlsd.serve.live import LiveEdge
+    from hlsd.serve.timeshift import TimeShift
 
 log = structlog.get_logger()
 
@@ -24,11 +25,15 @@ class OriginError(Exception):
     """The origin cannot listen (port taken, address not local): the operator must fix it."""
 
 
-def served_directory(config: cfg.Config) -> Path | None:
+def served_profile(config: cfg.Config) -> cfg.CopyProfile | None:
     """The copy destination the origin serves: `http.serve`, else the first copy one."""
     copies = [p for p in config.transfer_profiles if isinstance(p, cfg.CopyProfile)]
     serve = config.http.serve if config.http else None
-    served = next((p for p in copies if p.name == serve), copies[0] if copies else None)
+    return next((p for p in copies if p.name == serve), copies[0] if copies else None)
+
+
+def served_directory(config: cfg.Config) -> Path | None:
+    served = served_profile(config)
     return served.directory if served else None
 
 
@@ -38,9 +43,10 @@ class Origin:
 
     def __init__(self, status: StreamStatus,
                  on_listening: Callable[[str], None] | None = None,
-                 live: LiveEdge | None = None) -> None:
+                 live: LiveEdge | None = None, timeshift: TimeShift | None = None) -> None:
         self._status = status
         self._live = live
+        self._timeshift = timeshift
         self._on_listening = on_listening
         self.http: HttpOrigin | None = None  # None while not listening
         self._listening = asyncio.Event()
@@ -55,8 +61,9 @@ class Origin:
         hls_js = choose_hls_js(settings)
         if settings.hls_js_path is not None and hls_js.local != settings.hls_js_path.resolve():
             log.warning("http.hls_js_path is no file (any more)", path=str(settings.hls_js_path))
+        self._serve_timeshift(config)
         http = HttpOrigin(settings, served_directory(config), self._status, hls_js,
-                          self._live if config.low_latency else None)
+                          self._live if config.low_latency else None, self._timeshift)
         try:
             await http.start()
         except OSError as exc:
@@ -77,12 +84,18 @@ class Origin:
         if (old.http, old.low_latency) == (new.http, new.low_latency):
             if self.http is not None:
                 self.http.serve(served_directory(new))
+                self._serve_timeshift(new)
             return
         await self.stop()
         try:
             await self.start(new)
         except OriginError as exc:  # the stream goes on; only the origin is missing
             log.error("http origin not restarted", reason=str(exc))
+
+    def _serve_timeshift(self, config: cfg.Config) -> None:
+        if self._timeshift is not None:
+            served = served_profile(config)
+            self._timeshift.served = served.name if served else None
 
     async def listening(self) -> HttpOrigin:
         """The origin, once it listens."""

@@ -17,6 +17,7 @@ from hlsd.publish.keys import KeyRing, KeyState
 from hlsd.publish.settings import PublishSettings
 from hlsd.serve.live import LiveEdge
 from hlsd.serve.origin import Origin
+from hlsd.serve.timeshift import TimeShift
 from hlsd.service.metrics import Metrics
 from hlsd.service.state import DaemonState
 from hlsd.service.status import StreamStatus
@@ -62,7 +63,7 @@ def assemble(config: cfg.Config, ffmpeg: str, state: DaemonState, metrics: Metri
                           config.target_duration,
                           live.part_target if live is not None else None)
     return Parts(ladder, destinations, keys, intake, rungs, status,
-                 Origin(status, on_listening, live))
+                 Origin(status, on_listening, live, TimeShift(ladder, destinations)))
 
 
 def key_ring(config: cfg.Config, state: KeyState) -> KeyRing:

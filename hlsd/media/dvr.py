@@ -1,0 +1,255 @@
+"""The time-shift index of one rung: every segment still kept behind the live edge, and
+playlists of any span of it (`?start=T&end=T`). Pure: no I/O, no clock.
+
+A 24 h window of 1 s segments is 86,400 entries per rung, so the index is columns (arrays
+of numbers, one list of names) rather than objects: a few dozen bytes an entry, a span
+found by bisection on the start times, only the requested span rendered, and the state
+written as a handful of strings (base64 of the arrays) rather than one object per entry.
+"""
+
+from __future__ import annotations
+
+import base64
+import bisect
+import math
+from array import array
+from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+from hlsd.media.playlist import MAP_VERSION, VERSION, Entry, KeyTag, format_pdt
+
+DISCONTINUITY, GAP, INDEPENDENT = 1, 2, 4
+COMPACT_AT = 4096  # trimmed head entries kept until there are this many (and half the index)
+
+
+class DvrIndex:
+    """Entries in sequence order with their wall-clock start (PROGRAM-DATE-TIME)."""
+
+    def __init__(self) -> None:
+        self._head = 0  # entries before it are trimmed (compacted away in batches)
+        self.seqs = array("q")
+        self.starts = array("d")  # epoch seconds, non-decreasing
+        self.durations = array("d")
+        # Discontinuity tags that left before each entry: its DISCONTINUITY-SEQUENCE.
+        self.disc_before = array("q")
+        self.flags = bytearray()
+        self.names: list[str] = []
+        self.maps: list[str | None] = []
+        self.keys: list[KeyTag | None] = []
+        self._map_uses: Counter[str] = Counter()
+        self._discs = 0  # discontinuity tags among every entry ever added
+
+    def __len__(self) -> int:
+        return len(self.seqs) - self._head
+
+    @property
+    def oldest(self) -> float | None:
+        """Start of the oldest entry kept (epoch seconds)."""
+        return self.starts[self._head] if len(self) else None
+
+    @property
+    def edge(self) -> float | None:
+        """End of the newest entry: the live edge."""
+        return self.starts[-1] + self.durations[-1] if len(self) else None
+
+    def add(self, entry: Entry) -> None:
+        """Append the entry just listed live (with the discontinuity its playlist gave it)."""
+        if len(self) and entry.seq <= self.seqs[-1]:
+            return  # listed again after a restart: already here
+        start = entry.program_date_time.timestamp() if entry.program_date_time else (
+            self.edge or 0.0)
+        if len(self):
+            start = max(start, self.starts[-1])  # bisection needs starts in order
+        self.disc_before.append(self._discs)
+        self._discs += entry.discontinuity
+        self.seqs.append(entry.seq)
+        self.starts.append(start)
+        self.durations.append(entry.duration)
+        self.flags.append(DISCONTINUITY * entry.discontinuity + GAP * entry.gap
+                          + INDEPENDENT * entry.independent)
+        self.names.append(entry.name)
+        self.maps.append(entry.map_name)
+        self.keys.append(entry.key)
+        if entry.map_name:
+            self._map_uses[entry.map_name] += 1
+
+    def trim(self, window: float, keep_from_seq: int) -> tuple[list[Entry], list[str]]:
+        """Forget entries that ended more than `window` seconds before the live edge and are
+        not at or after `keep_from_seq` (still in the live playlist); returns them, and the
+        init segments none of the remaining entries needs."""
+        edge = self.edge
+        if edge is None:
+            return [], []
+        removed: list[Entry] = []
+        freed: list[str] = []
+        while (len(self) and self.seqs[self._head] < keep_from_seq
+               and self.starts[self._head] + self.durations[self._head] < edge - window):
+            removed.append(self.entry(self._head))
+            name = self.maps[self._head]
+            if name:
+                self._map_uses[name] -= 1
+                if self._map_uses[name] <= 0:
+                    del self._map_uses[name]
+                    freed.append(name)
+            self._head += 1
+        if self._head >= COMPACT_AT and self._head * 2 >= len(self.seqs):
+            self._compact()
+        return removed, freed
+
+    def _compact(self) -> None:
+        head, self._head = self._head, 0
+        for column in (self.seqs, self.starts, self.durations, self.disc_before):
+            del column[:head]
+        del self.flags[:head]
+        del self.names[:head]
+        del self.maps[:head]
+        del self.keys[:head]
+
+    def entry(self, i: int) -> Entry:
+        flags = self.flags[i]
+        return Entry(seq=self.seqs[i], name=self.names[i], duration=self.durations[i],
+                     discontinuity=bool(flags & DISCONTINUITY),
+                     program_date_time=datetime.fromtimestamp(self.starts[i], UTC),
+                     independent=bool(flags & INDEPENDENT), map_name=self.maps[i],
+                     key=self.keys[i], gap=bool(flags & GAP))
+
+    def entries(self) -> Iterator[Entry]:
+        return (self.entry(i) for i in range(self._head, len(self.seqs)))
+
+    def span(self, start: float, end: float | None) -> range:
+        """Indices of the entries from the one playing at `start` (clamped to the oldest)
+        to the last one starting before `end` (None: the live edge)."""
+        lo = max(self._head, bisect.bisect_right(self.starts, start, lo=self._head) - 1)
+        hi = len(self.seqs) if end is None else bisect.bisect_left(self.starts, end, lo=lo)
+        return range(lo, hi)
+
+    def render(self, start: float, end: float | None, target_duration: int,
+               url_prefix: str = "") -> str | None:
+        """The playlist of a span; None when the span holds no entry. Closed
+        (#EXT-X-ENDLIST, VOD) once the live edge has passed `end`; open, growing to the live
+        edge, otherwise, with #EXT-X-START at its first segment so players begin there."""
+        span = self.span(start, end)
+        if not span:
+            return None
+        edge = self.edge
+        ended = end is not None and edge is not None and edge >= end
+        first = span.start
+        version = MAP_VERSION if any(self.maps[i] for i in span) else VERSION
+        lines = ["#EXTM3U", f"#EXT-X-VERSION:{version}",
+                 f"#EXT-X-TARGETDURATION:{target_duration}",
+                 f"#EXT-X-MEDIA-SEQUENCE:{self.seqs[first]}",
+                 # The first entry's own tag is left out, so it is counted here: every
+                 # entry keeps one discontinuity number, whichever span names it.
+                 "#EXT-X-DISCONTINUITY-SEQUENCE:"
+                 f"{self.disc_before[first] + (self.flags[first] & DISCONTINUITY)}"]
+        lines.append("#EXT-X-PLAYLIST-TYPE:VOD" if ended else
+                     "#EXT-X-START:TIME-OFFSET=0,PRECISE=YES")
+        if all(self.flags[i] & INDEPENDENT for i in span):
+            lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
+        current_map: str | None = None
+        keyed = False
+        for i in span:
+            flags = self.flags[i]
+            if flags & DISCONTINUITY and i != first:
+                lines.append("#EXT-X-DISCONTINUITY")
+            date = "#EXT-X-PROGRAM-DATE-TIME:" + format_pdt(
+                datetime.fromtimestamp(self.starts[i], UTC))
+            if flags & GAP:
+                lines += [date, "#EXT-X-GAP", f"#EXTINF:{self.durations[i]:.3f},",
+                          url_prefix + self.names[i]]
+                continue
+            name, key = self.maps[i], self.keys[i]
+            if name is not None and name != current_map:
+                if keyed:
+                    lines.append("#EXT-X-KEY:METHOD=NONE")
+                    keyed = False
+                lines.append(f'#EXT-X-MAP:URI="{url_prefix}{name}"')
+                current_map = name
+            if key is not None:
+                lines.append(key.render())
+                keyed = True
+            elif keyed:
+                lines.append("#EXT-X-KEY:METHOD=NONE")
+                keyed = False
+            lines += [date, f"#EXTINF:{self.durations[i]:.3f},", url_prefix + self.names[i]]
+        if ended:
+            lines.append("#EXT-X-ENDLIST")
+        return "\n".join(lines) + "\n"
+
+    # -- state ----------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        head, n = self._head, len(self.seqs)  # may run in a thread: one consistent length
+        keys = self.keys[head:n]
+        return {"seqs": _b64(self.seqs[head:n]), "starts": _b64(self.starts[head:n]),
+                "durations": _b64(self.durations[head:n]),
+                "disc_before": _b64(self.disc_before[head:n]),
+                "flags": base64.b64encode(bytes(self.flags[head:n])).decode(),
+                "names": "\n".join(self.names[head:n]),
+                "maps": _runs(self.maps[head:n]), "discs": self._discs,
+                "keys": None if not any(keys) else
+                [[k.uri, k.iv] if k else None for k in keys]}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DvrIndex:
+        """Raises ValueError for anything to_dict did not write."""
+        index = cls()
+        try:
+            index.seqs = _unb64("q", data["seqs"])
+            index.starts = _unb64("d", data["starts"])
+            index.durations = _unb64("d", data["durations"])
+            index.disc_before = _unb64("q", data["disc_before"])
+            index.flags = bytearray(base64.b64decode(data["flags"], validate=True))
+            index.names = data["names"].split("\n") if data["names"] else []
+            index.maps = _unruns(data["maps"], len(index.seqs))
+            keys = data.get("keys")
+            index.keys = [KeyTag(*k) if k else None for k in keys] if keys else [
+                None] * len(index.seqs)
+            index._discs = int(data["discs"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"invalid time-shift index: {exc}") from exc
+        lengths = {len(c) for c in (index.seqs, index.starts, index.durations,
+                                    index.disc_before, index.flags, index.names,
+                                    index.maps, index.keys)}
+        if len(lengths) != 1 or not all(map(math.isfinite, index.starts)):
+            raise ValueError("invalid time-shift index: columns differ")
+        index._map_uses.update(m for m in index.maps if m)
+        return index
+
+    def memory(self) -> int:
+        """Bytes held, roughly (bench/dvr.py): columns, names, list slots."""
+        return (sum(c.itemsize * len(c) for c in (self.seqs, self.starts, self.durations,
+                                                  self.disc_before))
+                + len(self.flags) + sum(len(n) + 49 for n in self.names)
+                + 3 * 8 * len(self.names))
+
+
+def _b64(column: array[Any]) -> str:
+    return base64.b64encode(column.tobytes()).decode()
+
+
+def _unb64(code: str, text: str) -> array[Any]:
+    column = array(code)
+    column.frombytes(base64.b64decode(text, validate=True))
+    return column
+
+
+def _runs(values: list[str | None]) -> list[list[Any]]:
+    """[[count, value], ...]: init segment names change rarely."""
+    runs: list[list[Any]] = []
+    for value in values:
+        if runs and runs[-1][1] == value:
+            runs[-1][0] += 1
+        else:
+            runs.append([1, value])
+    return runs
+
+
+def _unruns(runs: list[list[Any]], length: int) -> list[str | None]:
+    values: list[str | None] = []
+    for count, value in runs:
+        values += [None if value is None else str(value)] * int(count)
+    if len(values) != length:
+        raise ValueError("init segment names do not match the entries")
+    return values

@@ -1,0 +1,125 @@
+"""hlsd.media.dvr: the time-shift index, its spans, trimming and state."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hlsd.media.dvr import DvrIndex
+from hlsd.media.parse import parse_media
+from hlsd.media.playlist import Entry, KeyTag, MediaPlaylist
+
+T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+E0 = T0.timestamp()
+
+
+def filled(count: int, duration: float = 1.0, **kw: object) -> DvrIndex:
+    index = DvrIndex()
+    for seq in range(count):
+        index.add(Entry(seq, f"s{seq}.ts", duration,
+                        program_date_time=T0 + timedelta(seconds=seq * duration),
+                        **kw))  # type: ignore[arg-type]
+    return index
+
+
+def test_closed_span_lists_from_the_segment_playing_at_start_and_ends() -> None:
+    """1. 100 one-second segments; 2. ask for [10.5, 20): 3. segments 10..19, VOD, ENDLIST,
+    the first PDT that of segment 10, media sequence 10."""
+    text = filled(100).render(E0 + 10.5, E0 + 20, 1)
+    assert text is not None
+    playlist = parse_media(text)
+    assert [e.seq for e in playlist.entries] == list(range(10, 20))
+    assert playlist.ended and "#EXT-X-PLAYLIST-TYPE:VOD" in text
+    assert playlist.entries[0].program_date_time == T0 + timedelta(seconds=10)
+    assert text.count("#EXT-X-PROGRAM-DATE-TIME") == 10
+
+
+def test_open_span_grows_to_the_edge_and_starts_players_at_its_head() -> None:
+    index = filled(30)
+    text = index.render(E0 + 25, None, 1)
+    assert text is not None and "#EXT-X-ENDLIST" not in text
+    assert "#EXT-X-START:TIME-OFFSET=0" in text
+    assert [e.seq for e in parse_media(text).entries] == list(range(25, 30))
+    # an end still ahead of the edge: open until the edge passes it
+    assert "#EXT-X-ENDLIST" not in (index.render(E0 + 25, E0 + 40, 1) or "")
+
+
+def test_start_older_than_the_index_is_clamped_and_an_empty_span_is_none() -> None:
+    index = filled(10)
+    text = index.render(E0 - 1000, E0 + 3, 1)
+    assert text is not None and [e.seq for e in parse_media(text).entries] == [0, 1, 2]
+    assert index.render(E0 - 1000, E0 - 500, 1) is None
+    assert DvrIndex().render(E0, None, 1) is None
+
+
+def test_trim_keeps_the_window_and_the_live_playlist_and_frees_init_segments() -> None:
+    index = DvrIndex()
+    for seq in range(20):
+        index.add(Entry(seq, f"s{seq}.m4s", 1.0, map_name="a.mp4" if seq < 5 else "b.mp4",
+                        program_date_time=T0 + timedelta(seconds=seq)))
+    removed, freed = index.trim(10.0, keep_from_seq=14)
+    # the edge is at 20 s: entries ending before 10 s go (0..8 end at 1..9; 9 ends at 10)
+    assert [e.seq for e in removed] == list(range(9)) and freed == ["a.mp4"]
+    assert index.oldest == E0 + 9
+    removed, _ = index.trim(0.0, keep_from_seq=14)  # the live playlist stays whatever
+    assert [e.seq for e in removed] == list(range(9, 14)) and len(index) == 6
+
+
+def test_discontinuity_numbers_agree_whatever_span_names_a_segment() -> None:
+    index = DvrIndex()
+    for seq in range(12):
+        index.add(Entry(seq, f"s{seq}.ts", 1.0, discontinuity=seq in (4, 8),
+                        program_date_time=T0 + timedelta(seconds=seq)))
+    numbers: dict[int, set[int]] = {}
+    for start in range(12):
+        text = index.render(E0 + start, None, 1)
+        assert text is not None
+        playlist = parse_media(text)
+        number = playlist.discontinuity_sequence
+        for entry in playlist.entries:
+            number += entry.discontinuity and entry is not playlist.entries[0]
+            numbers.setdefault(entry.seq, set()).add(number)
+    assert all(len(n) == 1 for n in numbers.values()), numbers
+    assert numbers[3] == {0} and numbers[4] == {1} and numbers[11] == {2}
+
+
+def test_keys_maps_and_gaps_are_rendered_as_the_live_playlist_does() -> None:
+    key = KeyTag("k1.key", "0" * 32)
+    live = MediaPlaylist(2, window=0)
+    index = DvrIndex()
+    for seq in range(4):
+        entry = Entry(seq, f"s{seq}.m4s", 2.0, map_name="i.mp4", key=key if seq else None,
+                      gap=seq == 2, program_date_time=T0 + timedelta(seconds=2 * seq))
+        live.add(entry)
+        index.add(entry)
+    text = index.render(E0, None, 2)
+    assert text is not None
+    ours = [line for line in text.splitlines() if not line.startswith(
+        ("#EXT-X-START", "#EXT-X-PLAYLIST-TYPE"))]
+    theirs = [line for line in live.render().splitlines()
+              if not line.startswith("#EXT-X-PLAYLIST-TYPE")]
+    assert ours == theirs
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.integers(0, 300), st.integers(0, 50))
+def test_state_round_trip(count: int, trimmed: int) -> None:
+    index = filled(count, 2.0, map_name="init.mp4")
+    index.trim(2.0 * (count - trimmed), keep_from_seq=count)
+    back = DvrIndex.from_dict(json.loads(json.dumps(index.to_dict())))
+    assert list(back.entries()) == list(index.entries())
+    assert back.render(E0, None, 2) == index.render(E0, None, 2)
+    if len(index):  # the init segment is freed once, with the last entry naming it
+        assert back.trim(-1e9, count)[1] == ["init.mp4"]
+
+
+def test_compaction_keeps_every_span_right() -> None:
+    index = filled(20_000)
+    removed, _ = index.trim(5_000.0, keep_from_seq=19_990)
+    assert len(removed) == 14_999 and len(index) == 5_001
+    text = index.render(E0 + 17_000.2, E0 + 17_003, 1)
+    assert text is not None
+    assert [e.seq for e in parse_media(text).entries] == [17_000, 17_001, 17_002]
