@@ -35,6 +35,7 @@ commands:
   run CONFIG    run the daemon in the foreground
   check CONFIG  validate a config and print the effective settings; no side effects
   demo          stream a test pattern and serve it with a player page
+  cue CONFIG    open an ad break at the next segment boundary of the running daemon
 Each has its own --help (what it does, signals, exit codes, an example).
 
 exit codes:
@@ -100,12 +101,28 @@ example:
   hlsd demo --listen 0.0.0.0 --port 8080    # then open http://HOST:8080/"""
 
 
+CUE_ABOUT = """\
+Asks the daemon running CONFIG (through temp_dir/control.sock) for an ad break: it opens
+at the next segment boundary on every rung, as #EXT-X-DATERANGE (SCTE35-OUT, a
+splice_insert hlsd builds, PLANNED-DURATION) and returns at the first boundary at or
+after START-DATE + DURATION. Prints the break's ID and START-DATE once it opened."""
+
+CUE_HELP = """\
+exit codes:
+  0  the break opened: its ID and START-DATE on stdout
+  1  no daemon runs for CONFIG, or it refused the cue (the reason on stderr)
+  2  invalid config or arguments
+
+example:
+  hlsd cue /etc/hlsd/cam1.yaml --duration 30 --id break-0915"""
+
+
 def _parser() -> argparse.ArgumentParser:
     raw = argparse.RawDescriptionHelpFormatter
     p = argparse.ArgumentParser(prog="hlsd", description="Live HTTP Live Streaming segmenter "
                                 "and distributor.", epilog=MAIN_HELP, formatter_class=raw)
     p.add_argument("--version", action="version", version=f"hlsd {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="{run,check,demo}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="{run,check,demo,cue}")
     run = sub.add_parser("run", help="run the daemon in the foreground",
                          description=RUN_ABOUT, epilog=RUN_HELP,
                          formatter_class=raw)
@@ -129,6 +146,13 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--hls-js-path", metavar="FILE", type=Path,
                       help="a local hls.js (hls.min.js) the origin serves to the player page; "
                            "default: $HLSD_HLS_JS, else the one scripts/demo installs")
+    cue = sub.add_parser("cue", help="open an ad break in the running daemon",
+                         description=CUE_ABOUT, epilog=CUE_HELP, formatter_class=raw)
+    cue.add_argument("config", type=Path, help="the running daemon's YAML config file")
+    cue.add_argument("--duration", type=float, required=True, metavar="S",
+                     help="the break's planned duration in seconds")
+    cue.add_argument("--id", dest="ident", metavar="ID",
+                     help="the DATERANGE ID (default: hlsd-<epoch ms>)")
     return p
 
 
@@ -161,8 +185,29 @@ def main(argv: list[str] | None = None) -> int:
             _invalid("demo", exc)
             return EXIT_CONFIG
         return run_config(demo, on_listening=announce(demo))
+    if args.command == "cue":
+        return cue(args.config, args.duration, args.ident)
     config = _load(args.config)
     return EXIT_CONFIG if config is None else run_config(config)
+
+
+def cue(path: Path, duration: float, ident: str | None) -> int:
+    from hlsd.service.control import SOCKET_NAME, ControlError, send_cue
+
+    config = _load(path)
+    if config is None:
+        return EXIT_CONFIG
+    if not duration > 0 or (ident is not None and not ident.strip()):
+        print("hlsd: cue: --duration must be > 0 and --id not empty", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        reply = send_cue(config.temp_dir / SOCKET_NAME, duration, ident,
+                         wait=30.0 + 4 * config.target_duration)
+    except ControlError as exc:
+        print(f"hlsd: cue: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    print(f"ID={reply['id']} START-DATE={reply['start_date']}")
+    return EXIT_OK
 
 
 def check(path: Path) -> int:

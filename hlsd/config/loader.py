@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from hlsd.config.admarkers import parse_ad_markers
 from hlsd.config.checker import Checker, show
 from hlsd.config.commands import MUXER_NAMES, command_problems, shared_problems
 from hlsd.config.continuity import continuity_problems, parse_backups, parse_input_loss
@@ -182,10 +183,11 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
     pathways = parse_pathways(raw, url_prefix, check)
     timeline = parse_timeline(raw, is_live, source_command, commands, check)
     segmenter = check.string(raw, "segmenter_binary", "")
-    check.raise_if_any()
     dvr_window = parse_dvr_window(raw, is_live, check)
     recording = parse_recording(raw, sections, seg_len or Config.segment_length, tr_names,
                                 rel, check)
+    ad_markers = parse_ad_markers(raw, check)
+    check.raise_if_any()
     assert temp_dir is not None
     length = Config.segment_length if seg_len is None else seg_len
     target = target if target is not None else max(1, math.ceil(length - 1e-9))
@@ -204,7 +206,7 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
                   log_file=log_file, log_level=level, source_command=source_command,
                   segment_length=seg_len, url_prefix=url_prefix, index_segment_count=count,
                   segmenter_binary=segmenter, segment_format=segment_format,
-                  iframe_playlists=iframes, dvr_window=dvr_window),
+                  iframe_playlists=iframes, dvr_window=dvr_window, ad_markers=ad_markers),
     )
 
 

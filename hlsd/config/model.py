@@ -241,6 +241,8 @@ class Config:
     # the origin's `?start=`/`?end=` (hlsd.media.dvr); 0: the live window only.
     dvr_window: float = 0.0
     recording: RecordingSettings | None = None
+    # How ad breaks are written (hlsd.media.breaks): daterange and/or cue (legacy CUE-OUT/IN).
+    ad_markers: tuple[str, ...] = ("daterange",)
     # --max-duration for the segmenter: keeps round(EXTINF) <= target_duration.
     max_segment_duration: float = field(default=4 + MAX_DURATION_SLACK, metadata=NOT_A_KEY)
     source_path: Path | None = field(default=None, compare=False, metadata=NOT_A_KEY)

@@ -109,12 +109,16 @@ class LowLatencyView:
             lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
         if skipped:
             lines.append(f"#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}")
+            # no CAN-SKIP-DATERANGES: a delta keeps the skipped segments' DATERANGEs
+            lines += [m for e in playlist.entries[:skipped] for m in e.marks
+                      if m.startswith("#EXT-X-DATERANGE:")]
         listed_parts = self._part_segments()
         current_map: str | None = None
         for entry in playlist.entries[skipped:]:
             if entry.discontinuity:
                 lines.append("#EXT-X-DISCONTINUITY")
             current_map = _map(lines, entry.map_name, current_map)
+            lines += entry.marks
             if entry.program_date_time is not None:
                 lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{format_pdt(entry.program_date_time)}")
             if entry.gap:  # no parts: a rung that could not produce it had none either

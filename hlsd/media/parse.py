@@ -29,6 +29,7 @@ def parse_media(text: str, *, url_prefix: str = "", window: int | None = None) -
     disc, gap, pdt, duration = False, False, None, None
     map_name: str | None = None  # MAP and KEY apply until the next one
     key: KeyTag | None = None
+    marks: list[str] = []  # ad markers: they belong to the next segment
     for line in _lines(text)[1:]:
         tag, _, value = line.partition(":")
         if tag == "#EXT-X-TARGETDURATION":
@@ -49,6 +50,8 @@ def parse_media(text: str, *, url_prefix: str = "", window: int | None = None) -
             gap = True
         elif tag == "#EXT-X-PROGRAM-DATE-TIME":
             pdt = _datetime(line, value)
+        elif tag in ("#EXT-X-DATERANGE", "#EXT-X-CUE-OUT", "#EXT-X-CUE-IN"):
+            marks.append(line)
         elif tag == "#EXTINF":
             duration = _float(line, value.partition(",")[0])
         elif tag == "#EXT-X-MAP":
@@ -61,8 +64,9 @@ def parse_media(text: str, *, url_prefix: str = "", window: int | None = None) -
                 raise PlaylistError(f"URI without #EXTINF: {line!r}")
             name = line.removeprefix(url_prefix) if url_prefix else line
             entries.append(Entry(msn + len(entries), name, duration, disc, pdt, independent,
-                                 None if gap else map_name, None if gap else key, gap=gap))
-            disc, gap, pdt, duration = False, False, None, None
+                                 None if gap else map_name, None if gap else key, gap=gap,
+                                 marks=tuple(marks)))
+            disc, gap, pdt, duration, marks = False, False, None, None, []
     if target is None:
         raise PlaylistError("no #EXT-X-TARGETDURATION")
     if window is None:

@@ -77,6 +77,9 @@ class Entry:
     # the name it would have had so the rungs stay aligned; no media: never stored,
     # never loaded by clients, never deleted.
     gap: bool = False
+    # Ad markers opening or closing on this segment (#EXT-X-DATERANGE, #EXT-X-CUE-OUT/IN
+    # lines, hlsd.media.breaks): they stay listed exactly as long as the segment.
+    marks: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.map_name is not None and (not self.map_name or has_control(self.map_name)
@@ -84,8 +87,8 @@ class Entry:
             raise PlaylistError(f"init segment name {self.map_name!r} is not quotable")
         if self.seq < 0:
             raise PlaylistError(f"segment {self.name!r}: negative sequence number {self.seq}")
-        if not self.name or has_control(self.name):
-            raise PlaylistError(f"segment name {self.name!r} is empty or has control characters")
+        if not self.name or any(has_control(t) for t in (self.name, *self.marks)):
+            raise PlaylistError(f"segment {self.name!r}: empty name or control characters")
         if not math.isfinite(self.duration) or self.duration < 0:
             raise PlaylistError(f"segment {self.name!r}: invalid duration {self.duration!r}")
         object.__setattr__(self, "duration", round(self.duration, 3))
@@ -233,6 +236,7 @@ class MediaPlaylist:
             elif keyed:
                 lines.append("#EXT-X-KEY:METHOD=NONE")
                 keyed = False
+            lines += e.marks
             if e.program_date_time is not None:
                 lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{format_pdt(e.program_date_time)}")
             lines.append(f"#EXTINF:{e.duration:.3f},")
@@ -255,7 +259,8 @@ class MediaPlaylist:
             entries = [
                 Entry(**{**e, "program_date_time": _from_iso(e["program_date_time"]),
                          "key": KeyTag(**e["key"]) if e.get("key") else None,
-                         "iframes": tuple(tuple(k) for k in e.get("iframes", ()))})
+                         "iframes": tuple(tuple(k) for k in e.get("iframes", ())),
+                         "marks": tuple(e.get("marks", ()))})
                 for e in data["entries"]
             ]
             playlist = cls(**{**data, "entries": entries})

@@ -18,6 +18,7 @@ from hlsd.media.ladder import Ladder, RungMedia
 from hlsd.media.lowlatency import Part
 from hlsd.media.timeline import Timeline
 from hlsd.publish.cipher import encrypt_file
+from hlsd.publish.cues import CueDesk
 from hlsd.publish.destinations import DestinationSet
 from hlsd.publish.gaps import GapFiller
 from hlsd.publish.keys import KeyRing
@@ -31,7 +32,8 @@ log = structlog.get_logger()
 class Intake:
     def __init__(self, temp_dir: Path, ladder: Ladder, destinations: DestinationSet,
                  metrics: IntakeMetrics, keys: KeyRing | None = None,
-                 live: LiveSink | None = None, gaps: LadderProgress | None = None) -> None:
+                 live: LiveSink | None = None, gaps: LadderProgress | None = None,
+                 cues: CueDesk | None = None) -> None:
         """`gaps`: a live ladder's progress, to list the segments a rung could not produce
         as EXT-X-GAP (hlsd.publish.gaps); None: segments only, as they come."""
         self._temp_dir = temp_dir
@@ -43,6 +45,7 @@ class Intake:
         self.timeline = Timeline()
         self.gaps = None if gaps is None else GapFiller(gaps, ladder, self.timeline,
                                                         destinations, metrics, live)
+        self.cues = cues or CueDesk(("daterange",))  # ad breaks: their marks per segment
         self.segments = 0  # segments taken in by this daemon
         self._inits: dict[str, InitFile] = {}  # rung -> its newest init segment
 
@@ -176,7 +179,8 @@ class Intake:
                           nbytes=nbytes, independent=event.keyframe,
                           discontinuity=event.discontinuity, program_date_time=pdt,
                           init=init if event.init is not None else None, key=key,
-                          pts=event.pts, keyframes=keyframes, psi=event.psi)
+                          pts=event.pts, keyframes=keyframes, psi=event.psi,
+                          marks=self.cues.marks(event.seq, pdt, event.pts))
         if self.ladder.measure(rung, event.bytes, event.duration, iframe_bytes):
             stats = self.ladder.rungs[rung]
             log.warning("measured peak bitrate exceeds configured bandwidth", rung=rung,

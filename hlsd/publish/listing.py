@@ -139,4 +139,4 @@ def entry_of(seg: SegmentFile, discontinuity: bool) -> Entry:
                  discontinuity=discontinuity, program_date_time=seg.program_date_time,
                  independent=seg.independent, map_name=seg.init.name if seg.init else None,
                  key=seg.key.tag if seg.key else None, pts=seg.pts, iframes=seg.keyframes,
-                 psi=seg.psi, gap=seg.gap)
+                 psi=seg.psi, gap=seg.gap, marks=seg.marks)

@@ -75,6 +75,7 @@ class SegmentFile:
     # EXT-X-GAP: the segment its rung could not produce, under the name it would have had;
     # no file: listed in its turn, never stored, never deleted (hlsd.publish.gaps)
     gap: bool = False
+    marks: tuple[str, ...] = ()  # ad markers opening or closing here (hlsd.media.breaks)
     _holders: int = field(default=0, repr=False)
     _init_released: bool = field(default=False, repr=False)
 

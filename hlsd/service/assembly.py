@@ -11,6 +11,7 @@ from hlsd.encode.rungs import Rungs
 from hlsd.ingest.build import build_ingest
 from hlsd.media.gaps import LadderProgress
 from hlsd.media.ladder import Ladder
+from hlsd.publish.cues import CueDesk
 from hlsd.publish.destinations import DestinationSet
 from hlsd.publish.intake import Intake
 from hlsd.publish.keys import KeyRing, KeyState
@@ -54,7 +55,8 @@ def assemble(config: cfg.Config, ffmpeg: str, state: DaemonState, metrics: Metri
     # A live ladder lists the segments a rung could not produce as gaps (EXT-X-GAP).
     gaps = LadderProgress(config.segment_length, config.index_segment_count) \
         if config.live else None
-    intake = Intake(config.temp_dir, ladder, destinations, metrics, keys, live, gaps)
+    intake = Intake(config.temp_dir, ladder, destinations, metrics, keys, live, gaps,
+                    CueDesk(config.ad_markers))
     # Numbering never goes back: past what was persisted and what any playlist lists.
     next_seq = max(state.next_seq, destinations.last_seq() + 1)
     rungs = Rungs(config, ffmpeg, intake, next_seq, config.max_segment_duration,

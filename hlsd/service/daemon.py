@@ -21,6 +21,7 @@ from hlsd.encode.supervisor import RungFailed
 from hlsd.publish.keys import KeyState
 from hlsd.serve.origin import OriginError
 from hlsd.service.assembly import Parts, assemble
+from hlsd.service.control import SOCKET_NAME, serve_control
 from hlsd.service.metrics import Metrics
 from hlsd.service.notify import Notifier, watchdog_loop
 from hlsd.service.reconfigure import apply_reload
@@ -32,6 +33,7 @@ STATUS_EVERY = 5.0  # seconds between STATUS= updates
 SPAWN_GRACE = 10.0  # seconds for the rungs' first processes to exist before READY=1 anyway
 DRAIN_GRACE = 15.0  # seconds for destinations to publish what is left on SIGTERM
 PERSIST_EVERY = 1.0  # seconds between state saves while segments come
+CUE_WAIT = 10.0  # seconds, plus 3 target durations, an operator's cue waits for a segment
 
 
 class FatalError(Exception):
@@ -136,6 +138,8 @@ class Daemon:
         parts.rungs.start(tg, list(self.config.encoding_profiles))
         tg.create_task(self._persist_loop(parts), name="persist")
         tg.create_task(self._reload_loop(parts, tg), name="reload")
+        tg.create_task(serve_control(self.config.temp_dir / SOCKET_NAME, parts.intake.cues,
+                                     CUE_WAIT + 3 * self.config.target_duration), name="control")
         try:
             await parts.origin.start(self.config)
         except OriginError as exc:

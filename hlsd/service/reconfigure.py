@@ -38,6 +38,7 @@ async def apply_reload(parts: Parts, metrics: Metrics, old: cfg.Config, new: cfg
         await rungs.stop(name)
     rungs.reconfigure(new)
     parts.intake.reconfigure(new.temp_dir)
+    parts.intake.cues.restyle(new.ad_markers)
     parts.status.reconfigure(new.segment_length)
     for name in plan.removed_rungs:
         await destinations.remove_rung(name)

@@ -61,3 +61,24 @@ def test_a_new_run_in_progress_starts_with_a_discontinuity_and_its_map() -> None
     tail = text[text.index("s-00001.m4s"):]
     assert tail.index("#EXT-X-DISCONTINUITY") < tail.index('#EXT-X-MAP:URI="init-2.mp4"') \
         < tail.index("s-00002.0.m4s")
+
+
+def test_ad_marks_in_ll_hls_and_a_delta_keeps_the_skipped_dateranges() -> None:
+    """A break on segment 1 (skipped by the delta) and its return on segment 6: the full
+    playlist lists each with its segment; the delta keeps segment 1's DATERANGE (no
+    CAN-SKIP-DATERANGES) but not its legacy CUE-OUT, which only means something in place."""
+    out = '#EXT-X-DATERANGE:ID="ad",START-DATE="2026-11-27T12:00:00.000Z",PLANNED-DURATION=10.000'
+    back = ('#EXT-X-DATERANGE:ID="ad",START-DATE="2026-11-27T12:00:00.000Z",'
+            'END-DATE="2026-11-27T12:00:10.000Z",DURATION=10.000')
+    marks = {1: (out, "#EXT-X-CUE-OUT:DURATION=10.000"), 6: (back, "#EXT-X-CUE-IN")}
+    playlist = MediaPlaylist(target_duration=2, window=20)
+    for seq in range(10):
+        playlist.add(Entry(seq, f"s-{seq:05d}.m4s", 2.0, False, T0, map_name="init.mp4",
+                           marks=marks.get(seq, ())))
+    full = LowLatencyView(playlist, 0.5).render().splitlines()
+    assert full[full.index(out) + 2].startswith("#EXT-X-PROGRAM-DATE-TIME")
+    assert full.index(back) < full.index("s-00006.m4s") < full.index(back) + 5
+    delta = LowLatencyView(playlist, 0.5).render(skip=True).splitlines()
+    assert "#EXT-X-SKIP:SKIPPED-SEGMENTS=4" in delta
+    assert delta[delta.index("#EXT-X-SKIP:SKIPPED-SEGMENTS=4") + 1] == out
+    assert "#EXT-X-CUE-OUT:DURATION=10.000" not in delta and back in delta

@@ -481,3 +481,29 @@ def test_a_change_of_segment_format_starts_the_playlist_anew() -> None:
 def test_key_tag_rejects_what_cannot_be_written(uri: str, iv: str) -> None:
     with pytest.raises(PlaylistError):
         KeyTag(uri, iv)
+
+
+def test_ad_marks_render_before_their_segment_and_survive_state_and_parse() -> None:
+    """Marks (DATERANGE, CUE-OUT) print before their segment's PDT and EXTINF, come back
+    from the persisted state and from the text, and leave with their segment."""
+    from hlsd.media.parse import parse_media
+
+    marks = ('#EXT-X-DATERANGE:ID="ad",START-DATE="2026-12-06T10:00:04.000Z",'
+             "PLANNED-DURATION=6.000,SCTE35-OUT=0xFC", "#EXT-X-CUE-OUT:DURATION=6.000")
+    start = datetime(2026, 12, 6, 10, 0, 0, tzinfo=UTC)
+    playlist = MediaPlaylist(target_duration=4, window=3)
+    for seq in range(3):
+        playlist.add(Entry(seq, f"s{seq}.ts", 4.0, program_date_time=start.replace(
+            second=4 * seq), marks=marks if seq == 1 else ()))
+    text = playlist.render()
+    lines = text.splitlines()
+    at = lines.index(marks[0])
+    assert lines[at + 1] == marks[1] and lines[at + 2].startswith("#EXT-X-PROGRAM-DATE-TIME")
+    assert lines[at + 4] == "s1.ts"
+    assert MediaPlaylist.from_dict(playlist.to_dict()).render() == text
+    assert parse_media(text, window=3).entries[1].marks == marks
+    playlist.add(Entry(3, "s3.ts", 4.0))
+    playlist.add(Entry(4, "s4.ts", 4.0))
+    assert "DATERANGE" not in playlist.render()
+    with pytest.raises(PlaylistError):
+        Entry(5, "s5.ts", 4.0, marks=("#EXT-X-CUE-IN\n#EXTINF:1,",))

@@ -1,0 +1,136 @@
+"""Ad breaks on the output timeline: a break asked for (an operator's cue) opens on a
+segment boundary and returns on the first boundary at or after its planned end; the
+segments there carry the marks (#EXT-X-DATERANGE, and #EXT-X-CUE-OUT/IN if asked for).
+Pure: segments' numbers, dates and timestamps in, playlist lines out.
+
+Every rung gets the same lines for the same segment: the first rung to reach a boundary
+decides it (its date is every rung's, hlsd.media.timeline; its timestamp goes into the
+SCTE-35 section), the others repeat that decision, so a stitcher sees one ID per break.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from hlsd.media import scte35
+from hlsd.media.daterange import DateRange, cue_in, cue_out
+
+STYLES = ("daterange", "cue")  # ad_markers: what each break is written as
+# The return may come this much before the planned end and still be "at" it: playlist
+# dates are kept to the millisecond, and an encoder's frame grid rounds segment ends.
+RETURN_SLACK = 0.05
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+KEEP = 64  # breaks remembered after they opened: far more than any window holds
+
+
+@dataclass(frozen=True)
+class Cue:
+    """A break asked for: opens on the first boundary at or after segment `from_seq`."""
+
+    id: str
+    duration: float  # seconds: PLANNED-DURATION
+    from_seq: int
+
+    @property
+    def event_id(self) -> int:  # splice_event_id: the same ID gives the same number
+        return zlib.crc32(self.id.encode())
+
+
+@dataclass
+class Break:
+    """A break that opened on segment `start_seq`; `end_seq` once it returned."""
+
+    cue: Cue
+    start_seq: int
+    start: datetime
+    out: bytes  # the splice_insert section (SCTE35-OUT)
+    end_seq: int | None = None
+    end: datetime | None = None
+    back: bytes | None = None  # the return's splice_insert section (SCTE35-IN)
+
+    def opening(self) -> DateRange:
+        return DateRange(self.cue.id, self.start, planned_duration=self.cue.duration,
+                         scte35_out=self.out)
+
+    def closing(self) -> DateRange:
+        """The same ID again with its END-DATE, DURATION and SCTE35-IN."""
+        assert self.end is not None
+        start, end = _ms(self.start), _ms(self.end)
+        return DateRange(self.cue.id, start, end=end, duration=(end - start).total_seconds(),
+                         planned_duration=self.cue.duration, scte35_in=self.back)
+
+
+class AdBreaks:
+    """The breaks of one ladder; `marks` is asked once per segment per rung, in order."""
+
+    def __init__(self, styles: tuple[str, ...] = ("daterange",)) -> None:
+        self.restyle(styles)
+        self.next_seq = 0  # the next boundary no rung has reached yet
+        self._cues: list[Cue] = []
+        self._breaks: deque[Break] = deque(maxlen=KEEP)
+
+    def restyle(self, styles: tuple[str, ...]) -> None:
+        """What the next marks are written as (ad_markers); marks written stay as they are."""
+        unknown = set(styles) - set(STYLES)
+        if unknown:
+            raise ValueError(f"unknown ad marker styles {sorted(unknown)}")
+        self.styles = styles
+
+    def cue(self, ident: str, duration: float) -> Cue:
+        """Ask for a break at the next segment boundary."""
+        if duration <= 0:
+            raise ValueError(f"a break lasts more than 0 s, not {duration}")
+        DateRange(ident, _EPOCH)  # an ID the tag can hold, or a DateRangeError (ValueError)
+        if any(c.id == ident for c in self._cues) or any(b.cue.id == ident
+                                                         for b in self._breaks):
+            raise ValueError(f"a break with ID {ident!r} exists already")
+        cue = Cue(ident, duration, self.next_seq)
+        self._cues.append(cue)
+        return cue
+
+    def withdraw(self, ident: str) -> bool:
+        """Forget a break asked for that has not opened yet; False if it has (or never was)."""
+        cue = next((c for c in self._cues if c.id == ident), None)
+        if cue is not None:
+            self._cues.remove(cue)
+        return cue is not None
+
+    def marks(self, seq: int, date: datetime, pts: int | None,
+              ) -> tuple[tuple[str, ...], list[Break]]:
+        """The lines segment `seq` (starting at `date`, timestamp `pts`) carries, and the
+        breaks that opened on it just now (decided by this call)."""
+        opened: list[Break] = []
+        for cue in [c for c in self._cues if c.from_seq <= seq]:
+            self._cues.remove(cue)
+            out = scte35.splice_insert(cue.event_id, pts, round(cue.duration * scte35.TICKS))
+            opened.append(Break(cue, seq, date, out))
+        self._breaks.extend(opened)
+        for brk in self._breaks:
+            due = brk.start + timedelta(seconds=brk.cue.duration - RETURN_SLACK)
+            if brk.end_seq is None and seq > brk.start_seq and date >= due:
+                brk.end_seq, brk.end = seq, date
+                brk.back = scte35.splice_insert(brk.cue.event_id, pts, None,
+                                                out_of_network=False)
+        self.next_seq = max(self.next_seq, seq + 1)
+        lines: list[str] = []
+        for brk in self._breaks:
+            if seq == brk.start_seq:
+                lines += self._lines(brk, opening=True)
+            if seq == brk.end_seq:
+                lines += self._lines(brk, opening=False)
+        return tuple(lines), opened
+
+    def _lines(self, brk: Break, opening: bool) -> list[str]:
+        lines = []
+        if "daterange" in self.styles:
+            lines.append((brk.opening() if opening else brk.closing()).render())
+        if "cue" in self.styles:
+            lines.append(cue_out(brk.cue.duration) if opening else cue_in())
+        return lines
+
+
+def _ms(moment: datetime) -> datetime:
+    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)

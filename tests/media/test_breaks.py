@@ -1,0 +1,106 @@
+"""Ad breaks on the output timeline (hlsd.media.breaks): where a break opens and returns,
+and that every rung gets the same lines for the same segment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from hlsd.media import daterange, scte35
+from hlsd.media.breaks import AdBreaks
+from hlsd.media.daterange import DateRangeError
+
+T0 = datetime(2026, 12, 6, 10, 0, 0, tzinfo=UTC)
+
+
+def feed(breaks: AdBreaks, rungs: list[str], seqs: range, length: float = 2.0,
+         ) -> dict[str, dict[int, tuple[str, ...]]]:
+    """Each segment to every rung in turn, as the intake does; the lines each got."""
+    got: dict[str, dict[int, tuple[str, ...]]] = {r: {} for r in rungs}
+    for seq in seqs:
+        for rung in rungs:
+            lines, _ = breaks.marks(seq, T0 + timedelta(seconds=seq * length), seq * 180_000)
+            got[rung][seq] = lines
+    return got
+
+
+def test_a_cue_opens_at_the_next_boundary_and_returns_at_its_end_on_every_rung() -> None:
+    """1. segments 0-2 come; a 6 s break is asked for
+    2. it opens on segment 3 (the next boundary), with a splice_insert of its PTS and
+       duration, START-DATE = segment 3's date, PLANNED-DURATION 6
+    3. it returns on segment 6 (6 s later): same ID, END-DATE, DURATION, SCTE35-IN
+    4. both rungs got exactly the same lines"""
+    breaks = AdBreaks()
+    feed(breaks, ["a", "b"], range(3))
+    cue = breaks.cue("ad-1", 6.0)
+    got = feed(breaks, ["a", "b"], range(3, 9))
+    assert got["a"] == got["b"]
+    marked = {seq: lines for seq, lines in got["a"].items() if lines}
+    assert sorted(marked) == [3, 6]
+    out = daterange.parse(marked[3][0])
+    assert (out.id, out.start, out.planned_duration) == ("ad-1", T0 + timedelta(seconds=6), 6.0)
+    assert out.scte35_out is not None and out.scte35_in is None
+    section = scte35.parse(out.scte35_out)
+    assert section.out and section.splice_pts == 3 * 180_000 and section.duration == 6.0
+    assert isinstance(section.command, scte35.SpliceInsert)
+    assert section.command.event_id == cue.event_id
+    back = daterange.parse(marked[6][0])
+    assert back.id == "ad-1" and back.start == out.start
+    assert back.end == T0 + timedelta(seconds=12) and back.duration == 6.0
+    assert back.scte35_in is not None and not scte35.parse(back.scte35_in).out
+
+
+def test_the_return_waits_for_a_boundary_at_or_after_the_planned_end() -> None:
+    """A 5 s break on 2 s segments returns after 6 s, never before its planned end."""
+    breaks = AdBreaks()
+    breaks.cue("ad", 5.0)
+    got = feed(breaks, ["a"], range(0, 6))["a"]
+    assert [seq for seq, lines in got.items() if lines] == [0, 3]
+
+
+def test_the_first_rung_decides_and_a_lagging_rung_repeats_it() -> None:
+    """Rung a is two segments ahead of b when the cue comes: the break opens on a's next
+    segment, and b (still behind) gets the same OUT there, not on its own next one."""
+    breaks = AdBreaks()
+    for seq in range(4):
+        breaks.marks(seq, T0 + timedelta(seconds=2 * seq), None)  # rung a
+    breaks.marks(0, T0, None)  # rung b, behind
+    breaks.marks(1, T0 + timedelta(seconds=2), None)
+    breaks.cue("ad", 2.0)
+    b_lines = [breaks.marks(seq, T0 + timedelta(seconds=2 * seq), None)[0] for seq in (2, 3)]
+    assert b_lines == [(), ()]
+    a_lines, opened = breaks.marks(4, T0 + timedelta(seconds=8), None)
+    assert [b.start_seq for b in opened] == [4] and a_lines
+    assert breaks.marks(4, T0 + timedelta(seconds=8), None) == (a_lines, [])
+
+
+def test_cue_style_adds_the_legacy_tags() -> None:
+    breaks = AdBreaks(("daterange", "cue"))
+    breaks.cue("ad", 4.0)
+    got = feed(breaks, ["a"], range(0, 4))["a"]
+    assert got[0][1] == "#EXT-X-CUE-OUT:DURATION=4.000"
+    assert got[2][1] == "#EXT-X-CUE-IN"
+    only_cue = AdBreaks(("cue",))
+    only_cue.cue("ad", 4.0)
+    assert feed(only_cue, ["a"], range(0, 1))["a"][0] == ("#EXT-X-CUE-OUT:DURATION=4.000",)
+
+
+def test_refused_cues() -> None:
+    breaks = AdBreaks()
+    breaks.cue("ad", 4.0)
+    with pytest.raises(ValueError, match="exists already"):
+        breaks.cue("ad", 4.0)
+    with pytest.raises(ValueError, match="more than 0"):
+        breaks.cue("other", 0.0)
+    with pytest.raises(DateRangeError):
+        breaks.cue('a"b', 4.0)
+    with pytest.raises(ValueError, match="unknown"):
+        AdBreaks(("scte",))
+
+
+def test_a_withdrawn_cue_never_opens() -> None:
+    breaks = AdBreaks()
+    breaks.cue("ad", 4.0)
+    assert breaks.withdraw("ad") and not breaks.withdraw("ad")
+    assert feed(breaks, ["a"], range(0, 4))["a"] == {s: () for s in range(4)}
