@@ -1,5 +1,5 @@
 """What one destination must remember across a restart: its playlists' windows (so the
-media sequence never goes back) and its pending deletions."""
+media sequence never goes back), its pending deletions, its time-shift index."""
 
 from __future__ import annotations
 
