@@ -15,6 +15,7 @@ from hlsd.media.ladder import Ladder
 from hlsd.publish import transfer
 from hlsd.publish.destination import Destination
 from hlsd.publish.metrics import DestinationMetrics
+from hlsd.publish.recorder import Recorder
 from hlsd.publish.segment import SegmentFile
 from hlsd.publish.settings import PublishSettings
 from hlsd.publish.state import DestinationState
@@ -26,8 +27,10 @@ class DestinationSet:
     """Every configured destination, run inside the daemon's TaskGroup once started."""
 
     def __init__(self, ladder: Ladder, metrics: DestinationMetrics, target_duration: int,
-                 states: dict[str, DestinationState] | None = None) -> None:
+                 states: dict[str, DestinationState] | None = None,
+                 recorder: Recorder | None = None) -> None:
         self.ladder = ladder
+        self.recorder = recorder  # `recording:` gets every segment too, kept for good
         self.metrics = metrics
         self.target_duration = target_duration
         self._states = dict(states or {})  # restored state, taken by each first add()
@@ -74,6 +77,8 @@ class DestinationSet:
         self._tg = tg
         for dest in self.by_name.values():
             self._run(dest)
+        if self.recorder is not None:
+            tg.create_task(self.recorder.run(), name=f"recording {self.recorder.name}")
 
     def _run(self, dest: Destination) -> None:
         assert self._tg is not None
@@ -82,8 +87,10 @@ class DestinationSet:
 
     # -- what every destination gets ---------------------------------------------------------
     def offer(self, seg: SegmentFile) -> None:
+        if self.recorder is not None:
+            self.recorder.offer(seg)  # holds it for itself
         seg.hold(len(self.by_name))
-        if not self.by_name:
+        if not self.by_name and self.recorder is None:
             seg.release()
         for dest in self:
             dest.offer(seg)
@@ -149,10 +156,25 @@ class DestinationSet:
         deadline = time.monotonic() + grace
         while time.monotonic() < deadline and not all(d.idle() or d.retry.down for d in self):
             await asyncio.sleep(0.1)
+        await self._close_recording(deadline)
         for dest in self:
             if not dest.idle():
                 log.warning("destination still busy at shutdown; its queue is dropped",
                             destination=dest.name, down=dest.retry.down)
+
+    async def _close_recording(self, deadline: float) -> None:
+        """The recording's open parts closed (ENDLIST) once what it was given is stored."""
+        recorder = self.recorder
+        if recorder is None:
+            return
+        while time.monotonic() < deadline and not (recorder.idle() or recorder.retry.down):
+            await asyncio.sleep(0.1)
+        try:
+            async with asyncio.timeout(max(0.5, deadline - time.monotonic())):
+                await recorder.close()
+        except TimeoutError:
+            log.warning("recording not closed at shutdown (destination slow or down)",
+                        destination=recorder.name)
 
     def snapshot(self) -> dict[str, DestinationState]:
         return {name: dest.snapshot() for name, dest in self.by_name.items()}

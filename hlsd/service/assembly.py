@@ -15,6 +15,7 @@ from hlsd.publish.cues import CueDesk
 from hlsd.publish.destinations import DestinationSet
 from hlsd.publish.intake import Intake
 from hlsd.publish.keys import KeyRing, KeyState
+from hlsd.publish.recorder import Recorder
 from hlsd.publish.settings import PublishSettings
 from hlsd.serve.live import LiveEdge
 from hlsd.serve.origin import Origin
@@ -44,7 +45,10 @@ def assemble(config: cfg.Config, ffmpeg: str, state: DaemonState, metrics: Metri
     ladder.set_rungs({p.name: p.bandwidth for p in config.encoding_profiles},
                      config.start_rung, config.renditions)
     ladder.set_pathways(config.pathways)
-    destinations = DestinationSet(ladder, metrics, config.target_duration, state.destinations)
+    recorder = None if config.recording is None else Recorder(
+        config.recording, ladder, config.target_duration, config.index_prefix)
+    destinations = DestinationSet(ladder, metrics, config.target_duration, state.destinations,
+                                  recorder)
     for profile in config.transfer_profiles:
         destinations.add(profile, config)
     keys = None if config.encryption is None else key_ring(config, state.keys)

@@ -1,0 +1,96 @@
+"""Recording: a live ladder with `recording: {period: 20}` archived as VOD playlists per
+period, through a stop and a restart."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from hlsd.media.parse import parse_media
+from hlsd.media.playlist import MediaPlaylist
+from tests.daemon_util import lavfi_command, probe_duration, running, wait_for, write_config
+
+pytestmark = pytest.mark.e2e
+
+RUNGS = ("ep_a", "ep_b")
+PERIOD = 20
+
+
+def parts(archive: Path, rung: str) -> list[tuple[Path, MediaPlaylist]]:
+    """The rung's recording playlists, oldest first."""
+    found = [(p, parse_media(p.read_text())) for p in archive.glob(f"live_{rung}_*.m3u8")]
+    return sorted(found, key=lambda pair: start_of(pair[1]))
+
+
+def start_of(playlist: MediaPlaylist) -> float:
+    date = playlist.entries[0].program_date_time
+    assert date is not None
+    return date.timestamp()
+
+
+def end_of(playlist: MediaPlaylist) -> float:
+    last = playlist.entries[-1]
+    assert last.program_date_time is not None
+    return last.program_date_time.timestamp() + last.duration
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+
+
+def test_periods_are_closed_contiguous_and_survive_a_restart(tmp_path: Path) -> None:
+    """1. A live ladder (2 rungs, 1 s segments) records with period 20 until two periods
+    are closed; 2. SIGTERM closes the open one; 3. a restart records until a period closes
+    again, and SIGTERM. 4. Per rung: at least 3 closed VOD playlists, the rung in their
+    names, each starting where the previous ended (EXTINF included) except after the
+    restart, where a discontinuity marks the gap; each decodes to its EXTINF sum; a master
+    per part names the parts of every rung; nothing named is missing."""
+    archive = tmp_path / "archive"
+    config = write_config(
+        tmp_path / "rec.yaml", temp_dir=str(tmp_path / "work"), input_location="lavfi",
+        live=True, segment_length=1, index_segment_count=6, encoding_profile=list(RUNGS),
+        transfer_profile="www", recording={"transfer_profile": "archive", "period": PERIOD},
+        www={"transfer_type": "copy", "directory": str(tmp_path / "www")},
+        archive={"transfer_type": "copy", "directory": str(archive)},
+        **{name: {"ffmpeg_command": lavfi_command(rate=25, extra="-g 25")}
+           for name in RUNGS})
+    log = tmp_path / "hlsd.log"
+    with running(config, log) as proc:
+        wait_for(lambda: len(parts(archive, "ep_b")) >= 2, 75, "two closed periods")
+        stop(proc)
+    before = len(parts(archive, "ep_a"))
+    with running(config, log) as proc:
+        wait_for(lambda: len(parts(archive, "ep_b")) >= before + 1, 45, "a period closed")
+        stop(proc)
+
+    for rung in RUNGS:
+        found = parts(archive, rung)
+        assert len(found) >= 3, [p.name for p, _ in found]
+        gaps = 0
+        for (_, previous), (path, playlist) in pairwise(found):
+            if playlist.entries[0].discontinuity:
+                gaps += 1
+                assert start_of(playlist) >= end_of(previous), path.name
+            else:
+                assert abs(start_of(playlist) - end_of(previous)) < 0.05, path.name
+        assert gaps == 1, "the restart's gap is marked once"
+        for path, playlist in found:
+            assert playlist.ended and "#EXT-X-PLAYLIST-TYPE:VOD" in path.read_text()
+            assert rung in path.name
+            assert all((archive / e.name).is_file() for e in playlist.entries)
+            total = sum(e.duration for e in playlist.entries)
+            assert abs(probe_duration(path) - total) <= 0.5, path.name
+    masters = [m for m in archive.glob("live_*.m3u8")
+               if not any(f"live_{r}_" in m.name for r in RUNGS)]
+    assert len(masters) >= 3
+    for master in masters:
+        tag = master.name.removeprefix("live_").removesuffix(".m3u8")
+        named = [line for line in master.read_text().splitlines()
+                 if line and not line.startswith("#")]
+        assert sorted(named) == [f"live_{r}_{tag}.m3u8" for r in RUNGS]
+        assert all((archive / n).is_file() for n in named)
