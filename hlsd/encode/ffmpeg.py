@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from hlsd.config.commands import split_input
 from hlsd.ingest.inputs import ENCODER_FEED_OPTIONS, split_input_options
 
+DEFAULT_MUXDELAY = 0.7  # seconds: ffmpeg's -muxdelay
+TICKS = 90_000  # MPEG-TS timestamps per second
 ONE_FRAME_PER_PES = ["-pes_payload_size", "0"]
 COPY_VIDEO = {("-c", "copy"), ("-codec", "copy"), ("-c:v", "copy"), ("-vcodec", "copy"),
               ("-codec:v", "copy")}
@@ -69,10 +71,8 @@ class EncoderArgv:
 
 
 def encoder_argv(command: str, input_location: str, segment_length: float,
-                 ffmpeg_path: str, from_source_command: bool,
-                 cuts: tuple[float, ...] = ()) -> EncoderArgv:
-    """argv for one rung's encoder: input substituted, keyframe grid (and a keyframe at
-    each of `cuts`, seconds) inserted if needed."""
+                 ffmpeg_path: str, from_source_command: bool) -> EncoderArgv:
+    """argv for one rung's encoder: input substituted, keyframe grid inserted if needed."""
     argv = shlex.split(command)
     added: list[str] = []
     if argv[0] == "ffmpeg":
@@ -86,7 +86,7 @@ def encoder_argv(command: str, input_location: str, segment_length: float,
     if "-stats" not in argv and "-nostats" not in argv:
         argv.insert(1, "-nostats")  # progress lines are noise in logs, errors are not
     if not sets_keyframes(argv) and not copies_or_drops_video(argv):
-        grid = keyframe_grid(segment_length, cuts)
+        grid = keyframe_grid(segment_length)
         argv[-1:-1] = grid
         added.extend(grid)
     if audio_only(argv) and "-pes_payload_size" not in argv:
@@ -112,15 +112,13 @@ def fed_by_ingest(encoder: EncoderArgv) -> EncoderArgv:
     return EncoderArgv(argv, (*encoder.added, *ENCODER_FEED_OPTIONS), reads_stdin=True)
 
 
-def keyframe_grid(segment_length: float, cuts: tuple[float, ...] = ()) -> list[str]:
+def keyframe_grid(segment_length: float) -> list[str]:
     """Keyframes where t crosses a multiple of L. Unlike n_forced*L this stays on the
-    grid when timestamps do not start at zero (-copyts, a rung rejoining a live source).
-    And where t crosses each of `cuts` (ad splice points: the segmenter cuts there too)."""
+    grid when timestamps do not start at zero (-copyts, a rung rejoining a live source)."""
     length = f"{segment_length:g}"
-    extra = "".join(f"+gte(t+0.001,{t:.3f})*lt(prev_forced_t+0.001,{t:.3f})" for t in cuts)
     return ["-force_key_frames",
             f"expr:if(isnan(prev_forced_t),1,gt(floor((t+0.001)/{length}),"
-            f"floor((prev_forced_t+0.001)/{length})){extra})"]
+            f"floor((prev_forced_t+0.001)/{length})))"]
 
 
 def shared_encoder_argv(rungs: list[EncoderArgv], write_fds: list[int]) -> list[str]:
@@ -133,3 +131,16 @@ def shared_encoder_argv(rungs: list[EncoderArgv], write_fds: list[int]) -> list[
         _, tail = split_input(rung.argv)
         argv += [*tail[:-1], f"pipe:{fd}"]
     return argv
+
+
+def mpegts_zero(argv: list[str]) -> int:
+    """The MPEG-TS timestamp ffmpeg's mpegts muxer gives output time 0 in `argv`'s output:
+    it delays timestamps by twice -muxdelay, unless -mpegts_copyts 1 keeps them."""
+    options = dict(itertools.pairwise(argv))
+    if options.get("-mpegts_copyts") == "1":
+        return 0
+    try:
+        delay = float(options.get("-muxdelay", DEFAULT_MUXDELAY))
+    except ValueError:
+        delay = DEFAULT_MUXDELAY
+    return round(2 * delay * TICKS)

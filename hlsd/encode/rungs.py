@@ -7,14 +7,16 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
 from hlsd import config as cfg
 from hlsd.encode.events import Event, SegmentReady
 from hlsd.encode.groups import group_specs, make_fanout
+from hlsd.encode.sink import RungSink
 from hlsd.encode.specs import Grid
+from hlsd.encode.subtitlerungs import SubtitleRungs, is_subtitles
 from hlsd.encode.supervisor import GroupSupervisor
 from hlsd.ingest.build import reader_options
 from hlsd.ingest.fanout import Fanout
@@ -23,23 +25,6 @@ from hlsd.ingest.stage import Ingest
 log = structlog.get_logger()
 
 STOP_GRACE = 10.0  # seconds for encoders to finish their segment on SIGTERM
-
-
-class RungSink(Protocol):
-    """Where the rung set reports."""
-
-    async def event(self, rung: str, event: Event) -> None:
-        """A segmenter's event (stream parameters, a finished segment, the end)."""
-
-    def rung_started(self, rung: str) -> None:
-        """`rung` is (again) being encoded: its segments will follow."""
-
-    def rung_finished(self, rung: str) -> None:
-        """A finite input was segmented to its end for `rung`: no segment will follow."""
-
-    def encoder_restarted(self, rung: str, failed: bool = True) -> None:
-        """The encoder writing `rung` is being restarted: it failed, or (failed=False) it
-        starts again on the input the ingest stage switched to."""
 
 
 class Rungs:
@@ -55,7 +40,9 @@ class Rungs:
         self._make_ingest = make_ingest or (lambda _config: None)
         self.ingest = self._make_ingest(config)
         self._ffmpeg = ffmpeg
-        self._sink = sink
+        # Subtitle rungs follow the first variant's segments, told through this sink.
+        self.subtitles = SubtitleRungs(sink)
+        self._sink: RungSink = self.subtitles
         self._next_seq = next_seq
         self._max_duration = max_duration  # fixed with the playlists' target duration
         self.by_rung: dict[str, GroupSupervisor] = {}  # rung -> its (maybe shared) encoder
@@ -72,7 +59,7 @@ class Rungs:
         self._ran: set[str] = set()  # rungs started at least once in this daemon's life
 
     def __contains__(self, rung: str) -> bool:
-        return rung in self.by_rung
+        return rung in self.by_rung or rung in self.subtitles
 
     def names(self) -> list[str]:
         return list(self.by_rung)
@@ -125,6 +112,11 @@ class Rungs:
     # -- start -----------------------------------------------------------------------------
     def start(self, tg: asyncio.TaskGroup, profiles: list[cfg.EncodingProfile],
               restarted: bool = False) -> None:
+        self.subtitles.start(tg, self._config, self._ffmpeg,
+                             [p for p in profiles if is_subtitles(p)])
+        profiles = [p for p in profiles if not is_subtitles(p)]
+        if not profiles:
+            return
         if self._fanout is None and self._fanout_task is None and self.ingest is None:
             self._fanout = make_fanout(self._config, on_lagging=self._restart_group)
         specs = group_specs(self._config, profiles, self._ffmpeg, self._max_duration,
@@ -179,6 +171,7 @@ class Rungs:
     async def stop_all(self) -> None:
         """Each encoder finishes its segment in flight; one that hangs is cancelled."""
         self._stopping = True
+        await self.subtitles.stop_all()
         for sup in self.groups():
             sup.stop()
         tasks = list(self._tasks.values())
@@ -190,6 +183,7 @@ class Rungs:
 
     async def stop(self, name: str) -> None:
         """Stop the encoder of rung `name` (in shared mode: of the whole ladder)."""
+        await self.subtitles.stop(name)
         sup = self.by_rung.get(name)
         if sup is None:
             return

@@ -1,0 +1,241 @@
+"""Alternate renditions end to end: a 40 s Matroska file with two audio tracks (eng, spa)
+and SubRip subtitles, segmented by the real `hlsd run` into two video variants without
+audio, two audio renditions and a WebVTT subtitle rendition, then played by hls.js."""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import shutil
+import subprocess
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hlsd.encode.webvtt import TICKS, cues_in, parse_segment
+from tests.browser import browser_page, hlsjs_path, require_browser
+from tests.daemon_util import FAST_X264, hlsd_argv, probe_duration, write_config
+from tests.fixtures.media import probe_packets, stream_info
+from tests.hlscheck import parse_attributes, parse_media_text
+
+pytestmark = pytest.mark.e2e
+
+SECONDS = 40
+SEGMENT = 4
+# (start, end, text) of the source's cues: one inside a segment, one across the 8 s
+# boundary, one across two boundaries, one near the end.
+CUES = [(1.0, 3.0, "First cue"), (7.5, 9.0, "Across a boundary"),
+        (15.0, 24.5, "Across two boundaries"), (37.25, 38.0, "Near the end")]
+VIDEO = f"{FAST_X264} -an -map 0:v:0 -f mpegts -"
+# Audio boundaries follow the video's within a video frame (a keyframe is the first frame
+# at or after a boundary) plus an audio frame (1024 samples at 48 kHz).
+ALIGNED = 1 / 25 + 1024 / 48000
+
+
+def srt_time(t: float) -> str:
+    h, rest = divmod(round(t * 1000), 3_600_000)
+    m, rest = divmod(rest, 60_000)
+    s, ms = divmod(rest, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d},{ms:03d}"
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("renditions-src")
+    srt = folder / "subs.srt"
+    srt.write_text("".join(f"{i}\n{srt_time(a)} --> {srt_time(b)}\n{text}\n\n"
+                           for i, (a, b, text) in enumerate(CUES, 1)))
+    out = folder / "source.mkv"
+    lavfi = [f"testsrc2=size=320x180:rate=25:duration={SECONDS}",
+             f"sine=frequency=440:sample_rate=48000:duration={SECONDS}",
+             f"sine=frequency=660:sample_rate=48000:duration={SECONDS}"]
+    argv = ["ffmpeg", "-v", "error", "-y"]
+    for graph in lavfi:
+        argv += ["-f", "lavfi", "-i", graph]
+    argv += ["-i", str(srt), "-map", "0", "-map", "1", "-map", "2", "-map", "3",
+             *FAST_X264.split(), "-g", "25", "-c:a", "aac", "-b:a", "64k", "-c:s", "srt",
+             "-metadata:s:a:0", "language=eng", "-metadata:s:a:1", "language=spa",
+             "-metadata:s:s:0", "language=eng", str(out)]
+    subprocess.run(argv, check=True)
+    return out
+
+
+@pytest.fixture(scope="module")
+def published(source: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The source run through `hlsd run` to its end; the destination folder."""
+    tmp = tmp_path_factory.mktemp("renditions")
+    www = tmp / "www"
+    config = write_config(
+        tmp / "renditions.yaml", temp_dir=str(tmp / "work"), input_location=str(source),
+        segment_length=SEGMENT, index_segment_count=0,
+        encoding_profile=["v180", "v90", "aud_en", "aud_es", "sub_en"],
+        transfer_profile="www",
+        v180={"ffmpeg_command": f"ffmpeg -i %s -b:v 300k {VIDEO}"},
+        v90={"ffmpeg_command": f"ffmpeg -i %s -s 160x90 -b:v 100k {VIDEO}"},
+        aud_en={"ffmpeg_command": "ffmpeg -i %s -map 0:a:0 -vn -c:a aac -b:a 64k -f mpegts -",
+                "rendition": {"type": "audio", "language": "en", "name": "English"}},
+        aud_es={"ffmpeg_command": "ffmpeg -i %s -map 0:a:1 -vn -c:a aac -b:a 48k -f mpegts -",
+                "rendition": {"type": "audio", "language": "es", "name": "Español"}},
+        sub_en={"ffmpeg_command": "ffmpeg -i %s -map 0:s:0 -c:s webvtt -f webvtt -",
+                "rendition": {"type": "subtitles", "language": "en", "name": "English"}},
+        www={"transfer_type": "copy", "directory": str(www)})
+    done = subprocess.run(hlsd_argv("run", str(config)), capture_output=True, text=True,
+                          timeout=180)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return www
+
+
+def lines_of(master: str, tag: str) -> list[dict[str, str]]:
+    return [parse_attributes(line.partition(":")[2]) for line in master.splitlines()
+            if line.startswith(tag + ":")]
+
+
+def segments(www: Path, rung: str) -> list[tuple[int, Path, float]]:
+    """(sequence number, file, EXTINF) of a rung's playlist."""
+    text = parse_media_text((www / f"live_{rung}.m3u8").read_text(), rung)
+    return [(s.msn, www / s.uri, s.duration) for s in text.segments]
+
+
+def first_pts(path: Path, stream: str) -> float:
+    return min(p.pts for p in probe_packets(path, stream) if p.pts is not None)
+
+
+def test_master_lists_the_renditions_and_every_variant_names_them(published: Path) -> None:
+    """1. the master has 2 AUDIO renditions (en default) and 1 SUBTITLES rendition
+    2. the two video variants name both groups, their CODECS carry the audio codec, and
+       no rendition is listed as a variant"""
+    master = (published / "live.m3u8").read_text()
+    media = lines_of(master, "#EXT-X-MEDIA")
+    assert sorted((m["TYPE"], m["LANGUAGE"], m["DEFAULT"]) for m in media) == [
+        ("AUDIO", "en", "YES"), ("AUDIO", "es", "NO"), ("SUBTITLES", "en", "YES")]
+    assert {m["GROUP-ID"] for m in media if m["TYPE"] == "AUDIO"} == {"aud"}
+    assert all(m["AUTOSELECT"] == "YES" for m in media)
+    assert [m["CHANNELS"] for m in media if m["TYPE"] == "AUDIO"] == ["1", "1"]  # mono sine
+    variants = lines_of(master, "#EXT-X-STREAM-INF")
+    assert sorted(v["RESOLUTION"] for v in variants) == ["160x90", "320x180"]
+    for v in variants:
+        assert v["AUDIO"] == "aud" and v["SUBTITLES"] == "sub"
+        assert v["CODECS"].startswith("avc1.") and v["CODECS"].endswith(",mp4a.40.2")
+
+
+def test_audio_renditions_decode_whole_and_align_with_the_video(published: Path) -> None:
+    """1. each audio playlist decodes to the source's 40 s; the video playlists carry no
+       audio stream at all
+    2. every video segment has an audio segment of the same number; after the first (each
+       starts with its stream) they start within a video frame and an audio frame of
+       each other: one grid"""
+    for rung in ("aud_en", "aud_es"):
+        assert probe_duration(published / f"live_{rung}.m3u8", "a:0") == pytest.approx(
+            SECONDS, abs=0.2)
+    for rung in ("v180", "v90"):
+        for _, path, _ in segments(published, rung)[:3]:
+            kinds = [s["codec_type"] for s in stream_info(path)]
+            assert kinds == ["video"], f"{path.name}: {kinds}"
+    audio = {seq: path for seq, path, _ in segments(published, "aud_es")}
+    video = segments(published, "v180")
+    assert len(video) == SECONDS // SEGMENT
+    for seq, path, _ in video:
+        assert seq in audio
+        if seq == video[0][0]:
+            continue
+        assert abs(first_pts(audio[seq], "a:0") - first_pts(path, "v:0")) <= ALIGNED, seq
+
+
+def test_subtitle_segments_follow_the_video_and_each_cue_lands_at_its_time(
+        published: Path, source: Path) -> None:
+    """1. one .vtt segment per video segment, same numbers and EXTINF
+    2. each is WebVTT with X-TIMESTAMP-MAP, and holds exactly the cues overlapping it
+       (a cue across a boundary in both)
+    3. placed with its X-TIMESTAMP-MAP on the video's clock, each cue starts where it
+       did against the source's video, within 0.1 s"""
+    video = segments(published, "v180")
+    subs = segments(published, "sub_en")
+    assert [(s, d) for s, _, d in subs] == [(s, d) for s, _, d in video]
+    video_zero = first_pts(video[0][1], "v:0")  # the first frame, on the segments' clock
+    source_zero = first_pts(source, "v:0")  # ... and in the source
+    span = video_zero
+    seen: dict[str, set[int]] = {}
+    for seq, path, duration in subs:
+        text = path.read_text()
+        assert text.startswith("WEBVTT\n") and "X-TIMESTAMP-MAP=MPEGTS:" in text
+        zero, cues = parse_segment(text)
+        for cue in cues:
+            start = zero / TICKS + cue.start - video_zero  # on the player's timeline
+            src_start, _, _ = next(c for c in CUES if c[2] == cue.text)
+            assert start == pytest.approx(src_start - source_zero, abs=0.1), cue
+            assert cue.start < (span - zero / TICKS) + duration  # it overlaps the segment
+            assert cue.end > span - zero / TICKS
+            seen.setdefault(cue.text, set()).add(seq)
+        span += duration
+    expected = {text: {i for i in range(len(video)) if a < (i + 1) * SEGMENT and b > i * SEGMENT}
+                for a, b, text in CUES}
+    assert seen == expected
+    assert len(list(cues_in((published / subs[0][1].name).read_text()))) == 1
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+@pytest.fixture
+def served(published: Path) -> Iterator[str]:
+    """The published folder, a page playing it with hls.js, over HTTP on 127.0.0.1."""
+    require_browser()
+    shutil.copy(hlsjs_path(), published / "hls.min.js")
+    (published / "play.html").write_text(PAGE)
+    handler = functools.partial(QuietHandler, directory=str(published))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/play.html"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+PAGE = """<!doctype html><video muted autoplay playsinline></video>
+<script src="hls.min.js"></script><script>
+const video = document.querySelector('video');
+const hls = new Hls({enableWorker: true});
+window.hls = hls; window.switched = []; window.fatal = [];
+hls.on(Hls.Events.AUDIO_TRACK_SWITCHED, (_, d) => window.switched.push(d.id));
+hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) window.fatal.push(d.details); });
+hls.loadSource('live.m3u8'); hls.attachMedia(video);
+</script>"""
+
+
+@pytest.mark.browser
+async def test_hlsjs_plays_switches_audio_and_shows_subtitles(served: str) -> None:
+    """1. hls.js loads the master: 2 audio tracks (English default), 1 subtitle track
+    2. playing, the Spanish track is chosen: hls.js switches to it and plays on 3 s more
+    3. with the subtitle track on, the text track's cues start where the source's did"""
+    async with browser_page() as session:
+        page = session.page
+        await page.goto(served)
+        await page.wait_for_function("window.hls.audioTracks.length > 0 && "
+                                     "!document.querySelector('video').paused && "
+                                     "document.querySelector('video').currentTime > 1",
+                                     timeout=30_000)
+        tracks = await page.evaluate(
+            "window.hls.audioTracks.map(t => [t.lang, t.name, t.default])")
+        assert tracks == [["en", "English", True], ["es", "Español", False]]
+        assert await page.evaluate("window.hls.subtitleTracks.map(t => t.lang)") == ["en"]
+        now = await page.evaluate("document.querySelector('video').currentTime")
+        await page.evaluate("window.hls.audioTrack = 1; window.hls.subtitleTrack = 0")
+        await page.wait_for_function(
+            "t => window.switched.includes(1) && "
+            "document.querySelector('video').currentTime > t + 3", arg=now, timeout=30_000)
+        assert await page.evaluate("window.hls.audioTrack") == 1
+        await page.wait_for_function(
+            "(() => { const t = document.querySelector('video').textTracks;"
+            " return [...t].some(x => x.cues && x.cues.length >= 2); })()", timeout=30_000)
+        starts = await page.evaluate(
+            "[...document.querySelector('video').textTracks].flatMap("
+            " x => x.cues ? [...x.cues].map(c => [c.text, c.startTime]) : [])")
+        assert not session.errors and not await page.evaluate("window.fatal")
+    expected = {text: a for a, _, text in CUES}
+    for text, start in starts:
+        assert start == pytest.approx(expected[text], abs=0.1), (text, start)
