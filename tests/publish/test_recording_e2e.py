@@ -13,6 +13,7 @@ import pytest
 from hlsd.media.parse import parse_media
 from hlsd.media.playlist import MediaPlaylist
 from tests.daemon_util import lavfi_command, probe_duration, running, wait_for, write_config
+from tests.fixtures.s3_server import S3Server
 
 pytestmark = pytest.mark.e2e
 
@@ -94,3 +95,33 @@ def test_periods_are_closed_contiguous_and_survive_a_restart(tmp_path: Path) -> 
                  if line and not line.startswith("#")]
         assert sorted(named) == [f"live_{r}_{tag}.m3u8" for r in RUNGS]
         assert all((archive / n).is_file() for n in named)
+
+
+def test_recording_to_s3(tmp_path: Path, s3_server: S3Server) -> None:
+    """1. One rung records to S3 (moto) with period 10; 2. once a period is closed there,
+    SIGTERM closes the open one. 3. Both are VOD playlists whose every segment is stored
+    under the key prefix, with a master each."""
+    config = write_config(
+        tmp_path / "rec.yaml", temp_dir=str(tmp_path / "work"), input_location="lavfi",
+        live=True, segment_length=1, encoding_profile="ep_a", transfer_profile="www",
+        recording={"transfer_profile": "vault", "period": 10},
+        www={"transfer_type": "copy", "directory": str(tmp_path / "www")},
+        vault={"transfer_type": "s3", "bucket_name": s3_server.bucket, "key_prefix": "rec/",
+               "aws_api_key": s3_server.access_key, "aws_api_secret": s3_server.secret_key,
+               "endpoint_url": s3_server.endpoint_url, "region": s3_server.region,
+               "addressing_style": "path"},
+        ep_a={"ffmpeg_command": lavfi_command(rate=25, extra="-g 25")})
+
+    def playlists() -> list[str]:
+        return [k for k in s3_server.keys("rec/") if k.startswith("rec/live_ep_a_")]
+
+    with running(config, tmp_path / "hlsd.log") as proc:
+        wait_for(lambda: len(playlists()) >= 1, 40, "a period closed in S3")
+        stop(proc)
+    keys = set(s3_server.keys("rec/"))
+    assert len(playlists()) >= 2
+    for key in playlists():
+        playlist = parse_media(s3_server.read(key).decode())
+        assert playlist.ended and playlist.entries
+        assert all(f"rec/{e.name}" in keys for e in playlist.entries)
+        assert key.replace("live_ep_a_", "live_") in keys  # its master
