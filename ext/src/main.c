@@ -25,10 +25,11 @@
 static const char usage[] =
     "usage: hlsd-segmenter --duration S --dir DIR --prefix NAME [--start-seq N] "
     "[--max-duration M] [--grid-origin PTS [--grid-seq N]] [--format ts|fmp4 "
-    "[--part-duration P]] [--timeline local|locked]\n"
+    "[--part-duration P]] [--timeline local|locked] [--cut-at T1,T2,...]\n"
     "  Reads MPEG-TS on stdin, writes DIR/NAME-<seq>.ts (fmp4: DIR/NAME-init-<hash>.mp4 and\n"
     "  DIR/NAME-<seq>.m4s; with --part-duration also LL-HLS parts DIR/NAME-<seq>.<i>.m4s),\n"
-    "  prints one JSON event per line.\n";
+    "  prints one JSON event per line. --cut-at: extra segment boundaries (ad splice\n"
+    "  points), seconds after the grid origin, ascending; the grid goes on after each.\n";
 
 static volatile sig_atomic_t stop_requested;
 
@@ -125,7 +126,35 @@ typedef struct {
     int have_grid_seq;
     int fmp4;
     int locked;
+    double *cuts;
+    size_t ncuts;
 } options;
+
+#define CUTS_MAX 4096
+
+/* "T1,T2,..." seconds >= 0, strictly ascending; -1 for anything else. */
+static int parse_cuts(const char *text, options *o)
+{
+    free(o->cuts);
+    o->cuts = calloc(CUTS_MAX, sizeof *o->cuts);
+    o->ncuts = 0;
+    if (!o->cuts)
+        return -1;
+    const char *p = text;
+    while (*p) {
+        char *end;
+        errno = 0;
+        double v = strtod(p, &end);
+        if (errno || end == p || !isfinite(v) || v < 0 || v > 1e7 || o->ncuts == CUTS_MAX ||
+            (o->ncuts && v <= o->cuts[o->ncuts - 1]) || (*end && *end != ','))
+            return -1;
+        o->cuts[o->ncuts++] = v;
+        p = *end ? end + 1 : end;
+        if (*end && !*p)
+            return -1;  /* a trailing comma */
+    }
+    return o->ncuts ? 0 : -1;
+}
 
 static int parse_count(const char *value, unsigned long long *out)
 {
@@ -166,6 +195,9 @@ static int set_option(options *o, const char *name, const char *opt, const char 
         if (strcmp(value, "local") != 0 && strcmp(value, "locked") != 0)
             return bad_args("--timeline needs local or locked", value);
         o->locked = !strcmp(value, "locked");
+    } else if (!strcmp(name, "--cut-at")) {
+        if (parse_cuts(value, o) < 0)
+            return bad_args("--cut-at needs ascending seconds >= 0, comma-separated", value);
     } else if (!strcmp(name, "--grid-origin")) {
         char *end;
         errno = 0;
@@ -194,6 +226,8 @@ static int check_options(const options *o)
         return bad_args("--part-duration needs --format fmp4", NULL);
     if (o->part_duration > o->duration)
         return bad_args("--part-duration must not be more than --duration", NULL);
+    if (o->ncuts && o->locked)
+        return bad_args("--cut-at does not go with --timeline locked", NULL);
     return 0;
 }
 
@@ -314,6 +348,8 @@ int main(int argc, char **argv)
         .locked = o.locked,
         .wall_clock = wall_clock,
         .part_duration = o.part_duration,
+        .cuts = o.cuts,
+        .ncuts = o.ncuts,
         .on_event = on_event,
         .on_log = on_log,
         .ctx = NULL,
@@ -338,5 +374,6 @@ int main(int argc, char **argv)
         rc = 1;
     hs_destroy(s);
     free(buf);
+    free(o.cuts);
     return rc;
 }

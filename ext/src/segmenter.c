@@ -61,6 +61,7 @@ typedef struct {
     double next_boundary;       /* ticks after origin */
     int numbered;               /* segments are numbered by cell (--grid-origin, --locked) */
     uint64_t origin_seq;        /* the number of the cell starting at origin */
+    size_t next_cut;            /* the first of cfg.cuts not passed yet */
 } cut_grid;
 
 /* The program's PAT and PMT as last seen; every segment starts with them. */
@@ -608,6 +609,14 @@ static void advance_lock(hs_segmenter *s, int64_t pts)
     g->origin_seq += (uint64_t)cells;
 }
 
+/* Passes the extra cut points at or before pts (half a frame early counts as on it). */
+static void pass_cuts(hs_segmenter *s, int64_t pts)
+{
+    double at = (double)ts_diff(pts, s->grid.origin) + (double)s->frames.frame_ticks / 2.0;
+    while (s->grid.next_cut < s->cfg.ncuts && s->cfg.cuts[s->grid.next_cut] * TICKS <= at)
+        s->grid.next_cut++;
+}
+
 /* The first timing-stream access unit of the input starts the first segment and,
  * without --grid-origin, the grid. */
 static void start_first_segment(hs_segmenter *s, int64_t pts, int rap)
@@ -620,6 +629,7 @@ static void start_first_segment(hs_segmenter *s, int64_t pts, int rap)
     if (!s->grid.set)
         set_grid(s, s->cfg.grid_origin >= 0 ? s->cfg.grid_origin : pts, pts);
     number_by_grid(s, pts);
+    pass_cuts(s, pts);
 }
 
 /* CUT_CONFIG: fMP4 codec parameters changed, so the next segment needs a new init
@@ -635,6 +645,9 @@ static enum cut_kind cut_needed(const hs_segmenter *s, const es_state *es, int64
     int64_t g = ts_diff(es->pts, s->grid.origin);
     if (e > 0 && rap && (double)g >= s->grid.next_boundary - half_frame)
         return CUT_GRID;
+    if (e > 0 && rap && s->grid.next_cut < s->cfg.ncuts &&
+        (double)g >= s->cfg.cuts[s->grid.next_cut] * TICKS - half_frame)
+        return CUT_GRID;  /* an extra cut point: the grid's next boundary stays */
     /* Cutting here gives a segment of e. The next access unit in decode order may
      * present up to the reorder distance later, so stop while e is still in range. */
     const frame_timing *f = &s->frames;
@@ -672,6 +685,10 @@ static void cut(hs_segmenter *s, const es_state *es, enum cut_kind kind, int64_t
         if (kind != CUT_BREAK)
             number_by_grid(s, pts);
     }
+    if (kind == CUT_BREAK)
+        s->grid.next_cut = s->cfg.ncuts;  /* times on the old clock mean nothing now */
+    else
+        pass_cuts(s, pts);
     s->seg.disc = (kind == CUT_BREAK || kind == CUT_CONFIG);
 }
 

@@ -27,6 +27,12 @@ typedef struct {
      * start). */
     int locked;
     double (*wall_clock)(void *ctx);
+    /* Extra cut points (ad splice points), seconds after the grid origin, ascending:
+     * a segment also starts at the first keyframe at each (half a frame early counts),
+     * and the grid goes on as before after it (a short segment, never a drift). Not
+     * with `locked`. NULL/0: none. The array must outlive the segmenter. */
+    const double *cuts;
+    size_t ncuts;
     /* 0: MPEG-TS segments (NAME-<seq>.ts); 1: CMAF, an init segment NAME-init-<hash>.mp4
      * and media segments NAME-<seq>.m4s. */
     int fmp4;

@@ -243,6 +243,9 @@ class Config:
     recording: RecordingSettings | None = None
     # How ad breaks are written (hlsd.media.breaks): daterange and/or cue (legacy CUE-OUT/IN).
     ad_markers: tuple[str, ...] = ("daterange",)
+    # Where every rung must start a segment (seconds after the input's first video frame):
+    # the source's ad splice points, found at start-up in a file input (hlsd.media.splices).
+    splice_points: tuple[float, ...] = field(default=(), compare=False, metadata=NOT_A_KEY)
     # --max-duration for the segmenter: keeps round(EXTINF) <= target_duration.
     max_segment_duration: float = field(default=4 + MAX_DURATION_SLACK, metadata=NOT_A_KEY)
     source_path: Path | None = field(default=None, compare=False, metadata=NOT_A_KEY)

@@ -71,8 +71,10 @@ class EncoderArgv:
 
 
 def encoder_argv(command: str, input_location: str, segment_length: float,
-                 ffmpeg_path: str, from_source_command: bool) -> EncoderArgv:
-    """argv for one rung's encoder: input substituted, keyframe grid inserted if needed."""
+                 ffmpeg_path: str, from_source_command: bool,
+                 cuts: tuple[float, ...] = ()) -> EncoderArgv:
+    """argv for one rung's encoder: input substituted, keyframe grid (and a keyframe at
+    each of `cuts`, seconds) inserted if needed."""
     argv = shlex.split(command)
     added: list[str] = []
     if argv[0] == "ffmpeg":
@@ -86,7 +88,7 @@ def encoder_argv(command: str, input_location: str, segment_length: float,
     if "-stats" not in argv and "-nostats" not in argv:
         argv.insert(1, "-nostats")  # progress lines are noise in logs, errors are not
     if not sets_keyframes(argv) and not copies_or_drops_video(argv):
-        grid = keyframe_grid(segment_length)
+        grid = keyframe_grid(segment_length, cuts)
         argv[-1:-1] = grid
         added.extend(grid)
     if audio_only(argv) and "-pes_payload_size" not in argv:
@@ -112,13 +114,15 @@ def fed_by_ingest(encoder: EncoderArgv) -> EncoderArgv:
     return EncoderArgv(argv, (*encoder.added, *ENCODER_FEED_OPTIONS), reads_stdin=True)
 
 
-def keyframe_grid(segment_length: float) -> list[str]:
+def keyframe_grid(segment_length: float, cuts: tuple[float, ...] = ()) -> list[str]:
     """Keyframes where t crosses a multiple of L. Unlike n_forced*L this stays on the
-    grid when timestamps do not start at zero (-copyts, a rung rejoining a live source)."""
+    grid when timestamps do not start at zero (-copyts, a rung rejoining a live source).
+    And where t crosses each of `cuts` (ad splice points: the segmenter cuts there too)."""
     length = f"{segment_length:g}"
+    extra = "".join(f"+gte(t+0.001,{t:.3f})*lt(prev_forced_t+0.001,{t:.3f})" for t in cuts)
     return ["-force_key_frames",
             f"expr:if(isnan(prev_forced_t),1,gt(floor((t+0.001)/{length}),"
-            f"floor((prev_forced_t+0.001)/{length})))"]
+            f"floor((prev_forced_t+0.001)/{length})){extra})"]
 
 
 def shared_encoder_argv(rungs: list[EncoderArgv], write_fds: list[int]) -> list[str]:

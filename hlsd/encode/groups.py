@@ -37,7 +37,7 @@ def rung_spec(config: cfg.Config, profile: cfg.EncodingProfile,
         segment_length=config.segment_length, max_duration=max_duration,
         segment_format=config.segment_format,
         part_duration=config.low_latency.part_length if config.low_latency else None,
-        timeline=config.timeline)
+        timeline=config.timeline, cuts=config.splice_points)
 
 
 def rung_argv(config: cfg.Config, profile: cfg.EncodingProfile, ffmpeg: str,
@@ -45,7 +45,8 @@ def rung_argv(config: cfg.Config, profile: cfg.EncodingProfile, ffmpeg: str,
     """The encoder of one rung; `owned`: the ingest stage owns the input (a pipe feeds
     it), and with timeline: locked it keeps the input's clock."""
     argv = encoder_argv(profile.ffmpeg_command, config.input_location, config.segment_length,
-                        ffmpeg, from_source_command=config.source_command is not None or owned)
+                        ffmpeg, from_source_command=config.source_command is not None or owned,
+                        cuts=config.splice_points)
     if not owned:
         return argv
     argv = fed_by_ingest(argv)

@@ -34,6 +34,7 @@ class RungSpec:
     segment_format: str = "ts"  # ts | fmp4
     part_duration: float | None = None  # LL-HLS parts (fmp4)
     timeline: str = "local"  # locked: the segmenter cuts and numbers on the input's clock
+    cuts: tuple[float, ...] = ()  # extra boundaries: seconds after the first frame
 
     def segmenter_argv(self, start_seq: int, grid: Grid | None = None) -> list[str]:
         argv = [self.segmenter, "--duration", f"{self.segment_length:g}",
@@ -47,6 +48,8 @@ class RungSpec:
             argv += ["--timeline", "locked"]  # its own grid: no origin to rejoin
         elif grid is not None:
             argv += ["--grid-origin", str(grid.pts), "--grid-seq", str(grid.seq)]
+        if self.cuts and self.timeline != "locked":
+            argv += ["--cut-at", ",".join(f"{t:.3f}" for t in self.cuts)]
         return argv
 
 

@@ -28,11 +28,17 @@ KEEP = 64  # breaks remembered after they opened: far more than any window holds
 
 @dataclass(frozen=True)
 class Cue:
-    """A break asked for: opens on the first boundary at or after segment `from_seq`."""
+    """A break asked for: opens on the first boundary at or after segment `from_seq` or,
+    scheduled from the source (`at` given), at `at` seconds of media after the first
+    segment; returns at `back_at` (media seconds), else `duration` after it opened."""
 
     id: str
-    duration: float  # seconds: PLANNED-DURATION
-    from_seq: int
+    duration: float | None  # seconds: PLANNED-DURATION (None: the source did not say)
+    from_seq: int = 0
+    at: float | None = None
+    out: bytes | None = None  # the source's section (else hlsd builds a splice_insert)
+    back_at: float | None = None
+    back: bytes | None = None  # the source's return section (SCTE35-IN)
 
     @property
     def event_id(self) -> int:  # splice_event_id: the same ID gives the same number
@@ -46,10 +52,11 @@ class Break:
     cue: Cue
     start_seq: int
     start: datetime
-    out: bytes  # the splice_insert section (SCTE35-OUT)
+    out: bytes  # the section that opened it (SCTE35-OUT)
+    offset: float | None = None  # media seconds of its first segment
     end_seq: int | None = None
     end: datetime | None = None
-    back: bytes | None = None  # the return's splice_insert section (SCTE35-IN)
+    back: bytes | None = None  # the return's section (SCTE35-IN)
 
     def opening(self) -> DateRange:
         return DateRange(self.cue.id, self.start, planned_duration=self.cue.duration,
@@ -61,6 +68,22 @@ class Break:
         start, end = _ms(self.start), _ms(self.end)
         return DateRange(self.cue.id, start, end=end, duration=(end - start).total_seconds(),
                          planned_duration=self.cue.duration, scte35_in=self.back)
+
+    def returns(self, seq: int, date: datetime, offset: float | None) -> datetime | None:
+        """When segment `seq` is where the break returns: its END-DATE. A scheduled break
+        is timed by media seconds (a file encodes faster than real time, so its dates do
+        not measure media), an operator's by the playlist dates."""
+        if self.end_seq is not None or seq <= self.start_seq:
+            return None
+        cue = self.cue
+        if cue.back_at is not None:
+            if offset is None or self.offset is None or offset < cue.back_at - RETURN_SLACK:
+                return None
+            return self.start + timedelta(seconds=round(offset - self.offset, 3))
+        if cue.duration is None or date < self.start + timedelta(
+                seconds=cue.duration - RETURN_SLACK):
+            return None
+        return date
 
 
 class AdBreaks:
@@ -91,6 +114,10 @@ class AdBreaks:
         self._cues.append(cue)
         return cue
 
+    def schedule(self, cue: Cue) -> None:
+        """A break of the source at `cue.at` media seconds (hlsd.media.splices)."""
+        self._cues.append(cue)
+
     def withdraw(self, ident: str) -> bool:
         """Forget a break asked for that has not opened yet; False if it has (or never was)."""
         cue = next((c for c in self._cues if c.id == ident), None)
@@ -98,22 +125,24 @@ class AdBreaks:
             self._cues.remove(cue)
         return cue is not None
 
-    def marks(self, seq: int, date: datetime, pts: int | None,
+    def marks(self, seq: int, date: datetime, pts: int | None, offset: float | None = None,
               ) -> tuple[tuple[str, ...], list[Break]]:
-        """The lines segment `seq` (starting at `date`, timestamp `pts`) carries, and the
-        breaks that opened on it just now (decided by this call)."""
+        """The lines segment `seq` (starting at `date`, timestamp `pts`, `offset` media
+        seconds after the first segment) carries, and the breaks that opened on it just
+        now (decided by this call)."""
         opened: list[Break] = []
-        for cue in [c for c in self._cues if c.from_seq <= seq]:
+        for cue in [c for c in self._cues if self._due(c, seq, offset)]:
             self._cues.remove(cue)
-            out = scte35.splice_insert(cue.event_id, pts, round(cue.duration * scte35.TICKS))
-            opened.append(Break(cue, seq, date, out))
+            duration = None if cue.duration is None else round(cue.duration * scte35.TICKS)
+            out = cue.out or scte35.splice_insert(cue.event_id, pts, duration)
+            opened.append(Break(cue, seq, date, out, offset))
         self._breaks.extend(opened)
         for brk in self._breaks:
-            due = brk.start + timedelta(seconds=brk.cue.duration - RETURN_SLACK)
-            if brk.end_seq is None and seq > brk.start_seq and date >= due:
-                brk.end_seq, brk.end = seq, date
-                brk.back = scte35.splice_insert(brk.cue.event_id, pts, None,
-                                                out_of_network=False)
+            end = brk.returns(seq, date, offset)
+            if end is not None:
+                brk.end_seq, brk.end = seq, end
+                brk.back = brk.cue.back if brk.cue.at is not None else scte35.splice_insert(
+                    brk.cue.event_id, pts, None, out_of_network=False)
         self.next_seq = max(self.next_seq, seq + 1)
         lines: list[str] = []
         for brk in self._breaks:
@@ -123,12 +152,20 @@ class AdBreaks:
                 lines += self._lines(brk, opening=False)
         return tuple(lines), opened
 
+    @staticmethod
+    def _due(cue: Cue, seq: int, offset: float | None) -> bool:
+        if cue.at is None:
+            return cue.from_seq <= seq
+        return offset is not None and offset >= cue.at - RETURN_SLACK
+
     def _lines(self, brk: Break, opening: bool) -> list[str]:
         lines = []
         if "daterange" in self.styles:
             lines.append((brk.opening() if opening else brk.closing()).render())
         if "cue" in self.styles:
-            lines.append(cue_out(brk.cue.duration) if opening else cue_in())
+            duration = brk.cue.duration
+            lines.append(cue_in() if not opening else cue_out(duration)
+                         if duration is not None else "#EXT-X-CUE-OUT")
         return lines
 
 

@@ -10,7 +10,8 @@ from datetime import datetime
 
 import structlog
 
-from hlsd.media.breaks import AdBreaks, Break
+from hlsd.media.breaks import AdBreaks, Break, Cue
+from hlsd.media.splices import PlannedBreak
 
 log = structlog.get_logger()
 
@@ -43,8 +44,17 @@ class CueDesk:
         """Cues asked for whose break has not opened yet."""
         return len(self._waiting)
 
-    def marks(self, seq: int, date: datetime, pts: int | None) -> tuple[str, ...]:
-        lines, opened = self.breaks.marks(seq, date, pts)
+    def schedule(self, planned: list[PlannedBreak]) -> None:
+        """The source's breaks, found before encoding (a file input's SCTE-35)."""
+        for brk in planned:
+            self.breaks.schedule(Cue(brk.id, brk.duration, at=brk.at, out=brk.out,
+                                     back_at=brk.back_at, back=brk.back))
+            log.info("ad break in the source", id=brk.id, at=brk.at, duration=brk.duration,
+                     returns_at=brk.back_at)
+
+    def marks(self, seq: int, date: datetime, pts: int | None,
+              offset: float | None = None) -> tuple[str, ...]:
+        lines, opened = self.breaks.marks(seq, date, pts, offset)
         for brk in opened:
             log.info("ad break opens", id=brk.cue.id, seq=seq, start_date=brk.start.isoformat(),
                      duration=brk.cue.duration)

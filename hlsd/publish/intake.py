@@ -28,6 +28,8 @@ from hlsd.publish.segment import InitFile, KeyUse, SegmentFile
 
 log = structlog.get_logger()
 
+PTS_WRAP = 1 << 33
+
 
 class Intake:
     def __init__(self, temp_dir: Path, ladder: Ladder, destinations: DestinationSet,
@@ -48,6 +50,7 @@ class Intake:
         self.cues = cues or CueDesk(("daterange",))  # ad breaks: their marks per segment
         self.segments = 0  # segments taken in by this daemon
         self._inits: dict[str, InitFile] = {}  # rung -> its newest init segment
+        self._first_pts: dict[str, int] = {}  # rung -> its first segment's (media offsets)
 
     async def run(self) -> None:
         """Lists gaps as their deadlines come (a live ladder); returns at once otherwise."""
@@ -105,6 +108,13 @@ class Intake:
             log.error("file outside its rung's directory ignored", rung=rung, file=file)
             return None
         return path
+
+    def _offset(self, rung: str, pts: int | None) -> float | None:
+        """Media seconds from the rung's first segment to one starting at `pts`."""
+        if pts is None:
+            return None
+        first = self._first_pts.setdefault(rung, pts)
+        return (pts - first) % PTS_WRAP / 90_000
 
     def _init(self, rung: str, event: InitReady) -> None:
         path = self._inside(rung, event.file)
@@ -180,7 +190,8 @@ class Intake:
                           discontinuity=event.discontinuity, program_date_time=pdt,
                           init=init if event.init is not None else None, key=key,
                           pts=event.pts, keyframes=keyframes, psi=event.psi,
-                          marks=self.cues.marks(event.seq, pdt, event.pts))
+                          marks=self.cues.marks(event.seq, pdt, event.pts,
+                                                self._offset(rung, event.pts)))
         if self.ladder.measure(rung, event.bytes, event.duration, iframe_bytes):
             stats = self.ladder.rungs[rung]
             log.warning("measured peak bitrate exceeds configured bandwidth", rung=rung,

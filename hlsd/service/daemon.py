@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 
@@ -25,6 +25,7 @@ from hlsd.service.control import SOCKET_NAME, serve_control
 from hlsd.service.metrics import Metrics
 from hlsd.service.notify import Notifier, watchdog_loop
 from hlsd.service.reconfigure import apply_reload
+from hlsd.service.splices import find_breaks
 from hlsd.service.state import DaemonState, StateStore
 
 log = structlog.get_logger()
@@ -117,10 +118,14 @@ class Daemon:
                 log.info("temp_dir closed to other users", path=str(config.temp_dir))
         except OSError as exc:
             raise FatalError(f"temp_dir {config.temp_dir}: {exc.strerror}") from None
+        config, breaks, skipped = find_breaks(config)  # a file input's SCTE-35
+        self.config = config
+        self.metrics.scte35_errors(skipped)
         state = self._store.load()
         # Without encryption now, what an earlier run scheduled for its keys is kept.
         self._keys_at_start = state.keys
         parts = assemble(config, ffmpeg.path, state, self.metrics, self._on_listening)
+        parts.intake.cues.schedule(breaks)
         for warning in config.warnings:
             log.warning("config", problem=warning)
         log.info("hlsd starting", rungs=[p.name for p in config.encoding_profiles],
@@ -235,6 +240,7 @@ class Daemon:
                 log.error("reload refused: invalid config; the running config stays",
                           problem=str(problem))
             return
+        new = replace(new, splice_points=self.config.splice_points)  # cut as at start
         old, self.config = self.config, new
         await apply_reload(parts, self.metrics, old, new, tg)
 

@@ -77,6 +77,9 @@ class Metrics:
         self._corrupt = Counter("hlsd_corrupt_packets",
                                 "TS packets the segmenter skipped as corrupt", ["rung"],
                                 registry=r)
+        self._scte35_errors = Counter("hlsd_scte35_errors", "SCTE-35 sections of the input "
+                                      "skipped: bad CRC, truncated, encrypted, unplaceable",
+                                      registry=r)
         self._upload = Histogram("hlsd_upload_seconds",
                                  "Time to store one object at a destination",
                                  ["destination", "kind"], buckets=LATENCY_BUCKETS,
@@ -113,6 +116,9 @@ class Metrics:
 
     def late_segment(self, rung: str) -> None:
         self._late.labels(rung).inc()
+
+    def scte35_errors(self, n: int) -> None:
+        self._scte35_errors.inc(n)
 
     def corrupt_packets(self, rung: str, n: int) -> None:
         if n > 0:

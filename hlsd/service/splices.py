@@ -1,0 +1,51 @@
+"""A file input's ad breaks, known before encoding: its SCTE-35 sections are read
+(hlsd.ingest.tsfile), placed and planned (hlsd.media.splices); the splice points become
+every rung's cut points (config.splice_points) and the breaks are handed to the intake's
+cue desk. A live input's SCTE-35 is not read (yet)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import structlog
+
+from hlsd import config as cfg
+from hlsd.config.location import local_path
+from hlsd.ingest.tsfile import is_transport_stream, read_packets
+from hlsd.media.splices import PlannedBreak, SpliceScanner, cut_points, plan
+
+log = structlog.get_logger()
+
+
+def input_file(config: cfg.Config) -> Path | None:
+    """The finite MPEG-TS file the encoders read, or None."""
+    path = local_path(config.input_location)
+    if config.live or path is None or config.source_command is not None:
+        return None
+    file = Path(path).expanduser()
+    return file if is_transport_stream(file) else None
+
+
+def find_breaks(config: cfg.Config) -> tuple[cfg.Config, list[PlannedBreak], int]:
+    """The config with the breaks' cut points, the breaks, and the sections skipped."""
+    file = input_file(config)
+    if file is None:
+        return config, [], 0
+    scanner = SpliceScanner()
+    began = time.monotonic()
+    try:
+        read_packets(file, scanner.feed)
+    except OSError as exc:  # the encoders will say it too; no breaks is no reason to stop
+        log.warning("cannot read the input for SCTE-35", path=str(file), error=exc.strerror)
+        return config, [], 0
+    scanner.finish()
+    breaks = plan(scanner.splices)
+    if scanner.errors:
+        log.warning("SCTE-35 sections skipped", count=scanner.errors, path=str(file))
+    points = cut_points(breaks)
+    if breaks:
+        log.info("SCTE-35 ad breaks found", breaks=len(breaks), cut_points=list(points),
+                 seconds=round(time.monotonic() - began, 3))
+    return replace(config, splice_points=points), breaks, scanner.errors

@@ -1,0 +1,50 @@
+"""hlsd-segmenter --cut-at: extra segment boundaries (ad splice points) on top of the grid,
+which goes on undisturbed after each."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.encode.test_segmenter import BINARY, FRAME, check_contract, segment
+from tests.fixtures.media import MakeTs, source_duration
+
+pytestmark = pytest.mark.e2e
+
+
+def starts(run_segments: list[dict[str, object]]) -> list[float]:
+    first = int(str(run_segments[0]["pts"]))
+    return [round((int(str(s["pts"])) - first) / 90000, 3) for s in run_segments]
+
+
+def test_cuts_at_the_given_times_and_the_grid_goes_on(make_ts: MakeTs, tmp_path: Path) -> None:
+    """Keyframes every second, 2 s grid, --cut-at 3,5: boundaries at 0 2 3 4 5 6 (3 and 5
+    extra, a short segment before each, the grid's 4 and 6 kept); the numbers run on;
+    the durations still add up to the source."""
+    source = make_ts(8)
+    run = segment(source.read_bytes(), tmp_path, "--cut-at", "3,5")
+    check_contract(run)
+    assert starts(run.segments) == [0.0, 2.0, 3.0, 4.0, 5.0, 6.0]
+    assert [s["seq"] for s in run.segments] == list(range(6))
+    assert all(s["keyframe"] for s in run.segments)
+    assert run.total == pytest.approx(source_duration(source), abs=FRAME)
+
+
+def test_a_cut_between_keyframes_waits_for_the_next_and_one_on_the_grid_adds_nothing(
+        make_ts: MakeTs, tmp_path: Path) -> None:
+    source = make_ts(8)
+    run = segment(source.read_bytes(), tmp_path, "--cut-at", "0,2,2.5,6.99")
+    assert starts(run.segments) == [0.0, 2.0, 3.0, 4.0, 6.0, 7.0]
+
+
+@pytest.mark.parametrize("value", ["3,2", "-1", "3,", "a", "1,,2"])
+def test_bad_cut_lists_are_refused(value: str, tmp_path: Path) -> None:
+    proc = subprocess.run([BINARY, "--duration", "2", "--dir", str(tmp_path), "--prefix",
+                           "s", "--cut-at", value], input=b"", capture_output=True, timeout=10)
+    assert proc.returncode == 2 and b"--cut-at" in proc.stderr
+    locked = subprocess.run([BINARY, "--duration", "2", "--dir", str(tmp_path), "--prefix",
+                             "s", "--cut-at", "3", "--timeline", "locked"], input=b"",
+                            capture_output=True, timeout=10)
+    assert locked.returncode == 2 and b"--cut-at" in locked.stderr
