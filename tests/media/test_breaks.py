@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from hlsd.media import daterange, scte35
-from hlsd.media.breaks import AdBreaks
+from hlsd.media.breaks import AdBreaks, Cue
 from hlsd.media.daterange import DateRangeError
 
 T0 = datetime(2026, 12, 6, 10, 0, 0, tzinfo=UTC)
@@ -104,3 +104,21 @@ def test_a_withdrawn_cue_never_opens() -> None:
     breaks.cue("ad", 4.0)
     assert breaks.withdraw("ad") and not breaks.withdraw("ad")
     assert feed(breaks, ["a"], range(0, 4))["a"] == {s: () for s in range(4)}
+
+
+def test_a_scheduled_break_is_timed_by_media_seconds_not_dates() -> None:
+    """The source's break at 21 s returning at 29 s, on segments of a file encoded far
+    faster than real time (dates 0.1 s apart): it opens on the segment at offset 21.0
+    (± a frame) with the source's section, returns on the one at 29.0 with DURATION 8
+    (media), END-DATE = START-DATE + 8 s; no SCTE35-IN unless the source sent one."""
+    section = scte35.splice_insert(7, 0, 8 * 90_000)
+    breaks = AdBreaks()
+    breaks.schedule(Cue("splice-7", 8.0, at=21.0, out=section, back_at=29.0))
+    offsets = [0.0, 4.0, 8.0, 12.0, 16.0, 20.0, 20.98, 24.0, 28.0, 28.99, 32.0]
+    got = [breaks.marks(seq, T0 + timedelta(seconds=0.1 * seq), None, at)[0]
+           for seq, at in enumerate(offsets)]
+    assert [seq for seq, lines in enumerate(got) if lines] == [6, 9]
+    out, back = daterange.parse(got[6][0]), daterange.parse(got[9][0])
+    assert out.scte35_out == section and out.start == T0 + timedelta(seconds=0.6)
+    assert back.duration == 8.01 and back.end == out.start + timedelta(seconds=8.01)
+    assert back.scte35_in is None

@@ -120,3 +120,11 @@ def test_each_instance_has_its_own_registry() -> None:
     a.segment("r", 1.0, 1)
     assert ("hlsd_segments_total", (("rung", "r"),)) not in scrape(b)
     assert scrape(a)[("hlsd_segments_total", (("rung", "r"),))] == 1
+
+
+def test_scte35_errors_are_counted() -> None:
+    m = Metrics()
+    m.scte35_errors(0)
+    assert scrape(m)[("hlsd_scte35_errors_total", ())] == 0
+    m.scte35_errors(2)
+    assert scrape(m)[("hlsd_scte35_errors_total", ())] == 2
