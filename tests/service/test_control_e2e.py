@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import subprocess
+import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from tests.daemon_util import FAST_X264, hlsd_argv, read, running, wait_for, wri
 from tests.hlscheck import parse_media_text
 from tests.serve.test_playback import origin_url
 
-pytestmark = [pytest.mark.e2e, pytest.mark.browser]
+pytestmark = pytest.mark.e2e
 
 SOURCE = ("ffmpeg -re -f lavfi -i testsrc2=size=320x180:rate=25 "
           "-re -f lavfi -i sine=frequency=440:sample_rate=48000")
@@ -49,6 +50,7 @@ def last_seq(text: str | None) -> int:
     return max((s.msn for s in parse_media_text(text).segments), default=-1) if text else -1
 
 
+@pytest.mark.browser
 async def test_hlsd_cue_opens_a_break_on_every_rung_and_hls_js_sees_it(tmp_path: Path) -> None:
     """1. `hlsd run`: a live ladder (320x180 video, audio-only; 2 s segments), ad_markers
        [daterange, cue], its HTTP origin on a free port
@@ -85,7 +87,7 @@ async def test_hlsd_cue_opens_a_break_on_every_rung_and_hls_js_sees_it(tmp_path:
 
         def both(text: str | None) -> bool:
             return len(ranges(text, "ad-1")) == 2
-        texts = {r: wait_for(lambda p=p: read(p) if both(read(p)) else None,  # type: ignore[misc]
+        texts = {r: wait_for(lambda p=p: read(p) if both(read(p)) else None,
                              30, f"the break's return in {r}") for r, p in playlists.items()}
         for rung, text in texts.items():
             (out, out_pdt), (back, back_pdt) = ranges(text, "ad-1")
@@ -125,3 +127,41 @@ async def test_hlsd_cue_opens_a_break_on_every_rung_and_hls_js_sees_it(tmp_path:
         assert len(ranges(text, "ad-1")) == 2
     refused = cue(config, "--duration", "6")
     assert refused.returncode == 1 and "no hlsd daemon runs" in refused.stderr
+
+
+def test_ll_hls_playlists_carry_the_break(tmp_path: Path) -> None:
+    """1. `hlsd run`: an LL-HLS ladder (fMP4, 0.5 s parts, 1 s segments) from its origin
+    2. `hlsd cue --duration 2`: exit 0
+    3. the origin's LL-HLS playlist of every rung lists the break's OUT before the segment
+       whose PDT is its START-DATE, and its return; #EXT-X-PART lines alongside"""
+    www, log = tmp_path / "www", tmp_path / "hlsd.log"
+    config = write_config(
+        tmp_path / "hlsd.yaml", temp_dir=str(tmp_path / "work"), input_location="lavfi",
+        live=True, segment_length=1, index_segment_count=8, encoder_mode="shared",
+        segment_format="fmp4", low_latency={"part_length": 0.5},
+        encoding_profile=list(RUNGS), transfer_profile="www",
+        www={"transfer_type": "copy", "directory": str(www)},
+        http={"listen": "127.0.0.1", "port": 0},
+        **{name: {"ffmpeg_command": f"{SOURCE} {opts} -f mpegts -"}
+           for name, opts in RUNGS.items()})
+    with running(config, log) as proc:
+        url = wait_for(lambda: origin_url(log), 20, "the http origin")
+
+        def live(rung: str) -> str | None:
+            try:
+                with urllib.request.urlopen(f"{url}live_{rung}.m3u8", timeout=5) as answer:
+                    return str(answer.read().decode())
+            except OSError:
+                return None
+        wait_for(lambda: all(last_seq(live(r)) >= 1 for r in RUNGS), 30, "segments")
+        done = cue(config, "--duration", "2", "--id", "ll-1")
+        assert done.returncode == 0, done.stderr
+        start = datetime.fromisoformat(done.stdout.split("START-DATE=")[1].strip())
+        for rung in RUNGS:
+            text = wait_for(lambda r=rung: (t := live(r)) and len(ranges(t, "ll-1")) == 2
+                            and t, 20, f"the break in {rung}'s LL-HLS playlist")
+            (out, out_pdt), (back, _) = ranges(text, "ll-1")
+            assert out.start == out_pdt == start and back.end is not None
+            assert "#EXT-X-PART:" in text and "#EXT-X-DISCONTINUITY" not in text.splitlines()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
