@@ -1,6 +1,8 @@
-"""Encoding a bitrate ladder: one ffmpeg per rung against one shared-decode ffmpeg.
+"""Encoding a bitrate ladder: one ffmpeg per rung against one shared-decode ffmpeg; or
+(--audio-rendition) audio muxed into every rung against one audio rendition.
 
     python bench/ladder.py [--seconds 30] [--runs 2] [--config etc/ladder.yaml]
+    python bench/ladder.py --audio-rendition [--encoder-mode shared|per_rung]
 
 The input is a ~6 Mbit/s 1080p30 H.264 + AAC MPEG-TS made once with a temporal noise
 filter (so the decoder has real work, not a compressed-away test pattern) and cached
@@ -13,6 +15,12 @@ CPU-frequency effects hit both alike. Reported per mode: wall time, speed (sourc
 duration / wall = × real time; above 1.0 the ladder keeps up with a live source) and
 CPU seconds of everything hlsd ran (the daemon, the encoders, the segmenters), as
 medians, and the ratios. This is a measurement, not a test: it asserts nothing.
+
+--audio-rendition compares, in one encoder mode, the example's ladder as it is (every
+video rung carries its own AAC, the audio-only rung too) with the same ladder demuxed:
+the video rungs with -an and the audio-only rung as the one audio rendition
+(`rendition: {type: audio}`), so the AAC is encoded once; besides CPU, the bytes stored
+at the destination.
 """
 
 from __future__ import annotations
@@ -38,6 +46,10 @@ from hlsd.encode.ffmpeg import ffmpeg_version, split_input
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "etc" / "ladder.yaml"
 MODES = ("per_rung", "shared")
+AUDIO_LAYOUTS = ("muxed", "rendition")
+# Output options that configure the audio encoder (each takes a value).
+AUDIO_OPTIONS = {"-c:a", "-codec:a", "-acodec", "-b:a", "-ab", "-ac", "-ar", "-profile:a",
+                 "-q:a", "-aq"}
 
 
 def make_input(seconds: int) -> Path:
@@ -64,11 +76,39 @@ def ladder_profiles(example: Path) -> dict[str, dict[str, object]]:
     return profiles
 
 
+def demuxed(profiles: dict[str, dict[str, object]]) -> dict[str, dict[str, object]]:
+    """The ladder with one audio rendition: the first audio-only profile (-vn) becomes it,
+    every other profile loses its audio options and gets -an."""
+    out: dict[str, dict[str, object]] = {}
+    audio = next((n for n, p in profiles.items()
+                  if "-vn" in shlex.split(str(p["ffmpeg_command"]))), None)
+    if audio is None:
+        raise SystemExit("--audio-rendition needs an audio-only (-vn) profile in the ladder")
+    for name, profile in profiles.items():
+        argv = shlex.split(str(profile["ffmpeg_command"]))
+        if name == audio:
+            out[name] = {**profile, "rendition": {"type": "audio", "language": "en",
+                                                  "name": "English"}}
+            continue
+        kept, skip = [], False
+        for arg in argv:
+            if skip:
+                skip = False
+            elif arg in AUDIO_OPTIONS:
+                skip = True
+            else:
+                kept.append(arg)
+        kept[-3:-3] = ["-an"]  # before -f mpegts -
+        out[name] = {**profile, "ffmpeg_command": shlex.join(kept)}
+    return out
+
+
 @dataclass(frozen=True)
 class Sample:
     wall: float
     cpu: float
     segments: int
+    stored: int = 0  # bytes at the destination
 
 
 def run_hlsd(work: Path, source: Path, mode: str, segment_length: float,
@@ -102,7 +142,36 @@ def run_hlsd(work: Path, source: Path, mode: str, segment_length: float,
         print(f"  warning: {mode}: rungs have different segment counts {counts}",
               file=sys.stderr)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Sample(wall, cpu, max(counts.values()))
+    stored = sum(f.stat().st_size for f in (work / "www").iterdir())
+    return Sample(wall, cpu, max(counts.values()), stored)
+
+
+def compare_audio(source: Path, duration: float, runs: int, mode: str,
+                  segment_length: float, profiles: dict[str, dict[str, object]]) -> None:
+    """Muxed audio against one audio rendition, in encoder mode `mode`."""
+    ladders = {"muxed": profiles, "rendition": demuxed(profiles)}
+    samples: dict[str, list[Sample]] = {layout: [] for layout in AUDIO_LAYOUTS}
+    with tempfile.TemporaryDirectory(prefix="hlsd-bench-ladder-") as tmp:
+        for i in range(runs):
+            for layout in AUDIO_LAYOUTS:
+                sample = run_hlsd(Path(tmp) / layout, source, mode, segment_length,
+                                  ladders[layout])
+                samples[layout].append(sample)
+                print(f"  run {i + 1} {layout:9s}: {sample.wall:6.2f} s wall, "
+                      f"{sample.cpu:6.2f} CPU-s, {sample.stored / 1e6:6.2f} MB stored",
+                      flush=True)
+    cpu = {lay: statistics.median(s.cpu for s in samples[lay]) for lay in AUDIO_LAYOUTS}
+    wall = {lay: statistics.median(s.wall for s in samples[lay]) for lay in AUDIO_LAYOUTS}
+    stored = {lay: statistics.median(s.stored for s in samples[lay]) for lay in AUDIO_LAYOUTS}
+    print()
+    print(f"encoder_mode {mode}: {'audio':10s} {'wall s':>8s} {'CPU-s':>8s} "
+          f"{'CPU-s per s':>12s} {'MB stored':>10s}   (median of {runs})")
+    for lay in AUDIO_LAYOUTS:
+        print(f"{'':{len(mode) + 14}s}{lay:10s} {wall[lay]:8.2f} {cpu[lay]:8.1f} "
+              f"{cpu[lay] / duration:12.2f} {stored[lay] / 1e6:10.2f}")
+    print(f"rendition / muxed: CPU {cpu['rendition'] / cpu['muxed']:.3f}× "
+          f"({100 * (1 - cpu['rendition'] / cpu['muxed']):.1f} % less CPU), "
+          f"stored {stored['rendition'] / stored['muxed']:.3f}×")
 
 
 def main() -> int:
@@ -111,6 +180,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=2, help="runs per mode")
     parser.add_argument("--config", type=Path, default=EXAMPLE,
                         help="the ladder whose profiles are measured")
+    parser.add_argument("--audio-rendition", action="store_true",
+                        help="compare audio muxed into every rung with one audio rendition")
+    parser.add_argument("--encoder-mode", choices=MODES, default="shared",
+                        help="the encoder mode of --audio-rendition's runs")
     args = parser.parse_args()
 
     source = make_input(args.seconds)
@@ -123,8 +196,11 @@ def main() -> int:
     print(f"ffmpeg {ffmpeg_version('ffmpeg')}; {os.cpu_count()} CPUs; "
           f"load average before: {os.getloadavg()[0]:.2f}")
 
-    samples: dict[str, list[Sample]] = {mode: [] for mode in MODES}
     subprocess.run(["cat", str(source)], stdout=subprocess.DEVNULL, check=True)  # warm
+    if args.audio_rendition:
+        compare_audio(source, duration, args.runs, args.encoder_mode, segment_length, profiles)
+        return 0
+    samples: dict[str, list[Sample]] = {mode: [] for mode in MODES}
     with tempfile.TemporaryDirectory(prefix="hlsd-bench-ladder-") as tmp:
         for i in range(args.runs):
             for mode in MODES:

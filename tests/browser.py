@@ -78,22 +78,27 @@ def hlsjs_path() -> Path:
     """A local hls.min.js: HLSD_HLSJS, else the cache, else fetched with `npm pack`."""
     if env := os.environ.get("HLSD_HLSJS"):
         return Path(env)
-    target = _cached_hlsjs()
+    return npm_file(HLSJS_SPEC, "dist/hls.min.js")
+
+
+def npm_file(spec: str, path: str) -> Path:
+    """One file of an npm package (`path` inside it), cached; fetched with `npm pack`."""
+    target = cache_dir() / spec / Path(path).name
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as tmp:
         done = subprocess.run(
-            ["npm", "pack", HLSJS_SPEC, "--json", "--pack-destination", tmp],
-            capture_output=True, text=True, timeout=120, cwd=tmp, check=False)
+            ["npm", "pack", spec, "--json", "--pack-destination", tmp],
+            capture_output=True, text=True, timeout=300, cwd=tmp, check=False)
         if done.returncode != 0:
-            raise RuntimeError(f"npm pack {HLSJS_SPEC} failed: {done.stderr.strip()}")
+            raise RuntimeError(f"npm pack {spec} failed: {done.stderr.strip()}")
         tarball = Path(tmp) / json.loads(done.stdout)[0]["filename"]
         with tarfile.open(tarball) as tar:
-            member = tar.extractfile("package/dist/hls.min.js")
+            member = tar.extractfile(f"package/{path}")
             if member is None:
-                raise RuntimeError(f"{tarball.name} has no dist/hls.min.js")
-            partial = Path(tmp) / "hls.min.js"
+                raise RuntimeError(f"{tarball.name} has no {path}")
+            partial = Path(tmp) / target.name
             partial.write_bytes(member.read())
         # rename: a concurrent test run sees the whole file or none
         partial.replace(target)

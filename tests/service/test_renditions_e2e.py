@@ -1,21 +1,16 @@
 """Alternate renditions end to end: a 40 s Matroska file with two audio tracks (eng, spa)
 and SubRip subtitles, segmented by the real `hlsd run` into two video variants without
-audio, two audio renditions and a WebVTT subtitle rendition, then played by hls.js."""
+audio, two audio renditions and a WebVTT subtitle rendition (players: tests/serve/
+test_renditions_players.py)."""
 
 from __future__ import annotations
 
-import functools
-import http.server
-import shutil
 import subprocess
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from hlsd.encode.webvtt import TICKS, cues_in, parse_segment
-from tests.browser import browser_page, hlsjs_path, require_browser
 from tests.daemon_util import FAST_X264, hlsd_argv, probe_duration, write_config
 from tests.fixtures.media import probe_packets, stream_info
 from tests.hlscheck import parse_attributes, parse_media_text
@@ -173,69 +168,3 @@ def test_subtitle_segments_follow_the_video_and_each_cue_lands_at_its_time(
                 for a, b, text in CUES}
     assert seen == expected
     assert len(list(cues_in((published / subs[0][1].name).read_text()))) == 1
-
-
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-
-@pytest.fixture
-def served(published: Path) -> Iterator[str]:
-    """The published folder, a page playing it with hls.js, over HTTP on 127.0.0.1."""
-    require_browser()
-    shutil.copy(hlsjs_path(), published / "hls.min.js")
-    (published / "play.html").write_text(PAGE)
-    handler = functools.partial(QuietHandler, directory=str(published))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/play.html"
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-PAGE = """<!doctype html><video muted autoplay playsinline></video>
-<script src="hls.min.js"></script><script>
-const video = document.querySelector('video');
-const hls = new Hls({enableWorker: true});
-window.hls = hls; window.switched = []; window.fatal = [];
-hls.on(Hls.Events.AUDIO_TRACK_SWITCHED, (_, d) => window.switched.push(d.id));
-hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) window.fatal.push(d.details); });
-hls.loadSource('live.m3u8'); hls.attachMedia(video);
-</script>"""
-
-
-@pytest.mark.browser
-async def test_hlsjs_plays_switches_audio_and_shows_subtitles(served: str) -> None:
-    """1. hls.js loads the master: 2 audio tracks (English default), 1 subtitle track
-    2. playing, the Spanish track is chosen: hls.js switches to it and plays on 3 s more
-    3. with the subtitle track on, the text track's cues start where the source's did"""
-    async with browser_page() as session:
-        page = session.page
-        await page.goto(served)
-        await page.wait_for_function("window.hls.audioTracks.length > 0 && "
-                                     "!document.querySelector('video').paused && "
-                                     "document.querySelector('video').currentTime > 1",
-                                     timeout=30_000)
-        tracks = await page.evaluate(
-            "window.hls.audioTracks.map(t => [t.lang, t.name, t.default])")
-        assert tracks == [["en", "English", True], ["es", "Español", False]]
-        assert await page.evaluate("window.hls.subtitleTracks.map(t => t.lang)") == ["en"]
-        now = await page.evaluate("document.querySelector('video').currentTime")
-        await page.evaluate("window.hls.audioTrack = 1; window.hls.subtitleTrack = 0")
-        await page.wait_for_function(
-            "t => window.switched.includes(1) && "
-            "document.querySelector('video').currentTime > t + 3", arg=now, timeout=30_000)
-        assert await page.evaluate("window.hls.audioTrack") == 1
-        await page.wait_for_function(
-            "(() => { const t = document.querySelector('video').textTracks;"
-            " return [...t].some(x => x.cues && x.cues.length >= 2); })()", timeout=30_000)
-        starts = await page.evaluate(
-            "[...document.querySelector('video').textTracks].flatMap("
-            " x => x.cues ? [...x.cues].map(c => [c.text, c.startTime]) : [])")
-        assert not session.errors and not await page.evaluate("window.fatal")
-    expected = {text: a for a, _, text in CUES}
-    for text, start in starts:
-        assert start == pytest.approx(expected[text], abs=0.1), (text, start)
