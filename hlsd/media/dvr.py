@@ -4,20 +4,22 @@ playlists of any span of it (`?start=T&end=T`). Pure: no I/O, no clock.
 A 24 h window of 1 s segments is 86,400 entries per rung, so the index is columns (arrays
 of numbers, one list of names) rather than objects: a few dozen bytes an entry, a span
 found by bisection on the start times, only the requested span rendered, and the state
-written as a handful of strings (base64 of the arrays) rather than one object per entry.
+saved in compressed chunks encoded once (hlsd.media.dvrstate), not one object an entry.
 """
 
 from __future__ import annotations
 
-import base64
 import bisect
 import math
+import zlib
 from array import array
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from hlsd.media import dvrstate
+from hlsd.media.dvrstate import CHUNK
 from hlsd.media.playlist import MAP_VERSION, VERSION, Entry, KeyTag, format_pdt
 
 DISCONTINUITY, GAP, INDEPENDENT = 1, 2, 4
@@ -29,6 +31,8 @@ class DvrIndex:
 
     def __init__(self) -> None:
         self._head = 0  # entries before it are trimmed (compacted away in batches)
+        self._base = 0  # entries compacted away: position + _base numbers an entry for good
+        self._chunks: dict[int, dict[str, Any]] = {}  # saved state of full chunks, by number
         self.seqs = array("q")
         self.starts = array("d")  # epoch seconds, non-decreasing
         self.durations = array("d")
@@ -100,6 +104,7 @@ class DvrIndex:
 
     def _compact(self) -> None:
         head, self._head = self._head, 0
+        self._base += head
         for column in (self.seqs, self.starts, self.durations, self.disc_before):
             del column[:head]
         del self.flags[:head]
@@ -178,42 +183,43 @@ class DvrIndex:
             lines.append("#EXT-X-ENDLIST")
         return "\n".join(lines) + "\n"
 
-    # -- state ----------------------------------------------------------------------------
+    # -- state (hlsd.media.dvrstate) --------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        head, n = self._head, len(self.seqs)  # may run in a thread: one consistent length
-        keys = self.keys[head:n]
-        return {"seqs": _b64(self.seqs[head:n]), "starts": _b64(self.starts[head:n]),
-                "durations": _b64(self.durations[head:n]),
-                "disc_before": _b64(self.disc_before[head:n]),
-                "flags": base64.b64encode(bytes(self.flags[head:n])).decode(),
-                "names": "\n".join(self.names[head:n]),
-                "maps": _runs(self.maps[head:n]), "discs": self._discs,
-                "keys": None if not any(keys) else
-                [[k.uri, k.iv] if k else None for k in keys]}
+        """Full chunks are encoded once and kept; may run in a thread while entries are
+        added (one consistent length is read first)."""
+        head, n, base = self._head, len(self.seqs), self._base
+        first = (base + head) // CHUNK
+        for stale in [k for k in self._chunks if k < first]:
+            del self._chunks[stale]
+        chunks = []
+        for k in range(first, -(-(base + n) // CHUNK)):
+            lo, hi = max(k * CHUNK - base, head), min((k + 1) * CHUNK - base, n)
+            full = lo == k * CHUNK - base and hi == (k + 1) * CHUNK - base
+            chunk = self._chunks.get(k) if full else None
+            if chunk is None:
+                chunk = dvrstate.encode(self, lo, hi)
+                if full:
+                    self._chunks[k] = chunk
+            chunks.append(chunk)
+        return {"start": base + head, "chunks": chunks, "discs": self._discs}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DvrIndex:
         """Raises ValueError for anything to_dict did not write."""
         index = cls()
         try:
-            index.seqs = _unb64("q", data["seqs"])
-            index.starts = _unb64("d", data["starts"])
-            index.durations = _unb64("d", data["durations"])
-            index.disc_before = _unb64("q", data["disc_before"])
-            index.flags = bytearray(base64.b64decode(data["flags"], validate=True))
-            index.names = data["names"].split("\n") if data["names"] else []
-            index.maps = _unruns(data["maps"], len(index.seqs))
-            keys = data.get("keys")
-            index.keys = [KeyTag(*k) if k else None for k in keys] if keys else [
-                None] * len(index.seqs)
+            index._base = int(data["start"])
+            dvrstate.decode(data["chunks"], index)
             index._discs = int(data["discs"])
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            position = index._base
+            for chunk in data["chunks"]:  # full ones need no encoding again
+                if position % CHUNK == 0 and chunk["n"] == CHUNK:
+                    index._chunks[position // CHUNK] = chunk
+                position += int(chunk["n"])
+        except (KeyError, TypeError, ValueError, AttributeError, zlib.error) as exc:
             raise ValueError(f"invalid time-shift index: {exc}") from exc
-        lengths = {len(c) for c in (index.seqs, index.starts, index.durations,
-                                    index.disc_before, index.flags, index.names,
-                                    index.maps, index.keys)}
-        if len(lengths) != 1 or not all(map(math.isfinite, index.starts)):
-            raise ValueError("invalid time-shift index: columns differ")
+        if not all(map(math.isfinite, index.starts)) or index._base < 0:
+            raise ValueError("invalid time-shift index: dates not finite")
         index._map_uses.update(m for m in index.maps if m)
         return index
 
@@ -225,31 +231,3 @@ class DvrIndex:
                 + 3 * 8 * len(self.names))
 
 
-def _b64(column: array[Any]) -> str:
-    return base64.b64encode(column.tobytes()).decode()
-
-
-def _unb64(code: str, text: str) -> array[Any]:
-    column = array(code)
-    column.frombytes(base64.b64decode(text, validate=True))
-    return column
-
-
-def _runs(values: list[str | None]) -> list[list[Any]]:
-    """[[count, value], ...]: init segment names change rarely."""
-    runs: list[list[Any]] = []
-    for value in values:
-        if runs and runs[-1][1] == value:
-            runs[-1][0] += 1
-        else:
-            runs.append([1, value])
-    return runs
-
-
-def _unruns(runs: list[list[Any]], length: int) -> list[str | None]:
-    values: list[str | None] = []
-    for count, value in runs:
-        values += [None if value is None else str(value)] * int(count)
-    if len(values) != length:
-        raise ValueError("init segment names do not match the entries")
-    return values

@@ -30,6 +30,9 @@ async def apply_reload(parts: Parts, metrics: Metrics, old: cfg.Config, new: cfg
     if old.low_latency != new.low_latency:
         log.warning("low_latency: the origin keeps serving as configured at start (the "
                     "rungs restart with the new part length); restart hlsd to switch LL-HLS")
+    if (old.dvr_window, old.recording) != (new.dvr_window, new.recording):
+        log.warning("dvr_window and recording stay until a restart (the index and the "
+                    "recording belong to the running stream)")
     if plan.encryption_changed:
         log.warning("encryption settings stay until a restart (keys and their rotation "
                     "belong to the running stream)")

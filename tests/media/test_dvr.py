@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hlsd.media.dvr import DvrIndex
+from hlsd.media.dvrstate import CHUNK
 from hlsd.media.parse import parse_media
 from hlsd.media.playlist import Entry, KeyTag, MediaPlaylist
 
@@ -114,6 +115,24 @@ def test_state_round_trip(count: int, trimmed: int) -> None:
     assert back.render(E0, None, 2) == index.render(E0, None, 2)
     if len(index):  # the init segment is freed once, with the last entry naming it
         assert back.trim(-1e9, count)[1] == ["init.mp4"]
+
+
+def test_saved_chunks_are_reused_and_survive_compaction() -> None:
+    """Full chunks are encoded once; a restored index trims, compacts and saves alike."""
+    index = filled(3 * CHUNK + 10)
+    first = index.to_dict()
+    index.add(Entry(3 * CHUNK + 10, "x.ts", 1.0,
+                    program_date_time=T0 + timedelta(seconds=3 * CHUNK + 10)))
+    again = index.to_dict()
+    assert [a is b for a, b in zip(first["chunks"], again["chunks"], strict=True)] == [
+        True, True, True, False]
+    index.trim(float(CHUNK), keep_from_seq=10**9)  # past a chunk boundary: compacted
+    back = DvrIndex.from_dict(json.loads(json.dumps(index.to_dict())))
+    assert list(back.entries()) == list(index.entries())
+    back.trim(100.0, keep_from_seq=10**9)
+    index.trim(100.0, keep_from_seq=10**9)
+    assert list(back.entries()) == list(index.entries())
+    assert back.to_dict() == index.to_dict()
 
 
 def test_compaction_keeps_every_span_right() -> None:
