@@ -221,6 +221,7 @@ class MediaPlaylist:
         for e in self.entries:
             if e.discontinuity:
                 lines.append("#EXT-X-DISCONTINUITY")
+            lines += e.marks  # ad markers: a gap on one rung still opens its break
             if e.gap:  # no media: no MAP or KEY of its own, nothing to decrypt
                 lines += _gap_lines(e, self.url_prefix)
                 continue
@@ -236,7 +237,6 @@ class MediaPlaylist:
             elif keyed:
                 lines.append("#EXT-X-KEY:METHOD=NONE")
                 keyed = False
-            lines += e.marks
             if e.program_date_time is not None:
                 lines.append(f"#EXT-X-PROGRAM-DATE-TIME:{format_pdt(e.program_date_time)}")
             lines.append(f"#EXTINF:{e.duration:.3f},")

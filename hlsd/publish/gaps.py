@@ -24,6 +24,7 @@ from hlsd.encode.events import PartReady, SegmentReady
 from hlsd.media.gaps import LadderProgress, Missing
 from hlsd.media.ladder import Ladder
 from hlsd.media.timeline import Timeline
+from hlsd.publish.cues import CueDesk
 from hlsd.publish.destinations import DestinationSet
 from hlsd.publish.live import LiveSink
 from hlsd.publish.metrics import IntakeMetrics
@@ -42,7 +43,8 @@ class GapFiller:
     def __init__(self, progress: LadderProgress, ladder: Ladder, timeline: Timeline,
                  destinations: DestinationSet, metrics: IntakeMetrics,
                  live: LiveSink | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 cues: CueDesk | None = None) -> None:
         self.progress = progress
         self.ladder = ladder
         self.timeline = timeline
@@ -50,6 +52,7 @@ class GapFiller:
         self.metrics = metrics
         self.live = live
         self._clock = clock
+        self._cues = cues  # a gap carries the ad markers its siblings' segment does
         self._names: dict[str, tuple[Path, str, str]] = {}  # rung -> (dir, stem, extension)
         # Rungs whose dropped late segment began a new run (a restarted encoder's first):
         # the next segment listed carries that discontinuity.
@@ -137,7 +140,8 @@ class GapFiller:
                                               datetime.now(UTC))
         seg = SegmentFile(rung=gap.rung, seq=gap.seq, path=folder / f"{stem}{gap.seq:05d}{ext}",
                           duration=gap.duration, nbytes=0, independent=True,
-                          discontinuity=False, program_date_time=pdt, gap=True)
+                          discontinuity=False, program_date_time=pdt, gap=True,
+                          marks=self._cues.marks(gap.seq, pdt, None) if self._cues else ())
         streak = self._streaks.setdefault(gap.rung, [gap.seq, gap.seq])
         if streak[0] == gap.seq:
             log.info("rung behind its siblings: missing segments listed as gaps",

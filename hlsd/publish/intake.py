@@ -45,9 +45,10 @@ class Intake:
         self.keys = keys  # encryption on: every segment is encrypted before it is offered
         self.live = live  # LL-HLS: parts and segments also go to the origin's live edge
         self.timeline = Timeline()
-        self.gaps = None if gaps is None else GapFiller(gaps, ladder, self.timeline,
-                                                        destinations, metrics, live)
         self.cues = cues or CueDesk(("daterange",))  # ad breaks: their marks per segment
+        self.gaps = None if gaps is None else GapFiller(gaps, ladder, self.timeline,
+                                                        destinations, metrics, live,
+                                                        cues=self.cues)
         self.segments = 0  # segments taken in by this daemon
         self._inits: dict[str, InitFile] = {}  # rung -> its newest init segment
         self._first_pts: dict[str, int] = {}  # rung -> its first segment's (media offsets)

@@ -259,3 +259,24 @@ async def test_gap_names_follow_the_rung_s_own(tmp_path: Path, fmp4: bool) -> No
     assert ladder.filler.list_due() == 1  # nothing drains the lanes: the gap waits there
     lane = list(ladder.dest.lanes["b"].items)
     assert [(s.name, s.gap) for s in lane][-1] == (f"live_b-00002{ext}", True)
+
+
+async def test_a_gap_carries_the_ad_break_its_siblings_segment_opened(tmp_path: Path) -> None:
+    """1. a and b produce 0..2; a break is asked for; a produces 3 (the break opens there)
+    2. b is silent: its gap 3 lists the same DATERANGE line, before #EXT-X-GAP"""
+    ladder = Ladder2(tmp_path)
+    ladder.filler = ladder.intake.gaps = GapFiller(
+        ladder.filler.progress, ladder.ladder, ladder.intake.timeline,
+        ladder.intake.destinations, ladder.metrics, clock=ladder.clock,
+        cues=ladder.intake.cues)
+    async with serving(ladder):
+        await together(ladder, range(3))
+        ladder.intake.cues.breaks.cue("ad-1", 2.0)
+        await ladder.segment("a", 3, 3.0)
+        assert await ladder.step(4.1) == 1
+        await ladder.until_listed("b", 3)
+    a_lines = (ladder.www / "live_a.m3u8").read_text().splitlines()
+    b_lines = (ladder.www / "live_b.m3u8").read_text().splitlines()
+    (opening,) = [line for line in a_lines if line.startswith("#EXT-X-DATERANGE:")]
+    assert 'ID="ad-1"' in opening and opening in b_lines
+    assert b_lines.index(opening) < b_lines.index("#EXT-X-GAP")
