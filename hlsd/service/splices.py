@@ -22,8 +22,9 @@ log = structlog.get_logger()
 def input_file(config: cfg.Config) -> Path | None:
     """The finite MPEG-TS file the encoders read, or None."""
     path = local_path(config.input_location)
-    if config.live or path is None or config.source_command is not None:
-        return None
+    reads = any("%s" in p.ffmpeg_command for p in config.encoding_profiles)
+    if config.live or path is None or config.source_command is not None or not reads:
+        return None  # (a source_command may turn the file into anything)
     file = Path(path).expanduser()
     return file if is_transport_stream(file) else None
 
