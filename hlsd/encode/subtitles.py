@@ -16,7 +16,7 @@ from pathlib import Path
 import structlog
 
 from hlsd.backoff import Backoff
-from hlsd.child import Child
+from hlsd.child import Child, exit_reason
 from hlsd.encode.events import SegmentReady
 from hlsd.encode.webvtt import TICKS, Cue, CueReader, WebVttError, overlapping, render_segment
 
@@ -55,7 +55,12 @@ class SubtitleTrack:
                                            stdout=asyncio.subprocess.PIPE)
             await self._read(self.child)
             code = await self.child.wait()
-            if not self.live or self._stopping:
+            if self._stopping:
+                break
+            if code != 0:  # e.g. bitmap subtitles: ffmpeg cannot make text of them
+                log.error("subtitle encoder failed; its segments stay empty", rung=self.name,
+                          code=code, **exit_reason(self.child.tail))
+            if not self.live:
                 break
             delay = backoff.next_delay(time.monotonic() - began)
             log.warning("subtitle encoder exited; restarting", rung=self.name, code=code,

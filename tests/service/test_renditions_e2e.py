@@ -5,6 +5,7 @@ test_renditions_players.py)."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -168,3 +169,29 @@ def test_subtitle_segments_follow_the_video_and_each_cue_lands_at_its_time(
                 for a, b, text in CUES}
     assert seen == expected
     assert len(list(cues_in((published / subs[0][1].name).read_text()))) == 1
+
+
+def test_subtitles_ffmpeg_cannot_convert_are_logged_and_stay_empty(
+        source: Path, tmp_path: Path) -> None:
+    """1. a subtitles profile whose ffmpeg fails (text to a bitmap codec: the same refusal
+       as DVB bitmap subtitles to WebVTT)
+    2. hlsd logs the encoder's reason (its stderr), publishes the stream to its end (exit 0) and
+       lists subtitle segments without cues"""
+    www = tmp_path / "www"
+    config = write_config(
+        tmp_path / "bitmap.yaml", temp_dir=str(tmp_path / "work"), input_location=str(source),
+        segment_length=SEGMENT, index_segment_count=0, encoding_profile=["v90", "sub_en"],
+        transfer_profile="www",
+        v90={"ffmpeg_command": f"ffmpeg -i %s -s 160x90 -b:v 100k {VIDEO}"},
+        sub_en={"ffmpeg_command": "ffmpeg -i %s -map 0:s:0 -c:s dvbsub -f webvtt -",
+                "rendition": {"type": "subtitles", "language": "en"}},
+        www={"transfer_type": "copy", "directory": str(www)})
+    done = subprocess.run(hlsd_argv("run", str(config)), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    failed = [json.loads(line) for line in done.stdout.splitlines()
+              if "subtitle encoder failed" in line]
+    assert failed and ("error" in failed[0] or "stderr_tail" in failed[0]), done.stdout[-3000:]
+    subs = segments(www, "sub_en")
+    assert len(subs) == SECONDS // SEGMENT
+    assert all(not parse_segment(path.read_text())[1] for _, path, _ in subs)
