@@ -7,18 +7,29 @@ from __future__ import annotations
 
 import base64
 import zlib
-from typing import TYPE_CHECKING, Any
+from array import array
+from typing import Any, Protocol
 
 from hlsd.media.playlist import KeyTag
-
-if TYPE_CHECKING:
-    from hlsd.media.dvr import DvrIndex
 
 CHUNK = 4096
 COLUMNS = ("seqs", "starts", "durations", "disc_before")  # 8 bytes an entry each
 
 
-def encode(index: DvrIndex, lo: int, hi: int) -> dict[str, Any]:
+class Columns(Protocol):
+    """The index's columns (hlsd.media.dvr.DvrIndex)."""
+
+    seqs: array[int]
+    starts: array[float]
+    durations: array[float]
+    disc_before: array[int]
+    flags: bytearray
+    names: list[str]
+    maps: list[str | None]
+    keys: list[KeyTag | None]
+
+
+def encode(index: Columns, lo: int, hi: int) -> dict[str, Any]:
     """Entries lo..hi (positions in the index's columns) as one chunk."""
     raw = b"".join(getattr(index, name)[lo:hi].tobytes() for name in COLUMNS)
     keys = index.keys[lo:hi]
@@ -28,7 +39,7 @@ def encode(index: DvrIndex, lo: int, hi: int) -> dict[str, Any]:
             "keys": [[k.uri, k.iv] if k else None for k in keys] if any(keys) else None}
 
 
-def decode(chunks: list[dict[str, Any]], index: DvrIndex) -> None:
+def decode(chunks: list[dict[str, Any]], index: Columns) -> None:
     """Fill an empty index's columns from saved chunks; raises ValueError, KeyError,
     TypeError for anything `encode` did not write."""
     for chunk in chunks:
