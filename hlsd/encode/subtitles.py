@@ -23,7 +23,7 @@ from hlsd.encode.webvtt import TICKS, Cue, CueReader, WebVttError, overlapping, 
 log = structlog.get_logger()
 
 WAIT_FILE = 30.0  # seconds a file's segment waits for its cues (they come faster than that)
-WAIT_LIVE = 1.0  # a live one: cues arrive in real time, about when they start
+WAIT_LIVE = 0.25  # a live one: cues arrive in real time, ahead of the encoded video
 FLUSH = ["-flush_packets", "1"]  # each cue leaves ffmpeg at once, not with 32 KiB of others
 
 

@@ -11,12 +11,15 @@ from typing import Any
 
 import pytest
 
+from hlsd.encode.webvtt import TICKS, parse_segment
 from tests.daemon_util import FAST_X264, descendants, read, running, wait_for, write_config
 from tests.fixtures.media import probe_packets
 from tests.hlscheck import MediaPlaylistWatcher, check_master, parse_media_text
 from tests.serve.test_playback import origin_url
+from tests.service.test_renditions_e2e import CUES, source
 
 pytestmark = pytest.mark.e2e
+__all__ = ["source"]  # the fixture: test_renditions_e2e.py's Matroska file
 
 SOURCE = ("ffmpeg -re -f lavfi -i testsrc2=size=320x180:rate=25 "
           "-re -f lavfi -i sine=frequency=440:sample_rate=48000")
@@ -130,3 +133,48 @@ def test_fmp4_low_latency_gives_the_audio_rendition_parts_and_reports(tmp_path: 
         master = wait_for(lambda: fetched("live.m3u8"), 30, "the master")
         assert 'TYPE=AUDIO,GROUP-ID="aud"' in master
         assert daemon.poll() is None, read(log)
+
+
+def test_live_subtitles_follow_the_video(source: Path, tmp_path: Path) -> None:
+    """1. the Matroska file of test_renditions_e2e.py read in real time (-re, live: true),
+       2 s segments: a video rung, an audio rendition, a subtitle rendition
+    2. once the video lists 6 segments, the subtitle playlist lists the same numbers and
+       EXTINFs, RFC-checked
+    3. the cue across 8 s is in the segments it overlaps, at its source time ± 0.1 s"""
+    read_live = "ffmpeg -re -i %s"
+    www = tmp_path / "www"
+    config = write_config(
+        tmp_path / "live.yaml", temp_dir=str(tmp_path / "work"), input_location=str(source),
+        live=True, segment_length=2, index_segment_count=0, encoder_mode="per_rung",
+        encoding_profile=["v90", "aud", "sub"], transfer_profile="www",
+        www={"transfer_type": "copy", "directory": str(www)},
+        v90={"ffmpeg_command": f"{read_live} -map 0:v:0 -s 160x90 {FAST_X264} -b:v 100k "
+                               "-an -f mpegts -"},
+        aud={"ffmpeg_command": f"{read_live} -map 0:a:0 -vn -c:a aac -f mpegts -",
+             "rendition": {"type": "audio", "language": "en"}},
+        sub={"ffmpeg_command": f"{read_live} -map 0:s:0 -c:s webvtt -f webvtt -",
+             "rendition": {"type": "subtitles", "language": "en"}})
+    with running(config, tmp_path / "hlsd.log") as daemon:
+        wait_for(lambda: (read(www / "live_v90.m3u8") or "").count("#EXTINF") >= 6, 60,
+                 "six video segments")
+        subs = wait_for(lambda: parse_media_text(text).segments if (text := read(
+            www / "live_sub.m3u8")) and text.count("#EXTINF") >= 6 else None, 10,
+                        "six subtitle segments")
+        video = parse_media_text(read(www / "live_v90.m3u8") or "").segments
+        MediaPlaylistWatcher("live_sub.m3u8").check(
+            read(www / "live_sub.m3u8") or "", exists=lambda uri: (www / uri).exists())
+        assert [(s.msn, s.extinf) for s in subs[:6]] == [(s.msn, s.extinf) for s in video[:6]]
+        assert '#EXT-X-MEDIA:TYPE=SUBTITLES,GROUP-ID="sub"' in (read(www / "live.m3u8") or "")
+        video_zero = first_pts(www / video[0].uri, "v:0")
+        source_zero = first_pts(source, "v:0")
+        start, text = CUES[1][0], CUES[1][2]
+        holding = []
+        for segment in subs[:6]:
+            zero, cues = parse_segment((www / segment.uri).read_text())
+            for cue in cues:
+                if cue.text == text:
+                    holding.append(segment.msn)
+                    assert zero / TICKS + cue.start - video_zero == pytest.approx(
+                        start - source_zero, abs=0.1)
+        assert holding == [subs[3].msn, subs[4].msn]  # 7.5-9.0 s: the 6-8 and 8-10 s segments
+        assert daemon.poll() is None
