@@ -197,8 +197,9 @@ def cue(path: Path, duration: float, ident: str | None) -> int:
     config = _load(path)
     if config is None:
         return EXIT_CONFIG
-    if not duration > 0 or (ident is not None and not ident.strip()):
-        print("hlsd: cue: --duration must be > 0 and --id not empty", file=sys.stderr)
+    if not 0 < duration <= 86_400 or (ident is not None and not ident.strip()):
+        print("hlsd: cue: --duration must be seconds > 0 (at most a day), --id not empty",
+              file=sys.stderr)
         return EXIT_CONFIG
     try:
         reply = send_cue(config.temp_dir / SOCKET_NAME, duration, ident,

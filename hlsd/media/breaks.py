@@ -23,6 +23,7 @@ STYLES = ("daterange", "cue")  # ad_markers: what each break is written as
 # dates are kept to the millisecond, and an encoder's frame grid rounds segment ends.
 RETURN_SLACK = 0.05
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+MAX_BREAK = 86_400  # seconds: an operator's break lasts at most a day
 KEEP = 64  # breaks remembered after they opened: far more than any window holds
 
 
@@ -104,8 +105,9 @@ class AdBreaks:
 
     def cue(self, ident: str, duration: float) -> Cue:
         """Ask for a break at the next segment boundary."""
-        if duration <= 0:
-            raise ValueError(f"a break lasts more than 0 s, not {duration}")
+        if not 0 < duration <= MAX_BREAK:
+            raise ValueError(f"a break lasts more than 0 s and at most {MAX_BREAK} s, "
+                             f"not {duration}")
         DateRange(ident, _EPOCH)  # an ID the tag can hold, or a DateRangeError (ValueError)
         if any(c.id == ident for c in self._cues) or any(b.cue.id == ident
                                                          for b in self._breaks):

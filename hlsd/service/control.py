@@ -45,8 +45,8 @@ async def serve_control(path: Path, cues: CueDesk, wait: float) -> None:
             reply = await _handle(line[:MAX_REQUEST], cues, wait)
             writer.write(json.dumps(reply).encode() + b"\n")
             await writer.drain()
-        except (OSError, TimeoutError):
-            pass  # the client went away: nothing to answer
+        except (OSError, TimeoutError, ValueError):
+            pass  # the client went away, or sent a line past any limit: nothing to answer
         finally:
             writer.close()
 

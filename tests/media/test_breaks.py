@@ -91,8 +91,9 @@ def test_refused_cues() -> None:
     breaks.cue("ad", 4.0)
     with pytest.raises(ValueError, match="exists already"):
         breaks.cue("ad", 4.0)
-    with pytest.raises(ValueError, match="more than 0"):
-        breaks.cue("other", 0.0)
+    for duration in (0.0, float("inf"), float("nan"), 86_401.0):
+        with pytest.raises(ValueError, match="more than 0"):
+            breaks.cue("other", duration)
     with pytest.raises(DateRangeError):
         breaks.cue('a"b', 4.0)
     with pytest.raises(ValueError, match="unknown"):

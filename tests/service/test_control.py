@@ -53,3 +53,22 @@ async def test_no_segment_in_time_withdraws_the_cue(tmp_path: Path) -> None:
 def test_no_daemon(tmp_path: Path) -> None:
     with pytest.raises(ControlError, match="no hlsd daemon runs"):
         send_cue(tmp_path / "control.sock", 6.0, None, 1.0)
+
+
+async def test_a_request_past_the_line_limit_or_not_json_is_no_crash(tmp_path: Path) -> None:
+    """A line longer than the reader's limit gets no answer; bad JSON a reason; the
+    socket serves the next client as before."""
+    desk, path = CueDesk(("daterange",)), tmp_path / "control.sock"
+    server = asyncio.create_task(serve_control(path, desk, wait=0.2))
+    await until(path.exists)
+    for junk in (b"x" * 100_000 + b"\n", b"{not json\n"):
+        reader, writer = await asyncio.open_unix_connection(str(path))
+        writer.write(junk)
+        answer = await reader.read()
+        writer.close()
+        assert answer == b"" or b'"ok": false' in answer
+    with pytest.raises(ControlError, match="no segment came"):
+        await asyncio.to_thread(send_cue, path, 6.0, "ad-2", 10.0)
+    assert not server.done()
+    server.cancel()
+    await asyncio.gather(server, return_exceptions=True)
