@@ -12,8 +12,8 @@ streaming for a day; then, per window:
     the index) is serialised every second in a thread meanwhile.
 (b) `?start=` answer time: the real `HttpOrigin` with its `TimeShift` on loopback, asked
     sequentially by one aiohttp client for a closed span (`start=now-40&end=now-20`), an
-    open one (`start=now-30`) and the master (`live.m3u8?start=now-30`): request sent to
-    body read.
+    open one (`start=now-30`), the master (`live.m3u8?start=now-30`) and the whole window
+    (`start=now-86400`, gzip accepted, as players send): request sent to body read.
 (c) Memory per hour of window (tracemalloc over building one rung's index of 3,600
     entries), the state's size and its serialisation time: every second, in steady state
     (the index's full chunks encoded once, as a daemon does as they fill), and the first
@@ -160,11 +160,13 @@ async def ask_origin(ladder: Ladder, dest: Destination, www: Path, rung: str,
         async with aiohttp.ClientSession() as client:
             for label, path in (("closed", f"{ladder.variant_name(rung)}?start=now-40&end=now-20"),
                                 ("open", f"{ladder.variant_name(rung)}?start=now-30"),
-                                ("master", "live.m3u8?start=now-30")):
+                                ("master", "live.m3u8?start=now-30"),
+                                ("whole", f"{ladder.variant_name(rung)}?start=now-86400")):
                 times = []
                 for _ in range(requests):
                     started = time.perf_counter()
-                    async with client.get(origin.url + path) as answer:
+                    async with client.get(origin.url + path,
+                                          headers={"Accept-Encoding": "gzip"}) as answer:
                         await answer.read()
                         assert answer.status == 200, (path, answer.status)
                     times.append(time.perf_counter() - started)
@@ -210,6 +212,8 @@ def main() -> None:
                        ("open_p50", "?start= answer p50 (ms)"),
                        ("open_p99", "?start= answer p99 (ms)"),
                        ("master_p99", "master?start= p99 (ms)"),
+                       ("whole_p50", "whole window, p50 (ms)"),
+                       ("whole_p99", "whole window, p99 (ms)"),
                        ("save_p99", "state save p99 (ms)")):
         a, b = small[key] * 1000, large[key] * 1000
         print(f"{label:<28}{a:>14.2f}{b:>14.2f}{b / a if a else float('nan'):>8.2f}")

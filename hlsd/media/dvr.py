@@ -23,6 +23,7 @@ from hlsd.media.dvrstate import CHUNK
 from hlsd.media.playlist import MAP_VERSION, VERSION, Entry, KeyTag, format_pdt
 
 DISCONTINUITY, GAP, INDEPENDENT = 1, 2, 4
+SPANS_KEPT = 16_000_000  # characters of rendered spans kept (DvrIndex.render)
 COMPACT_AT = 4096  # trimmed head entries kept until there are this many (and half the index)
 
 
@@ -33,6 +34,10 @@ class DvrIndex:
         self._head = 0  # entries before it are trimmed (compacted away in batches)
         self._base = 0  # entries compacted away: position + _base numbers an entry for good
         self._chunks: dict[int, dict[str, Any]] = {}  # saved state of full chunks, by number
+        self._spans: dict[tuple[int, int, bool, int, str], str] = {}  # oldest first
+        # Rendered full chunks: (number, url_prefix, MAP and KEY in force before) -> text,
+        # and the MAP and KEY in force after.
+        self._rendered: dict[tuple[int, str, str | None, bool], tuple[str, str | None, bool]] = {}
         self.seqs = array("q")
         self.starts = array("d")  # epoch seconds, non-decreasing
         self.durations = array("d")
@@ -98,6 +103,9 @@ class DvrIndex:
                     del self._map_uses[name]
                     freed.append(name)
             self._head += 1
+        oldest = (self._base + self._head) // CHUNK
+        for stale in [key for key in self._rendered if key[0] < oldest]:
+            del self._rendered[stale]
         if self._head >= COMPACT_AT and self._head * 2 >= len(self.seqs):
             self._compact()
         return removed, freed
@@ -140,6 +148,18 @@ class DvrIndex:
             return None
         edge = self.edge
         ended = end is not None and edge is not None and edge >= end
+        # Players of one session ask for the same span every target duration: the same
+        # text (the same object, so its hash and a gzip of it can be kept too).
+        memo = (self._base + span.start, self._base + span.stop, ended, target_duration,
+                url_prefix)
+        if (text := self._spans.get(memo)) is None:
+            text = self._spans[memo] = self._render(span, ended, target_duration, url_prefix)
+            kept = sum(map(len, self._spans.values()))
+            while kept > SPANS_KEPT and len(self._spans) > 1:  # the newest stays
+                kept -= len(self._spans.pop(next(iter(self._spans))))
+        return text
+
+    def _render(self, span: range, ended: bool, target_duration: int, url_prefix: str) -> str:
         first = span.start
         version = MAP_VERSION if any(self.maps[i] for i in span) else VERSION
         lines = ["#EXTM3U", f"#EXT-X-VERSION:{version}",
@@ -153,9 +173,35 @@ class DvrIndex:
                      "#EXT-X-START:TIME-OFFSET=0,PRECISE=YES")
         if all(self.flags[i] & INDEPENDENT for i in span):
             lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
+        # Full chunks of entries are rendered once and kept (a day-long span is 86,400
+        # entries): their text depends only on the MAP and KEY in force before them.
         current_map: str | None = None
         keyed = False
-        for i in span:
+        i = first
+        while i < span.stop:
+            k = (self._base + i) // CHUNK
+            hi = min((k + 1) * CHUNK - self._base, span.stop)
+            if i == first or (self._base + i) % CHUNK or hi != (k + 1) * CHUNK - self._base:
+                text, current_map, keyed = self._text(i, hi, first, url_prefix, current_map,
+                                                      keyed)
+            else:
+                key = (k, url_prefix, current_map, keyed)
+                cached = self._rendered.get(key)
+                if cached is None:
+                    cached = self._rendered[key] = self._text(i, hi, first, url_prefix,
+                                                              current_map, keyed)
+                text, current_map, keyed = cached
+            lines.append(text)
+            i = hi
+        if ended:
+            lines.append("#EXT-X-ENDLIST")
+        return "\n".join(lines) + "\n"
+
+    def _text(self, lo: int, hi: int, first: int, url_prefix: str, current_map: str | None,
+              keyed: bool) -> tuple[str, str | None, bool]:
+        """Entries lo..hi as playlist lines, and the MAP and KEY in force after them."""
+        lines: list[str] = []
+        for i in range(lo, hi):
             flags = self.flags[i]
             if flags & DISCONTINUITY and i != first:
                 lines.append("#EXT-X-DISCONTINUITY")
@@ -179,9 +225,7 @@ class DvrIndex:
                 lines.append("#EXT-X-KEY:METHOD=NONE")
                 keyed = False
             lines += [date, f"#EXTINF:{self.durations[i]:.3f},", url_prefix + self.names[i]]
-        if ended:
-            lines.append("#EXT-X-ENDLIST")
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines), current_map, keyed
 
     # -- state (hlsd.media.dvrstate) --------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

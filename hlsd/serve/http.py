@@ -37,6 +37,7 @@ from hlsd.serve.timeshift import Refused, TimeShift
 __all__ = ["HttpOrigin", "StreamStatus"]
 
 DEFAULT_MASTER = "live.m3u8"
+GZIPPED_KEPT = 32  # compressed time-shift playlists kept
 STREAM_JSON_CACHE = "max-age=1"  # every player page polls it: a shield answers for them
 
 
@@ -49,6 +50,7 @@ class HttpOrigin:
                  live: LiveEdge | None = None, timeshift: TimeShift | None = None) -> None:
         self.settings = settings
         self._timeshift = timeshift  # `?start=` spans of the time-shift window
+        self._gzipped: dict[str, bytes] = {}  # time-shift playlists, oldest first
         self.hls_js = hls_js or HlsJs(settings.hls_js_url)  # default: the CDN
         self._directory = directory
         self._status = status
@@ -189,14 +191,22 @@ class HttpOrigin:
                     name: str) -> web.Response:
         """A time-shift playlist: made for this request, so no ETag or 304."""
         try:
-            body = (await timeshift.playlist(name, request.query, self._directory)).encode()
+            text = await timeshift.playlist(name, request.query, self._directory)
         except Refused as exc:
             return web.Response(status=exc.status, text=exc.text)
         response = web.Response(headers={**file_headers(name), "Vary": "Accept-Encoding"})
-        if accepts_gzip(request.headers.get("Accept-Encoding", "")):
-            body = gzip_body(body)
-            response.headers["Content-Encoding"] = "gzip"
+        if not accepts_gzip(request.headers.get("Accept-Encoding", "")):
+            response.body = text.encode()
+            return response
+        # The index hands out the same text object for the same span (its hash is kept):
+        # a day-long span is compressed once, not at every player's reload.
+        body = self._gzipped.get(text)
+        if body is None:
+            body = self._gzipped[text] = gzip_body(text.encode())
+            while len(self._gzipped) > GZIPPED_KEPT:
+                del self._gzipped[next(iter(self._gzipped))]
         response.body = body
+        response.headers["Content-Encoding"] = "gzip"
         return response
 
 

@@ -142,3 +142,24 @@ def test_compaction_keeps_every_span_right() -> None:
     text = index.render(E0 + 17_000.2, E0 + 17_003, 1)
     assert text is not None
     assert [e.seq for e in parse_media(text).entries] == [17_000, 17_001, 17_002]
+
+
+def test_rendered_chunks_are_reused_with_the_map_and_key_in_force() -> None:
+    """Spans rendered from kept chunk texts equal those of an index that never rendered."""
+    def build() -> DvrIndex:
+        index = DvrIndex()
+        for seq in range(2 * CHUNK + 300):
+            index.add(Entry(seq, f"s{seq}.m4s", 1.0, map_name=f"i{seq // 1500}.mp4",
+                            key=KeyTag("k.key", f"{seq:032x}") if seq % 3000 < 1000 else None,
+                            gap=seq % 977 == 0, discontinuity=seq % 1200 == 0,
+                            program_date_time=T0 + timedelta(seconds=seq)))
+        return index
+    warm = build()
+    spans = [(0.0, None), (10.5, None), (4000.0, 2 * CHUNK + 10.0), (CHUNK + 0.0, None)]
+    for start, end in spans:  # twice: the second time from the kept texts
+        warm.render(E0 + start, None if end is None else E0 + end, 1)
+    for start, end in spans:
+        args = (E0 + start, None if end is None else E0 + end, 1, "https://cdn/")
+        assert warm.render(*args) == build().render(*args)
+    warm.trim(100.0, keep_from_seq=10**9)  # chunks that left are forgotten
+    assert all(key[0] >= 2 for key in warm._rendered)
