@@ -195,3 +195,36 @@ def test_subtitles_ffmpeg_cannot_convert_are_logged_and_stay_empty(
     subs = segments(www, "sub_en")
     assert len(subs) == SECONDS // SEGMENT
     assert all(not parse_segment(path.read_text())[1] for _, path, _ in subs)
+
+
+def test_fmp4_subtitles_map_to_the_video_timestamps(source: Path, tmp_path: Path) -> None:
+    """1. a video rung, an audio rendition and the subtitles in fMP4 (CMAF) segments
+    2. every cue, placed with its segment's X-TIMESTAMP-MAP, starts at its source time
+       ± 0.1 s against the fMP4 video's first frame (its init and first segment probed)"""
+    www = tmp_path / "www"
+    config = write_config(
+        tmp_path / "fmp4.yaml", temp_dir=str(tmp_path / "work"), input_location=str(source),
+        segment_length=SEGMENT, index_segment_count=0, segment_format="fmp4",
+        encoding_profile=["v90", "aud", "sub_en"], transfer_profile="www",
+        v90={"ffmpeg_command": f"ffmpeg -i %s -s 160x90 -b:v 100k {VIDEO}"},
+        aud={"ffmpeg_command": "ffmpeg -i %s -map 0:a:0 -vn -c:a aac -f mpegts -",
+             "rendition": {"type": "audio", "language": "en"}},
+        sub_en={"ffmpeg_command": "ffmpeg -i %s -map 0:s:0 -c:s webvtt -f webvtt -",
+                "rendition": {"type": "subtitles", "language": "en"}},
+        www={"transfer_type": "copy", "directory": str(www)})
+    done = subprocess.run(hlsd_argv("run", str(config)), capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    playlist = parse_media_text((www / "live_v90.m3u8").read_text())
+    first = tmp_path / "first.mp4"
+    first.write_bytes((www / playlist.resources[0]).read_bytes()
+                      + (www / playlist.segments[0].uri).read_bytes())
+    video_zero = first_pts(first, "v:0")
+    source_zero = first_pts(source, "v:0")
+    starts = {}
+    for _, path, _ in segments(www, "sub_en"):
+        zero, cues = parse_segment(path.read_text())
+        starts.update({cue.text: zero / TICKS + cue.start - video_zero for cue in cues})
+    assert set(starts) == {text for _, _, text in CUES}
+    for start, _, text in CUES:
+        assert starts[text] == pytest.approx(start - source_zero, abs=0.1), text
