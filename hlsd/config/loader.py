@@ -152,8 +152,10 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
     level = check.choice(raw, "log_level", "", ("DEBUG", "INFO", "WARN", "ERROR"), upper=True)
     mode = check.choice(raw, "encoder_mode", "", ("auto", "per_rung", "shared"))
     commands = {e.name: e.ffmpeg_command for e in encodings}
+    # Subtitle renditions run their own ffmpeg, never in the shared one.
+    encoders = {e.name: e.ffmpeg_command for e in encodings if muxer_of(e.rendition) == "mpegts"}
     if mode == "shared":
-        for problem in shared_problems(commands):
+        for problem in shared_problems(encoders):
             check.problem("encoder_mode", f"shared decoding impossible: {problem}",
                           "per_rung, or profiles whose options up to the last -i are the same")
     http = parse_http(raw.get("http"), transfers, rel, check)
@@ -196,7 +198,7 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
         encoding_profiles=tuple(encodings), transfer_profiles=tuple(transfers),
         live=is_live, backup_inputs=backups, input_loss=input_loss,
         target_duration=target, max_segment_duration=target + MAX_DURATION_SLACK,
-        encoder_mode=_encoder_mode(mode, commands),
+        encoder_mode=_encoder_mode(mode, encoders),
         http=http, encryption=encryption, low_latency=low_latency, start_rung=start_rung,
         pathways=pathways, timeline=timeline or "local", recording=recording,
         source_path=source_path,

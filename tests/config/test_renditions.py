@@ -78,3 +78,14 @@ def test_a_variant_keeping_its_audio_beside_audio_renditions_is_warned() -> None
     raw = ladder(sub_en={"type": "subtitles", "language": "en"})
     raw["ep_720p"]["ffmpeg_command"] = "ffmpeg -i %s -c:v libx264 -c:a aac -f mpegts -"
     assert not cfg.parse(raw).warnings
+
+
+def test_subtitles_stay_out_of_the_shared_encoder() -> None:
+    """A subtitles command with its own input options (teletext as text) does not stop the
+    others from sharing one ffmpeg: it runs its own."""
+    raw = ladder(aud_en={"type": "audio", "language": "en"},
+                 sub_en={"type": "subtitles", "language": "en"})
+    raw["sub_en"]["ffmpeg_command"] = ("ffmpeg -txt_format text -i %s -map 0:s:0 -c:s webvtt "
+                                       "-f webvtt -")
+    assert cfg.parse(raw).encoder_mode == "shared"
+    assert cfg.parse({**raw, "encoder_mode": "shared"}).encoder_mode == "shared"
