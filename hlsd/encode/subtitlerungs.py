@@ -34,7 +34,7 @@ class SubtitleRungs:
         self._sink = sink
         self.tracks: dict[str, SubtitleTrack] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._reference: str | None = None
+        self.reference: str | None = None  # the rung whose segments they follow
         self._described: set[str] = set()
 
     def __contains__(self, rung: str) -> bool:
@@ -42,13 +42,13 @@ class SubtitleRungs:
 
     def start(self, tg: asyncio.TaskGroup, config: cfg.Config, ffmpeg: str,
               profiles: list[cfg.EncodingProfile]) -> None:
-        self._reference = reference_rung(config)
+        self.reference = reference_rung(config)
         for profile in profiles:
             argv = encoder_argv(profile.ffmpeg_command, config.input_location,
                                 config.segment_length, ffmpeg, from_source_command=False).argv
             # The cues' time 0 is where the reference's MPEG-TS muxer puts output time 0.
-            zero = mpegts_zero(shlex.split(config.profile(self._reference).ffmpeg_command)
-                               ) if self._reference else 0
+            zero = mpegts_zero(shlex.split(config.profile(self.reference).ffmpeg_command)
+                               ) if self.reference else 0
             track = SubtitleTrack(profile.name, argv, config.temp_dir / profile.name,
                                   f"{config.segment_prefix}_{profile.name}", zero, config.live)
             for leftover in track.workdir.glob(f"{track.prefix}-*"):
@@ -72,7 +72,7 @@ class SubtitleRungs:
     # -- RungSink ------------------------------------------------------------------------
     async def event(self, rung: str, event: Event) -> None:
         await self._sink.event(rung, event)
-        if rung != self._reference or not isinstance(event, SegmentReady):
+        if rung != self.reference or not isinstance(event, SegmentReady):
             return
         for track in list(self.tracks.values()):
             segment = await track.follow(event)
@@ -86,7 +86,7 @@ class SubtitleRungs:
 
     def rung_finished(self, rung: str) -> None:
         self._sink.rung_finished(rung)
-        if rung == self._reference:
+        if rung == self.reference:
             for name in self.tracks:
                 self._sink.rung_finished(name)
 

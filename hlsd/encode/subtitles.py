@@ -74,13 +74,14 @@ class SubtitleTrack:
         reader = CueReader()
         try:
             while chunk := await child.proc.stdout.read(65536):
-                self._add(reader.feed(chunk.decode("utf-8", "replace")))
-            self._add(reader.close())
+                self.add(reader.feed(chunk.decode("utf-8", "replace")))
+            self.add(reader.close())
         except WebVttError as exc:
             log.error("subtitle encoder does not write WebVTT", rung=self.name, error=str(exc))
             child.kill()
 
-    def _add(self, cues: list[Cue]) -> None:
+    def add(self, cues: list[Cue]) -> None:
+        """Cues the encoder wrote, in its order."""
         if cues:
             self.cues += cues
             self.latest = max(self.latest, *(c.start for c in cues))
