@@ -55,4 +55,8 @@ def parse_recording(raw: Mapping[str, Any], sections: set[str], segment_length: 
     if not found:
         return None
     access_warnings(found, check)
+    if raw.get("encryption"):
+        check.warn(key, "the recording names the stream's keys where they are published "
+                   "(encryption.key_transfer_profile) but does not keep them: keep that "
+                   "destination's keys as long as the recordings")
     return RecordingSettings(rebase(found[0], rel), **present(period=period))

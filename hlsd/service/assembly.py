@@ -82,4 +82,6 @@ def key_ring(config: cfg.Config, state: KeyState) -> KeyRing:
     keep_all = config.index_segment_count == 0
     return KeyRing(config.encryption, config.temp_dir / "keys", config.index_prefix, state,
                    horizon=0 if keep_all else 2 * lane,
-                   grace=lane * config.segment_length + 2 * config.target_duration)
+                   # a time-shift span may name a key's segments for dvr_window more
+                   grace=lane * config.segment_length + 2 * config.target_duration
+                   + config.dvr_window)

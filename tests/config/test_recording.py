@@ -53,3 +53,12 @@ def test_dvr_window_on_a_file_input_is_warned_about(tmp_path: Path) -> None:
     film.write_bytes(b"\x47" * 188)
     config = cfg.parse(base(dvr_window=60, input_location=str(film)))
     assert any("dvr_window" in w for w in config.warnings)
+
+
+def test_recording_an_encrypted_stream_warns_that_keys_are_not_kept() -> None:
+    keys = {"transfer_type": "copy", "directory": "/tmp/hlsd-test-keys"}
+    config = cfg.parse(base(archive=ARCHIVE, keys=keys,
+                            encryption={"key_transfer_profile": "keys"},
+                            recording={"transfer_profile": "archive"}))
+    assert any(w.startswith("recording.transfer_profile") and "keys" in w
+               for w in config.warnings)
