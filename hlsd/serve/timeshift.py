@@ -47,10 +47,8 @@ class TimeShift:
 
     def handles(self, name: str) -> bool:
         """Whether `name` with a `start` query is this module's: the master or a variant."""
-        if name == self._ladder.master_name:
-            return True
-        listing = self._listing()
-        return listing is not None and self._rung_of(listing, name) is not None
+        return name == self._ladder.master_name or any(
+            name == self._ladder.variant_name(r) for r in self._ladder.rungs)
 
     def _rung_of(self, listing: Listing, name: str) -> str | None:
         return next((r for r in listing.dvr if self._ladder.variant_name(r) == name), None)
