@@ -169,6 +169,9 @@ def parse(raw: Any, source_path: Path | None = None, base_dir: Path | None = Non
         check.problem("start_rung", f"{show(start_rung)} is not a listed encoding profile",
                       "one of encoding_profile: " + ", ".join(enc_names),
                       choices=enc_names, near=start_rung)
+    elif start_rung is not None and any(e.name == start_rung and e.rendition for e in encodings):
+        check.problem("start_rung", f"{show(start_rung)} is a rendition, not a variant",
+                      "a profile without rendition:")
     live = check.boolean(raw, "live", "")
     backups = parse_backups(raw, input_location, check)
     if input_location and reads_local_input(source_command, commands.values()):

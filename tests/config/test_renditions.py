@@ -89,3 +89,10 @@ def test_subtitles_stay_out_of_the_shared_encoder() -> None:
                                        "-f webvtt -")
     assert cfg.parse(raw).encoder_mode == "shared"
     assert cfg.parse({**raw, "encoder_mode": "shared"}).encoder_mode == "shared"
+
+
+def test_start_rung_must_be_a_variant() -> None:
+    raw = ladder(aud_en={"type": "audio", "language": "en"})
+    raw["start_rung"] = "aud_en"
+    (problem,) = problems(raw)
+    assert problem.path == "start_rung" and "rendition" in problem.what
