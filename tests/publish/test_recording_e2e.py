@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import signal
 import subprocess
+from collections.abc import Callable
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hlsd.media.parse import parse_media
 from hlsd.media.playlist import MediaPlaylist
 from tests.daemon_util import lavfi_command, probe_duration, running, wait_for, write_config
+from tests.fixtures.ftp_server import FtpServer
 from tests.fixtures.s3_server import S3Server
+from tests.fixtures.ssh_server import SshdServer
 
 pytestmark = pytest.mark.e2e
 
@@ -97,31 +101,58 @@ def test_periods_are_closed_contiguous_and_survive_a_restart(tmp_path: Path) -> 
         assert all((archive / n).is_file() for n in named)
 
 
-def test_recording_to_s3(tmp_path: Path, s3_server: S3Server) -> None:
-    """1. One rung records to S3 (moto) with period 10; 2. once a period is closed there,
-    SIGTERM closes the open one. 3. Both are VOD playlists whose every segment is stored
-    under the key prefix, with a master each."""
+def remote_archive(kind: str, request: pytest.FixtureRequest
+                   ) -> tuple[dict[str, Any], Callable[[], list[str]], Callable[[str], str]]:
+    """The recording profile for `kind`, and what lists and reads its stored names."""
+    if kind == "s3":
+        s3: S3Server = request.getfixturevalue("s3_server")
+        profile = {"transfer_type": "s3", "bucket_name": s3.bucket, "key_prefix": "rec/",
+                   "aws_api_key": s3.access_key, "aws_api_secret": s3.secret_key,
+                   "endpoint_url": s3.endpoint_url, "region": s3.region,
+                   "addressing_style": "path"}
+        return (profile, lambda: [k.removeprefix("rec/") for k in s3.keys("rec/")],
+                lambda name: s3.read(f"rec/{name}").decode())
+    if kind == "ftp":
+        ftp: FtpServer = request.getfixturevalue("ftp_server")
+        folder = ftp.root / "rec"
+        profile = {"transfer_type": "ftp", "remote_host": ftp.host, "port": ftp.port,
+                   "user_name": ftp.user, "password": ftp.password, "directory": "/rec"}
+    else:
+        sshd: SshdServer = request.getfixturevalue("sshd_server")
+        if not (sshd.password_user and sshd.password):
+            pytest.skip("needs root (password user)")
+        folder = sshd.root / "rec"
+        profile = {"transfer_type": "sftp", "remote_host": sshd.host, "port": sshd.port,
+                   "user_name": sshd.password_user, "password": sshd.password,
+                   "host_key": sshd.host_key_line, "directory": str(folder)}
+    return (profile, lambda: sorted(p.name for p in folder.glob("*")) if folder.is_dir()
+            else [], lambda name: (folder / name).read_text())
+
+
+@pytest.mark.parametrize("kind", ["ftp", "sftp", "s3"])
+def test_recording_to_a_remote_destination(tmp_path: Path, kind: str,
+                                           request: pytest.FixtureRequest) -> None:
+    """1. One rung records to an FTP, SFTP or S3 server with period 10; 2. once a period
+    is closed there, SIGTERM closes the open one. 3. Both are VOD playlists whose every
+    segment is stored beside them, with a master each."""
+    profile, names, read_text = remote_archive(kind, request)
     config = write_config(
         tmp_path / "rec.yaml", temp_dir=str(tmp_path / "work"), input_location="lavfi",
         live=True, segment_length=1, encoding_profile="ep_a", transfer_profile="www",
         recording={"transfer_profile": "vault", "period": 10},
-        www={"transfer_type": "copy", "directory": str(tmp_path / "www")},
-        vault={"transfer_type": "s3", "bucket_name": s3_server.bucket, "key_prefix": "rec/",
-               "aws_api_key": s3_server.access_key, "aws_api_secret": s3_server.secret_key,
-               "endpoint_url": s3_server.endpoint_url, "region": s3_server.region,
-               "addressing_style": "path"},
+        www={"transfer_type": "copy", "directory": str(tmp_path / "www")}, vault=profile,
         ep_a={"ffmpeg_command": lavfi_command(rate=25, extra="-g 25")})
 
     def playlists() -> list[str]:
-        return [k for k in s3_server.keys("rec/") if k.startswith("rec/live_ep_a_")]
+        return [n for n in names() if n.startswith("live_ep_a_") and n.endswith(".m3u8")]
 
     with running(config, tmp_path / "hlsd.log") as proc:
-        wait_for(lambda: len(playlists()) >= 1, 40, "a period closed in S3")
+        wait_for(lambda: len(playlists()) >= 1, 40, f"a period closed over {kind}")
         stop(proc)
-    keys = set(s3_server.keys("rec/"))
+    stored = set(names())
     assert len(playlists()) >= 2
-    for key in playlists():
-        playlist = parse_media(s3_server.read(key).decode())
+    for name in playlists():
+        playlist = parse_media(read_text(name))
         assert playlist.ended and playlist.entries
-        assert all(f"rec/{e.name}" in keys for e in playlist.entries)
-        assert key.replace("live_ep_a_", "live_") in keys  # its master
+        assert all(e.name in stored for e in playlist.entries)
+        assert name.replace("live_ep_a_", "live_") in stored  # its master
