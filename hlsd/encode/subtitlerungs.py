@@ -7,15 +7,11 @@ from __future__ import annotations
 import asyncio
 import shlex
 
-import structlog
-
 from hlsd import config as cfg
 from hlsd.encode.events import Event, SegmentReady, StreamInfo
 from hlsd.encode.ffmpeg import encoder_argv, mpegts_zero
 from hlsd.encode.sink import RungSink
 from hlsd.encode.subtitles import SubtitleTrack
-
-log = structlog.get_logger()
 
 
 def is_subtitles(profile: cfg.EncodingProfile) -> bool:
@@ -51,7 +47,8 @@ class SubtitleRungs:
                                ) if self.reference else 0
             track = SubtitleTrack(profile.name, argv, config.temp_dir / profile.name,
                                   f"{config.segment_prefix}_{profile.name}", zero, config.live)
-            for leftover in track.workdir.glob(f"{track.prefix}-*"):
+            track.workdir.mkdir(parents=True, exist_ok=True)
+            for leftover in track.workdir.glob(f"{track.prefix}-*"):  # an earlier run's
                 leftover.unlink(missing_ok=True)
             self.tracks[profile.name] = track
             self._described.discard(profile.name)

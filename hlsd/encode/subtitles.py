@@ -48,7 +48,6 @@ class SubtitleTrack:
     async def run(self, tg: asyncio.TaskGroup) -> None:
         """ffmpeg to its end; live: again after a backoff (cues restart with its clock)."""
         backoff = Backoff()
-        self.workdir.mkdir(parents=True, exist_ok=True)
         while not self._stopping:
             began = time.monotonic()
             self.child = await Child.spawn(self.argv, f"subtitles {self.name}", tg,
