@@ -1,7 +1,8 @@
 """Recording: every segment also stored for good at the `recording` destination and, per
 rung, a VOD playlist of each wall-clock period (names: hlsd.media.archive), closed when
-the first segment of the next period arrives and at stop, plus a master per period once
-every rung's part of it is stored. Nothing there is ever deleted.
+the first segment of the next period arrives and at stop (an EVENT playlist until then),
+plus a master per period once every rung's part of it is stored. Nothing there is ever
+deleted.
 
 Segments wait in an unbounded queue (in temp_dir, held) rather than a lane: a slow
 archive must not lose anything, and never holds up the live destinations either.
@@ -27,6 +28,10 @@ from hlsd.publish.segment import SegmentFile
 
 log = structlog.get_logger()
 
+# An open part is stored as an EVENT playlist every so many segments: a daemon killed
+# mid-period leaves its recording named up to there, not only segments.
+OPEN_EVERY = 10
+
 
 @dataclass
 class Part:
@@ -51,7 +56,9 @@ class Recorder:
         self._busy = False
         self._parts: dict[str, Part] = {}  # rung -> its open part
         self._rungs: dict[str, set[str]] = {}  # tag -> rungs with a part of that tag
-        self._stored: dict[str, set[str]] = {}  # tag -> rungs whose part is stored, closed
+        self._listed: dict[str, set[str]] = {}  # tag -> rungs whose part is stored (open)
+        self._closed: dict[str, set[str]] = {}  # tag -> rungs whose part is closed
+        self._masters: set[str] = set()  # tags whose master is stored
         self._inits: set[str] = set()
         self.log = log.bind(destination=self.name, recording=True)
 
@@ -105,6 +112,9 @@ class Recorder:
         except PlaylistError as exc:
             self.log.error("segment cannot be recorded", rung=seg.rung, seq=seg.seq,
                            error=str(exc))
+            return
+        if len(part.playlist.entries) % OPEN_EVERY == 0:
+            await self._publish(seg.rung, part)  # an EVENT playlist until it closes
 
     async def _store(self, seg: SegmentFile) -> bool:
         init = seg.init
@@ -121,16 +131,22 @@ class Recorder:
         if not part.playlist.entries:
             return
         part.playlist.end()
-        name = self.names.variant(rung, part.tag)
-        await self.retry(partial(self.transfer.put_playlist,
-                                 part.playlist.render().encode(), name), "recording playlist")
-        self.log.info("recording closed", rung=rung, playlist=name,
+        await self._publish(rung, part)
+        self.log.info("recording closed", rung=rung, playlist=self.names.variant(rung, part.tag),
                       segments=len(part.playlist.entries),
                       duration=round(part.playlist.duration, 3))
-        stored = self._stored.setdefault(part.tag, set())
-        stored.add(rung)
-        if stored >= self._rungs[part.tag]:
-            await self._master(part.tag, stored)
+        closed = self._closed.setdefault(part.tag, set())
+        closed.add(rung)
+        if closed >= self._rungs[part.tag] and part.tag not in self._masters:
+            await self._master(part.tag, closed)  # a rung that never began it is left out
+
+    async def _publish(self, rung: str, part: Part) -> None:
+        await self.retry(partial(self.transfer.put_playlist, part.playlist.render().encode(),
+                                 self.names.variant(rung, part.tag)), "recording playlist")
+        listed = self._listed.setdefault(part.tag, set())
+        listed.add(rung)
+        if listed >= set(self._ladder.rungs) and part.tag not in self._masters:
+            await self._master(part.tag, listed)
 
     async def _master(self, tag: str, rungs: set[str]) -> None:
         live = self._ladder.master_text(set())
@@ -140,6 +156,7 @@ class Recorder:
         await self.retry(partial(self.transfer.put_playlist,
                                  master_for_part(live, names).encode(),
                                  self.names.master(tag)), "recording master")
+        self._masters.add(tag)
 
 
 def _append(playlist: MediaPlaylist, entry: Entry) -> None:

@@ -31,6 +31,11 @@ def parts(archive: Path, rung: str) -> list[tuple[Path, MediaPlaylist]]:
     return sorted(found, key=lambda pair: start_of(pair[1]))
 
 
+def closed(archive: Path, rung: str) -> int:
+    """How many of the rung's recording playlists are closed (open ones are EVENT)."""
+    return sum(playlist.ended for _, playlist in parts(archive, rung))
+
+
 def start_of(playlist: MediaPlaylist) -> float:
     date = playlist.entries[0].program_date_time
     assert date is not None
@@ -66,11 +71,11 @@ def test_periods_are_closed_contiguous_and_survive_a_restart(tmp_path: Path) -> 
            for name in RUNGS})
     log = tmp_path / "hlsd.log"
     with running(config, log) as proc:
-        wait_for(lambda: len(parts(archive, "ep_b")) >= 2, 75, "two closed periods")
+        wait_for(lambda: closed(archive, "ep_b") >= 2, 75, "two closed periods")
         stop(proc)
-    before = len(parts(archive, "ep_a"))
+    before = closed(archive, "ep_b")
     with running(config, log) as proc:
-        wait_for(lambda: len(parts(archive, "ep_b")) >= before + 1, 45, "a period closed")
+        wait_for(lambda: closed(archive, "ep_b") >= before + 1, 45, "a period closed")
         stop(proc)
 
     for rung in RUNGS:
@@ -146,8 +151,11 @@ def test_recording_to_a_remote_destination(tmp_path: Path, kind: str,
     def playlists() -> list[str]:
         return [n for n in names() if n.startswith("live_ep_a_") and n.endswith(".m3u8")]
 
+    def closed_there() -> int:
+        return sum("#EXT-X-ENDLIST" in read_text(n) for n in playlists())
+
     with running(config, tmp_path / "hlsd.log") as proc:
-        wait_for(lambda: len(playlists()) >= 1, 40, f"a period closed over {kind}")
+        wait_for(lambda: closed_there() >= 1, 40, f"a period closed over {kind}")
         stop(proc)
     stored = set(names())
     assert len(playlists()) >= 2
