@@ -229,23 +229,28 @@ class DvrIndex:
 
     # -- state (hlsd.media.dvrstate) --------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """Full chunks are encoded once and kept; may run in a thread while entries are
-        added (one consistent length is read first)."""
-        head, n, base = self._head, len(self.seqs), self._base
-        first = (base + head) // CHUNK
+        """Full chunks are encoded once and kept. It may run in a thread (the daemon saves
+        its state so) while entries are added and trimmed: lengths are read once, and a
+        compaction meanwhile (positions shifted) means encoding again."""
+        while True:
+            head, n, base, discs = self._head, len(self.seqs), self._base, self._discs
+            first = (base + head) // CHUNK
+            chunks, fresh = [], {}
+            for k in range(first, -(-(base + n) // CHUNK)):
+                lo, hi = max(k * CHUNK - base, head), min((k + 1) * CHUNK - base, n)
+                full = lo == k * CHUNK - base and hi == (k + 1) * CHUNK - base
+                chunk = self._chunks.get(k) if full else None
+                if chunk is None:
+                    chunk = dvrstate.encode(self, lo, hi)
+                    if full:
+                        fresh[k] = chunk
+                chunks.append(chunk)
+            if self._base == base:
+                break
         for stale in [k for k in self._chunks if k < first]:
             del self._chunks[stale]
-        chunks = []
-        for k in range(first, -(-(base + n) // CHUNK)):
-            lo, hi = max(k * CHUNK - base, head), min((k + 1) * CHUNK - base, n)
-            full = lo == k * CHUNK - base and hi == (k + 1) * CHUNK - base
-            chunk = self._chunks.get(k) if full else None
-            if chunk is None:
-                chunk = dvrstate.encode(self, lo, hi)
-                if full:
-                    self._chunks[k] = chunk
-            chunks.append(chunk)
-        return {"start": base + head, "chunks": chunks, "discs": self._discs}
+        self._chunks.update(fresh)
+        return {"start": base + head, "chunks": chunks, "discs": discs}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DvrIndex:
@@ -254,7 +259,10 @@ class DvrIndex:
         try:
             index._base = int(data["start"])
             dvrstate.decode(data["chunks"], index)
-            index._discs = int(data["discs"])
+            # From the entries themselves where there are some: saved in a thread, the
+            # count may be a step ahead of them.
+            index._discs = (index.disc_before[-1] + (index.flags[-1] & DISCONTINUITY)
+                            if index.seqs else int(data["discs"]))
             position = index._base
             for chunk in data["chunks"]:  # full ones need no encoding again
                 if position % CHUNK == 0 and chunk["n"] == CHUNK:
