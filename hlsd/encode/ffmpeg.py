@@ -13,6 +13,11 @@ from hlsd.ingest.inputs import ENCODER_FEED_OPTIONS, split_input_options
 
 DEFAULT_MUXDELAY = 0.7  # seconds: ffmpeg's -muxdelay
 TICKS = 90_000  # MPEG-TS timestamps per second
+# Constant frame rate repeats a late-starting video's first frame back to output time 0.
+# The keyframe grid counts from the video's first frame and each segmenter's grid from its
+# stream's first timestamp: a video starting where its audio does (0) puts the video's
+# boundaries where audio renditions cut theirs.
+VIDEO_FROM_ZERO = ["-fps_mode", "cfr"]
 ONE_FRAME_PER_PES = ["-pes_payload_size", "0"]
 COPY_VIDEO = {("-c", "copy"), ("-codec", "copy"), ("-c:v", "copy"), ("-vcodec", "copy"),
               ("-codec:v", "copy")}
@@ -72,9 +77,10 @@ class EncoderArgv:
 
 def encoder_argv(command: str, input_location: str, segment_length: float,
                  ffmpeg_path: str, from_source_command: bool,
-                 cuts: tuple[float, ...] = ()) -> EncoderArgv:
+                 cuts: tuple[float, ...] = (), from_zero: bool = False) -> EncoderArgv:
     """argv for one rung's encoder: input substituted, keyframe grid (and a keyframe at
-    each of `cuts`, seconds) inserted if needed."""
+    each of `cuts`, seconds) inserted if needed. `from_zero`: video that starts later than
+    output time 0 is made to start there (see VIDEO_FROM_ZERO)."""
     argv = shlex.split(command)
     added: list[str] = []
     if argv[0] == "ffmpeg":
@@ -91,6 +97,10 @@ def encoder_argv(command: str, input_location: str, segment_length: float,
         grid = keyframe_grid(segment_length, cuts)
         argv[-1:-1] = grid
         added.extend(grid)
+    if from_zero and not copies_or_drops_video(argv) and not any(
+            a in ("-vsync", "-fps_mode") or a.startswith("-fps_mode:") for a in argv):
+        argv[-1:-1] = VIDEO_FROM_ZERO
+        added.extend(VIDEO_FROM_ZERO)
     if audio_only(argv) and "-pes_payload_size" not in argv:
         # ffmpeg packs ~0.37 s of audio per PES by default and the segmenter cuts between
         # PES: one frame per PES lets audio cut on the video rungs' grid.

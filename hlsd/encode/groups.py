@@ -40,13 +40,19 @@ def rung_spec(config: cfg.Config, profile: cfg.EncodingProfile,
         timeline=config.timeline, cuts=config.splice_points)
 
 
+def aligned_with_audio(config: cfg.Config) -> bool:
+    """Video rungs start at output time 0 with the audio renditions: a finite input's (a
+    live one's constant frame rate could fill a timestamp jump with copies of a frame)."""
+    return not config.live and any(r.type == "audio" for r in config.renditions.values())
+
+
 def rung_argv(config: cfg.Config, profile: cfg.EncodingProfile, ffmpeg: str,
               owned: bool) -> EncoderArgv:
     """The encoder of one rung; `owned`: the ingest stage owns the input (a pipe feeds
     it), and with timeline: locked it keeps the input's clock."""
     argv = encoder_argv(profile.ffmpeg_command, config.input_location, config.segment_length,
                         ffmpeg, from_source_command=config.source_command is not None or owned,
-                        cuts=config.splice_points)
+                        cuts=config.splice_points, from_zero=aligned_with_audio(config))
     if not owned:
         return argv
     argv = fed_by_ingest(argv)

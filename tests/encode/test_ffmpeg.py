@@ -76,3 +76,18 @@ def test_shared_decode_needs_identical_inputs() -> None:
     differ = {**same, "c": "ffmpeg -re -i %s -f mpegts -"}
     (problem,) = shared_problems(differ)
     assert problem.startswith("c:")
+
+
+def test_video_from_zero_only_where_video_is_encoded_and_the_mode_is_free() -> None:
+    """With audio renditions (a finite input), a late video is started at output time 0
+    with the audio: -fps_mode cfr, unless the command chose a mode or has no video."""
+    a = encoder_argv("ffmpeg -i %s -an -c:v libx264 -f mpegts -", "x", 4, "ffmpeg", False,
+                     from_zero=True)
+    assert a.argv[-3:] == ["-fps_mode", "cfr", "-"] and "-fps_mode" in a.added
+    for cmd in ("ffmpeg -i %s -vn -c:a aac -f mpegts -", "ffmpeg -i %s -c copy -f mpegts -",
+                "ffmpeg -i %s -c:v libx264 -vsync vfr -f mpegts -",
+                "ffmpeg -i %s -c:v libx264 -fps_mode passthrough -f mpegts -"):
+        assert encoder_argv(cmd, "x", 4, "ffmpeg", False, from_zero=True).argv.count(
+            "-fps_mode") == cmd.count("-fps_mode")
+    assert "-fps_mode" not in encoder_argv("ffmpeg -i %s -c:v libx264 -f mpegts -", "x", 4,
+                                           "ffmpeg", False).argv

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from hlsd.encode.webvtt import TICKS, cues_in, parse_segment
+from hlsd.encode.webvtt import TICKS, parse_segment
 from tests.daemon_util import FAST_X264, hlsd_argv, probe_duration, write_config
 from tests.fixtures.media import probe_packets, stream_info
 from tests.hlscheck import parse_attributes, parse_media_text
@@ -28,6 +28,7 @@ VIDEO = f"{FAST_X264} -an -map 0:v:0 -f mpegts -"
 # Audio boundaries follow the video's within a video frame (a keyframe is the first frame
 # at or after a boundary) plus an audio frame (1024 samples at 48 kHz).
 ALIGNED = 1 / 25 + 1024 / 48000
+VIDEO_LATE = 0.3  # the source's video starts this much after its audio, as in broadcast TS
 
 
 def srt_time(t: float) -> str:
@@ -47,7 +48,7 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     lavfi = [f"testsrc2=size=320x180:rate=25:duration={SECONDS}",
              f"sine=frequency=440:sample_rate=48000:duration={SECONDS}",
              f"sine=frequency=660:sample_rate=48000:duration={SECONDS}"]
-    argv = ["ffmpeg", "-v", "error", "-y"]
+    argv = ["ffmpeg", "-v", "error", "-y", "-itsoffset", str(VIDEO_LATE)]
     for graph in lavfi:
         argv += ["-f", "lavfi", "-i", graph]
     argv += ["-i", str(srt), "-map", "0", "-map", "1", "-map", "2", "-map", "3",
@@ -119,9 +120,9 @@ def test_master_lists_the_renditions_and_every_variant_names_them(published: Pat
 def test_audio_renditions_decode_whole_and_align_with_the_video(published: Path) -> None:
     """1. each audio playlist decodes to the source's 40 s; the video playlists carry no
        audio stream at all
-    2. every video segment has an audio segment of the same number; after the first (each
-       starts with its stream) they start within a video frame and an audio frame of
-       each other: one grid"""
+    2. every video segment has an audio segment of the same number, and they start within
+       a video frame and an audio frame of each other: one grid, though the source's
+       video starts 0.3 s after its audio (hlsd starts the video at 0 with the audio)"""
     for rung in ("aud_en", "aud_es"):
         assert probe_duration(published / f"live_{rung}.m3u8", "a:0") == pytest.approx(
             SECONDS, abs=0.2)
@@ -131,11 +132,11 @@ def test_audio_renditions_decode_whole_and_align_with_the_video(published: Path)
             assert kinds == ["video"], f"{path.name}: {kinds}"
     audio = {seq: path for seq, path, _ in segments(published, "aud_es")}
     video = segments(published, "v180")
-    assert len(video) == SECONDS // SEGMENT
+    # 40.3 s of video from 0: ten whole segments and a short last one, as the audio has
+    assert [d for _, _, d in video[:-1]] == [SEGMENT] * 10
+    assert video[-1][2] == pytest.approx(VIDEO_LATE, abs=0.1)
     for seq, path, _ in video:
         assert seq in audio
-        if seq == video[0][0]:
-            continue
         assert abs(first_pts(audio[seq], "a:0") - first_pts(path, "v:0")) <= ALIGNED, seq
 
 
@@ -144,31 +145,35 @@ def test_subtitle_segments_follow_the_video_and_each_cue_lands_at_its_time(
     """1. one .vtt segment per video segment, same numbers and EXTINF
     2. each is WebVTT with X-TIMESTAMP-MAP, and holds exactly the cues overlapping it
        (a cue across a boundary in both)
-    3. placed with its X-TIMESTAMP-MAP on the video's clock, each cue starts where it
-       did against the source's video, within 0.1 s"""
+    3. placed with its X-TIMESTAMP-MAP on the segments' MPEG-TS clock, each cue starts
+       where it did in the source against the audio (what subtitles follow; the audio is
+       on the video's grid, test above), within 0.1 s"""
     video = segments(published, "v180")
     subs = segments(published, "sub_en")
     assert [(s, d) for s, _, d in subs] == [(s, d) for s, _, d in video]
-    video_zero = first_pts(video[0][1], "v:0")  # the first frame, on the segments' clock
-    source_zero = first_pts(source, "v:0")  # ... and in the source
-    span = video_zero
-    seen: dict[str, set[int]] = {}
-    for seq, path, duration in subs:
+    audio_zero = first_pts(segments(published, "aud_en")[0][1], "a:0")
+    source_zero = first_pts(source, "a:0")
+    held = {}
+    for seq, path, _ in subs:
         text = path.read_text()
         assert text.startswith("WEBVTT\n") and "X-TIMESTAMP-MAP=MPEGTS:" in text
         zero, cues = parse_segment(text)
+        held[seq] = {cue.text for cue in cues}
         for cue in cues:
-            start = zero / TICKS + cue.start - video_zero  # on the player's timeline
+            start = zero / TICKS + cue.start - audio_zero
             src_start, _, _ = next(c for c in CUES if c[2] == cue.text)
             assert start == pytest.approx(src_start - source_zero, abs=0.1), cue
-            assert cue.start < (span - zero / TICKS) + duration  # it overlaps the segment
-            assert cue.end > span - zero / TICKS
-            seen.setdefault(cue.text, set()).add(seq)
-        span += duration
-    expected = {text: {i for i in range(len(video)) if a < (i + 1) * SEGMENT and b > i * SEGMENT}
-                for a, b, text in CUES}
-    assert seen == expected
-    assert len(list(cues_in((published / subs[0][1].name).read_text()))) == 1
+    # Every segment holds exactly the cues overlapping its span (MPEG-TS seconds).
+    every = {c.text: c for _, path, _ in subs for c in parse_segment(path.read_text())[1]}
+    assert set(every) == {text for _, _, text in CUES}
+    begin = first_pts(video[0][1], "v:0")
+    for seq, _, duration in video:
+        overlapping = {t for t, c in every.items()
+                       if zero / TICKS + c.start < begin + duration
+                       and zero / TICKS + c.end > begin}
+        assert held[seq] == overlapping, seq
+        begin += duration
+    assert len(held[video[1][0]]) == 1 and len(held[video[2][0]]) == 1  # 7.5-9 s in both
 
 
 def test_subtitles_ffmpeg_cannot_convert_are_logged_and_stay_empty(
@@ -200,7 +205,7 @@ def test_subtitles_ffmpeg_cannot_convert_are_logged_and_stay_empty(
 def test_fmp4_subtitles_map_to_the_video_timestamps(source: Path, tmp_path: Path) -> None:
     """1. a video rung, an audio rendition and the subtitles in fMP4 (CMAF) segments
     2. every cue, placed with its segment's X-TIMESTAMP-MAP, starts at its source time
-       ± 0.1 s against the fMP4 video's first frame (its init and first segment probed)"""
+       ± 0.1 s against the fMP4 audio's first sample (its init and first segment probed)"""
     www = tmp_path / "www"
     config = write_config(
         tmp_path / "fmp4.yaml", temp_dir=str(tmp_path / "work"), input_location=str(source),
@@ -215,16 +220,16 @@ def test_fmp4_subtitles_map_to_the_video_timestamps(source: Path, tmp_path: Path
     done = subprocess.run(hlsd_argv("run", str(config)), capture_output=True, text=True,
                           timeout=120)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    playlist = parse_media_text((www / "live_v90.m3u8").read_text())
+    playlist = parse_media_text((www / "live_aud.m3u8").read_text())
     first = tmp_path / "first.mp4"
     first.write_bytes((www / playlist.resources[0]).read_bytes()
                       + (www / playlist.segments[0].uri).read_bytes())
-    video_zero = first_pts(first, "v:0")
-    source_zero = first_pts(source, "v:0")
+    audio_zero = first_pts(first, "a:0")
+    source_zero = first_pts(source, "a:0")
     starts = {}
     for _, path, _ in segments(www, "sub_en"):
         zero, cues = parse_segment(path.read_text())
-        starts.update({cue.text: zero / TICKS + cue.start - video_zero for cue in cues})
+        starts.update({cue.text: zero / TICKS + cue.start - audio_zero for cue in cues})
     assert set(starts) == {text for _, _, text in CUES}
     for start, _, text in CUES:
         assert starts[text] == pytest.approx(start - source_zero, abs=0.1), text
