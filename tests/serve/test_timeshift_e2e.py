@@ -3,6 +3,7 @@ asked for past spans with `?start=`/`?end=` while it runs."""
 
 from __future__ import annotations
 
+import signal
 import time
 import urllib.request
 from pathlib import Path
@@ -47,7 +48,9 @@ def test_past_spans_are_served_and_the_window_is_kept(tmp_path: Path) -> None:
     decodes to its EXTINF sum. 3. `?start=now-30` is open and ends at the live edge.
     4. A start older than the window is clamped to the oldest segment. 5. The master
     carries the span to its variants. 6. The plain live playlist is unchanged. 7. The
-    first segment is deleted, but only once it is 45 s behind the live edge."""
+    first segment is deleted, but only once it is 45 s behind the live edge. 8. After a
+    restart the window still reaches back before it (the index came back with the
+    state), the gap marked by a discontinuity."""
     www = tmp_path / "www"
     config = write_config(
         tmp_path / "dvr.yaml", temp_dir=str(tmp_path / "work"), input_location="lavfi",
@@ -109,4 +112,17 @@ def test_past_spans_are_served_and_the_window_is_kept(tmp_path: Path) -> None:
         behind = edge.program_date_time.timestamp() + edge.duration - (t_first
                                                                          + oldest.duration)
         assert behind >= DVR_WINDOW, f"deleted when {behind:.1f} s behind the live edge"
-        assert proc.poll() is None
+        before = playlist(f"{variant}?start=now-3600")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    last = parse_media(read(www / "live_ep_a.m3u8") or "").entries[-1].seq  # at the stop
+    log.write_text("")
+    with running(config, log):
+        base = wait_for(lambda: origin_url(log), 30, "the origin again")
+        variant = f"{base}live_ep_a.m3u8"
+        after = wait_for(lambda: get(f"{variant}?start=now-3600")[0] == 200 and (
+            p := playlist(f"{variant}?start=now-3600")).entries[-1].seq > last and p,
+            30, "a segment after the restart")
+        # the index came back with the state: what was kept before is still listed
+        assert after.entries[0].seq <= before.entries[0].seq + 5
+        assert any(e.discontinuity for e in after.entries), "the restart's gap is marked"
