@@ -7,7 +7,7 @@ import shlex
 from hlsd import config as cfg
 from hlsd.config.commands import split_input
 from hlsd.ingest.inputs import InputSpec, input_specs, split_input_options
-from hlsd.ingest.stage import Ingest, IngestReport
+from hlsd.ingest.stage import Ingest, IngestReport, SourcePackets
 
 __all__ = ["build_ingest", "ingest_inputs", "owns_input"]
 
@@ -36,15 +36,14 @@ def reader_options(config: cfg.Config) -> list[str]:
 
 def ingest_inputs(config: cfg.Config, ffmpeg: str) -> list[InputSpec]:
     return input_specs(ffmpeg, config.input_location, config.backup_inputs,
-                       reader_options(config), config.source_command,
-                       locked=config.timeline == "locked")
+                       reader_options(config), config.source_command)
 
 
-def build_ingest(config: cfg.Config, ffmpeg: str,
-                 report: IngestReport | None = None) -> Ingest | None:
+def build_ingest(config: cfg.Config, ffmpeg: str, report: IngestReport | None = None,
+                 tap: SourcePackets | None = None) -> Ingest | None:
     if not owns_input(config):
         return None
     loss = config.input_loss
     after = loss.after if loss is not None else cfg.InputLossSettings().after
     slate = (loss.slate or True) if loss is not None else None
-    return Ingest(ingest_inputs(config, ffmpeg), after, slate, ffmpeg, report)
+    return Ingest(ingest_inputs(config, ffmpeg), after, slate, ffmpeg, report, tap)

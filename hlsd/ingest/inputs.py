@@ -27,10 +27,15 @@ LISTENER_PROBE_OPTIONS = ("-probesize", "1000000", "-analyzeduration", "500000")
 # the source's last GOP): a short probe finds every stream in its first packets.
 ENCODER_FEED_OPTIONS = ("-f", "mpegts", *PROBE_OPTIONS)
 # Relay whole packets as they come (an AVIO buffer would hold ~1 s of a small stream, and
-# loss would be noticed that much later); keep the input's own timestamps.
-RELAY_OUTPUT = ("-map", "0:v:0?", "-map", "0:a?", "-c", "copy", "-f", "mpegts",
-                "-flush_packets", "1", "-")
-# timeline: locked: the input's own timestamps, untouched (hlsd.encode.locked).
+# loss would be noticed that much later). Data streams too: a SCTE-35 PID (ffmpeg 5.1 knows
+# it when the PMT's program loop has the CUEI descriptor) comes out as private-data PES,
+# each section unchanged (hlsd.ingest.splices); the encoders map no data stream. A sparse
+# stream would hold the others back up to 10 s (the default -max_interleave_delta): 1 µs
+# writes each packet as it comes.
+RELAY_OUTPUT = ("-map", "0:v:0?", "-map", "0:a?", "-map", "0:d?", "-c", "copy",
+                "-max_interleave_delta", "1", "-f", "mpegts", "-flush_packets", "1", "-")
+# The input's own timestamps, untouched: timeline: locked numbers segments by them
+# (hlsd.encode.locked), and a SCTE-35 splice_time is on that clock (hlsd.ingest.splices).
 COPYTS = ("-copyts",)
 # Else the MPEG-TS muxer adds 1.4 s, and a start in the minute before the 33-bit wrap
 # (ffmpeg then counts the timestamps before it as negative) moves them all up to 0.
@@ -160,17 +165,19 @@ def reader_argv(ffmpeg: str, location: str, input_options: list[str],
 
 
 def input_specs(ffmpeg: str, primary: str, backups: tuple[str, ...],
-                input_options: list[str], source_command: str | None,
-                locked: bool = False) -> list[InputSpec]:
+                input_options: list[str], source_command: str | None) -> list[InputSpec]:
     specs = []
     for i, location in enumerate((primary, *backups)):
         argv, added = reader_argv(ffmpeg, location, input_options, source_command)
-        if locked and "-i" in argv:
+        mezzanine = mezzanine_argv(argv)
+        if "-i" in argv:
             argv, more = keeping_timestamps(argv)
             added += more
+        if mezzanine:
+            mezzanine = keeping_timestamps(mezzanine)[0]
         # What the reader is told decides (a source_command's own -listen 1 included).
         specs.append(InputSpec("primary" if i == 0 else f"backup {i}", location,
                                is_listener(location, argv[:argv.index("-i")] if "-i" in argv
                                            else input_options), tuple(argv), tuple(added),
-                               tuple(mezzanine_argv(argv))))
+                               tuple(mezzanine)))
     return specs

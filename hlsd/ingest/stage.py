@@ -41,12 +41,20 @@ class IngestReport(Protocol):
         """`label` is on air now ("primary", "backup 1", "slate", "lost", "waiting")."""
 
 
+class SourcePackets(Protocol):
+    def source_packets(self, index: int, chunk: memoryview) -> None:
+        """Packets of input `index` (0: the primary) while it is on air, as the encoders
+        get them (the SCTE-35 in them: hlsd.service.splices)."""
+
+
 class Ingest:
     """The encoders' Feed for a live input hlsd opens itself."""
 
     def __init__(self, inputs: list[InputSpec], after: float, slate: Path | bool | None,
-                 ffmpeg: str, report: IngestReport | None = None) -> None:
-        """`slate`: a file, True for the generated card, False/None for no slate."""
+                 ffmpeg: str, report: IngestReport | None = None,
+                 tap: SourcePackets | None = None) -> None:
+        """`slate`: a file, True for the generated card, False/None for no slate;
+        `tap`: who else reads the input on air."""
         self.inputs = inputs
         self.after = after
         self._slate_file = slate if isinstance(slate, Path) else None
@@ -58,6 +66,7 @@ class Ingest:
         self._readers = [InputReader(s.label, s.argv, s.listener, self, gap=after)
                          for s in inputs]
         self._index = {id(r): i for i, r in enumerate(self._readers)}
+        self._tap = tap
         self._switcher = Switcher(len(inputs), after, slate not in (None, False),
                                   inputs[0].listener, time.monotonic())
         self._shapes: dict[int, SourceShape] = {}  # input index -> what its reader found
@@ -193,6 +202,8 @@ class Ingest:
             self._switcher.media(index, time.monotonic())
         if reader is self._source():
             self._subs.publish(chunk, key=key)
+            if index is not None and self._tap is not None:  # (not the slate)
+                self._tap.source_packets(index, chunk)
 
     def reader_line(self, reader: InputReader, line: str) -> None:
         index = self._index.get(id(reader))

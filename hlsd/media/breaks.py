@@ -12,16 +12,21 @@ from __future__ import annotations
 
 import zlib
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from hlsd.media import scte35
 from hlsd.media.daterange import DateRange, cue_in, cue_out
+from hlsd.media.splices import LiveSplice, event_of, returns
 
 STYLES = ("daterange", "cue")  # ad_markers: what each break is written as
 # The return may come this much before the planned end and still be "at" it: playlist
 # dates are kept to the millisecond, and an encoder's frame grid rounds segment ends.
 RETURN_SLACK = 0.05
+SLACK_TICKS = round(RETURN_SLACK * scte35.TICKS)
+# A segment's timestamp this far from a live splice's is on another clock (a backup
+# input, the slate): the dates decide then.
+OTHER_CLOCK = 600 * scte35.TICKS
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_BREAK = 86_400  # seconds: an operator's break lasts at most a day
 KEEP = 64  # breaks remembered after they opened: far more than any window holds
@@ -29,9 +34,11 @@ KEEP = 64  # breaks remembered after they opened: far more than any window holds
 
 @dataclass(frozen=True)
 class Cue:
-    """A break asked for: opens on the first boundary at or after segment `from_seq` or,
-    scheduled from the source (`at` given), at `at` seconds of media after the first
-    segment; returns at `back_at` (media seconds), else `duration` after it opened."""
+    """A break asked for: opens on the first boundary at or after segment `from_seq`;
+    scheduled from a file (`at` given), at `at` seconds of media after the first segment;
+    from a live input (`date` given), on the first boundary dated at or after `date` or,
+    `pts` given (timeline: locked), whose timestamp is at or after `pts`. It returns at
+    `back_at` (media seconds), `back_pts`, `back_date`, else `duration` after it opened."""
 
     id: str
     duration: float | None  # seconds: PLANNED-DURATION (None: the source did not say)
@@ -40,6 +47,10 @@ class Cue:
     out: bytes | None = None  # the source's section (else hlsd builds a splice_insert)
     back_at: float | None = None
     back: bytes | None = None  # the source's return section (SCTE35-IN)
+    date: datetime | None = None
+    pts: int | None = None  # on the input's clock, as the segments' timestamps are
+    back_date: datetime | None = None
+    back_pts: int | None = None
 
     @property
     def event_id(self) -> int:  # splice_event_id: the same ID gives the same number
@@ -70,13 +81,20 @@ class Break:
         return DateRange(self.cue.id, start, end=end, duration=(end - start).total_seconds(),
                          planned_duration=self.cue.duration, scte35_in=self.back)
 
-    def returns(self, seq: int, date: datetime, offset: float | None) -> datetime | None:
+    def returns(self, seq: int, date: datetime, offset: float | None,
+                pts: int | None = None) -> datetime | None:
         """When segment `seq` is where the break returns: its END-DATE. A scheduled break
         is timed by media seconds (a file encodes faster than real time, so its dates do
-        not measure media), an operator's by the playlist dates."""
+        not measure media), a live one by the timestamps (locked) or dates, an operator's
+        by the playlist dates."""
         if self.end_seq is not None or seq <= self.start_seq:
             return None
         cue = self.cue
+        reached = _reached(pts, cue.back_pts)
+        if reached is not None:
+            return date if reached else None
+        if cue.back_date is not None:
+            return date if date >= cue.back_date - timedelta(seconds=RETURN_SLACK) else None
         if cue.back_at is not None:
             if offset is None or self.offset is None or offset < cue.back_at - RETURN_SLACK:
                 return None
@@ -120,6 +138,41 @@ class AdBreaks:
         """A break of the source at `cue.at` media seconds (hlsd.media.splices)."""
         self._cues.append(cue)
 
+    def splice(self, live: LiveSplice, exact: bool) -> str:
+        """A live input's section: a break to open ("opens"; a repeat of one known:
+        "repeat"), its return ("returns"), its cancellation ("cancelled") or nothing of
+        that ("ignored"). `exact`: the segments' timestamps are on the input's clock."""
+        info, event = live.info, event_of(live.info)
+        if event is None:
+            return "ignored"
+        ident = f"splice-{event}"
+        date = datetime.fromtimestamp(live.arrived + live.pre_roll, UTC)
+        pts = live.pts if exact else None
+        duration = info.duration
+        if isinstance(info.command, scte35.SpliceInsert) and info.command.cancel:
+            return "cancelled" if self.withdraw(ident) else "ignored"
+        pending = next((c for c in self._cues if c.id == ident), None)
+        opened = next((b for b in self._breaks if b.cue.id == ident), None)
+        if info.out:
+            if pending is not None or opened is not None:
+                return "repeat"
+            self._cues.append(Cue(
+                ident, duration, out=info.raw, date=date, pts=pts,
+                back_date=None if duration is None else date + timedelta(seconds=duration),
+                back_pts=None if duration is None or pts is None
+                else (pts + round(duration * scte35.TICKS)) % scte35.PTS_WRAP))
+            return "opens"
+        if not returns(info):
+            return "ignored"
+        if pending is not None and pending.back is None:
+            self._cues[self._cues.index(pending)] = replace(
+                pending, back_date=date, back_pts=pts, back=info.raw)
+            return "returns"
+        if opened is not None and opened.end_seq is None and opened.cue.back is None:
+            opened.cue = replace(opened.cue, back_date=date, back_pts=pts, back=info.raw)
+            return "returns"
+        return "repeat"
+
     def withdraw(self, ident: str) -> bool:
         """Forget a break asked for that has not opened yet; False if it has (or never was)."""
         cue = next((c for c in self._cues if c.id == ident), None)
@@ -133,17 +186,17 @@ class AdBreaks:
         seconds after the first segment) carries, and the breaks that opened on it just
         now (decided by this call)."""
         opened: list[Break] = []
-        for cue in [c for c in self._cues if self._due(c, seq, offset)]:
+        for cue in [c for c in self._cues if self._due(c, seq, date, pts, offset)]:
             self._cues.remove(cue)
             duration = None if cue.duration is None else round(cue.duration * scte35.TICKS)
             out = cue.out or scte35.splice_insert(cue.event_id, pts, duration)
             opened.append(Break(cue, seq, date, out, offset))
         self._breaks.extend(opened)
         for brk in self._breaks:
-            end = brk.returns(seq, date, offset)
+            end = brk.returns(seq, date, offset, pts)
             if end is not None:
                 brk.end_seq, brk.end = seq, end
-                brk.back = brk.cue.back if brk.cue.at is not None else scte35.splice_insert(
+                brk.back = brk.cue.back if brk.cue.out is not None else scte35.splice_insert(
                     brk.cue.event_id, pts, None, out_of_network=False)
         self.next_seq = max(self.next_seq, seq + 1)
         lines: list[str] = []
@@ -155,7 +208,13 @@ class AdBreaks:
         return tuple(lines), opened
 
     @staticmethod
-    def _due(cue: Cue, seq: int, offset: float | None) -> bool:
+    def _due(cue: Cue, seq: int, date: datetime, pts: int | None, offset: float | None,
+             ) -> bool:
+        reached = _reached(pts, cue.pts)
+        if reached is not None:
+            return reached
+        if cue.date is not None:
+            return date >= cue.date - timedelta(seconds=RETURN_SLACK)
         if cue.at is None:
             return cue.from_seq <= seq
         return offset is not None and offset >= cue.at - RETURN_SLACK
@@ -169,6 +228,19 @@ class AdBreaks:
             lines.append(cue_in() if not opening else cue_out(duration)
                          if duration is not None else "#EXT-X-CUE-OUT")
         return lines
+
+
+def _reached(pts: int | None, target: int | None) -> bool | None:
+    """Whether a segment starting at `pts` starts at or after `target` (± RETURN_SLACK,
+    across the 33-bit wrap); None: no timestamps, or on other clocks."""
+    if pts is None or target is None:
+        return None
+    ahead = (pts - target + SLACK_TICKS) % scte35.PTS_WRAP
+    if ahead < OTHER_CLOCK:
+        return True
+    if scte35.PTS_WRAP - ahead < OTHER_CLOCK:
+        return False
+    return None
 
 
 def _ms(moment: datetime) -> datetime:

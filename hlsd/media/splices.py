@@ -43,6 +43,30 @@ class PlannedBreak:
     back: bytes | None = None  # the return's own section (SCTE35-IN), if the source sent one
 
 
+@dataclass(frozen=True)
+class LiveSplice:
+    """A section of a live input, as it arrived (time.time() `arrived`): its splice point
+    is `pre_roll` seconds later (0: immediate; < 0: passed already), at `pts` on the
+    input's clock (None: immediate, before any video)."""
+
+    info: scte35.SpliceInfo
+    arrived: float
+    pre_roll: float
+    pts: int | None
+
+
+def live_splice(info: scte35.SpliceInfo, arrived: float, now_pts: int | None) -> LiveSplice:
+    """Where a live section's splice point is: its splice time against the input's clock
+    now (the newest video PTS), or now for an immediate one."""
+    pts = info.splice_pts
+    if pts is None or now_pts is None:
+        return LiveSplice(info, arrived, 0.0, now_pts if pts is None else pts)
+    ticks = (pts - now_pts) % scte35.PTS_WRAP
+    if ticks >= HALF_WRAP:  # before now
+        ticks -= scte35.PTS_WRAP
+    return LiveSplice(info, arrived, ticks / scte35.TICKS, pts)
+
+
 class SpliceScanner:
     """Fed a program's packets in order; `splices` and `errors` once the input is done."""
 
@@ -77,34 +101,21 @@ class SpliceScanner:
         self.errors += sum(a.skipped for a in self._cues.values())
 
     def _program(self, section: bytes) -> None:
-        body = section[8:-4]  # the first program with a PMT (not the network PID)
-        for i in range(0, len(body) - 3, 4):
-            number, pid = body[i] << 8 | body[i + 1], (body[i + 2] & 0x1F) << 8 | body[i + 3]
-            if number != 0:
-                if self._pmt is None or self._pmt.pid != pid:
-                    self._pmt = SectionAssembler(pid)
-                return
+        pid = pmt_pid(section)
+        if pid is not None and (self._pmt is None or self._pmt.pid != pid):
+            self._pmt = SectionAssembler(pid)
 
     def _streams(self, section: bytes) -> None:
-        if len(section) < 16:
-            return
-        pos = 12 + ((section[10] & 0x0F) << 8 | section[11])
-        end = len(section) - 4
-        while pos + 5 <= end:
-            kind, pid = section[pos], (section[pos + 1] & 0x1F) << 8 | section[pos + 2]
+        for kind, pid in pmt_streams(section):
             if kind in VIDEO_STREAMS and self._video is None:
                 self._video = pid
             elif kind == SCTE35_STREAM and pid not in self._cues:
                 self._cues[pid] = SectionAssembler(pid)
-            pos += 5 + ((section[pos + 3] & 0x0F) << 8 | section[pos + 4])
 
     def _pes(self, packet: bytes) -> None:
-        start = 4 + (1 + packet[4] if packet[3] & 0x20 else 0)
-        pes = packet[start:]
-        if len(pes) < 14 or pes[:3] != b"\x00\x00\x01" or not pes[7] & 0x80:
+        pts = pes_pts(packet)
+        if pts is None:
             return
-        pts = ((pes[9] >> 1 & 0x07) << 30 | pes[10] << 22 | (pes[11] >> 1) << 15
-               | pes[12] << 7 | pes[13] >> 1)
         if self._first is None:
             self._first = pts
         self._last = pts
@@ -126,14 +137,49 @@ class SpliceScanner:
         self.splices.append(Splice(ticks / scte35.TICKS, info))
 
 
-def _event(info: scte35.SpliceInfo) -> int | None:
+def pmt_pid(section: bytes) -> int | None:
+    """The PMT PID of a PAT section's first program (not the network PID)."""
+    body = section[8:-4]
+    for i in range(0, len(body) - 3, 4):
+        number, pid = body[i] << 8 | body[i + 1], (body[i + 2] & 0x1F) << 8 | body[i + 3]
+        if number != 0:
+            return pid
+    return None
+
+
+def pmt_streams(section: bytes) -> list[tuple[int, int]]:
+    """(stream_type, elementary PID) of each stream a PMT section lists."""
+    streams: list[tuple[int, int]] = []
+    if len(section) < 16:
+        return streams
+    pos = 12 + ((section[10] & 0x0F) << 8 | section[11])
+    end = len(section) - 4
+    while pos + 5 <= end:
+        streams.append((section[pos], (section[pos + 1] & 0x1F) << 8 | section[pos + 2]))
+        pos += 5 + ((section[pos + 3] & 0x0F) << 8 | section[pos + 4])
+    return streams
+
+
+def pes_pts(packet: bytes | memoryview) -> int | None:
+    """The PTS of a PES that starts in this packet (payload_unit_start), if it has one."""
+    if not packet[1] & 0x40 or not packet[3] & 0x10:
+        return None
+    start = 4 + (1 + packet[4] if packet[3] & 0x20 else 0)
+    pes = packet[start:start + 14]
+    if len(pes) < 14 or pes[:3] != b"\x00\x00\x01" or not pes[7] & 0x80:
+        return None
+    return ((pes[9] >> 1 & 0x07) << 30 | pes[10] << 22 | (pes[11] >> 1) << 15
+            | pes[12] << 7 | pes[13] >> 1)
+
+
+def event_of(info: scte35.SpliceInfo) -> int | None:
     if isinstance(info.command, scte35.SpliceInsert):
         return info.command.event_id
     segmentation = info.segmentation
     return segmentation[0].event_id if segmentation else None
 
 
-def _returns(info: scte35.SpliceInfo) -> bool:
+def returns(info: scte35.SpliceInfo) -> bool:
     """A splice back into the network: splice_insert in, or a segmentation end."""
     cmd = info.command
     if isinstance(cmd, scte35.SpliceInsert):
@@ -146,7 +192,7 @@ def plan(splices: list[Splice]) -> list[PlannedBreak]:
     the event's IN section if one came, else the OUT's break duration."""
     breaks: dict[int, PlannedBreak] = {}
     for splice in sorted(splices, key=lambda s: s.at):
-        event, info = _event(splice.info), splice.info
+        event, info = event_of(splice.info), splice.info
         if event is None:
             continue
         if isinstance(info.command, scte35.SpliceInsert) and info.command.cancel:
@@ -156,7 +202,7 @@ def plan(splices: list[Splice]) -> list[PlannedBreak]:
             breaks[event] = PlannedBreak(
                 f"splice-{event}", splice.at, duration, info.raw,
                 None if duration is None else splice.at + duration)
-        elif _returns(info) and event in breaks and breaks[event].back is None \
+        elif returns(info) and event in breaks and breaks[event].back is None \
                 and splice.at > breaks[event].at:
             old = breaks[event]
             breaks[event] = PlannedBreak(old.id, old.at, old.duration, old.out, splice.at,

@@ -11,7 +11,7 @@ from datetime import datetime
 import structlog
 
 from hlsd.media.breaks import AdBreaks, Break, Cue
-from hlsd.media.splices import PlannedBreak
+from hlsd.media.splices import LiveSplice, PlannedBreak, event_of
 
 log = structlog.get_logger()
 
@@ -51,6 +51,15 @@ class CueDesk:
                                      back_at=brk.back_at, back=brk.back))
             log.info("ad break in the source", id=brk.id, at=brk.at, duration=brk.duration,
                      returns_at=brk.back_at)
+
+    def splice(self, live: LiveSplice, exact: bool) -> None:
+        """A section of the live input on air (hlsd.ingest.splices): a break to open at
+        the first boundary at or after its splice point, its return, or its cancellation;
+        repeats of one splice event are one break."""
+        what = self.breaks.splice(live, exact)
+        report = log.debug if what in ("repeat", "ignored") else log.info
+        report("SCTE-35 from the input", splice=what, splice_event_id=event_of(live.info),
+               pre_roll=round(live.pre_roll, 3), duration=live.info.duration)
 
     def marks(self, seq: int, date: datetime, pts: int | None,
               offset: float | None = None) -> tuple[str, ...]:

@@ -21,6 +21,7 @@ from hlsd.serve.live import LiveEdge
 from hlsd.serve.origin import Origin
 from hlsd.serve.timeshift import TimeShift
 from hlsd.service.metrics import Metrics
+from hlsd.service.splices import LiveSplices
 from hlsd.service.state import DaemonState
 from hlsd.service.status import StreamStatus
 
@@ -59,12 +60,13 @@ def assemble(config: cfg.Config, ffmpeg: str, state: DaemonState, metrics: Metri
     # A live ladder lists the segments a rung could not produce as gaps (EXT-X-GAP).
     gaps = LadderProgress(config.segment_length, config.index_segment_count) \
         if config.live else None
-    intake = Intake(config.temp_dir, ladder, destinations, metrics, keys, live, gaps,
-                    CueDesk(config.ad_markers))
+    cues = CueDesk(config.ad_markers)
+    intake = Intake(config.temp_dir, ladder, destinations, metrics, keys, live, gaps, cues)
     # Numbering never goes back: past what was persisted and what any playlist lists.
     next_seq = max(state.next_seq, destinations.last_seq() + 1)
     rungs = Rungs(config, ffmpeg, intake, next_seq, config.max_segment_duration,
-                  partial(build_ingest, ffmpeg=ffmpeg, report=metrics))
+                  partial(build_ingest, ffmpeg=ffmpeg, report=metrics,
+                          tap=LiveSplices(cues, metrics, config.timeline == "locked")))
     status = StreamStatus(rungs, ladder, destinations, intake, metrics, config.segment_length,
                           config.target_duration,
                           live.part_target if live is not None else None)

@@ -9,6 +9,7 @@ saved), so nothing fails silently and systemd restarts a clean process.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -70,6 +71,7 @@ class Daemon:
         self._store = StateStore(config.temp_dir)
         self._on_listening = on_listening
         self._keys_at_start = KeyState()
+        self._control: asyncio.Task[None] | None = None
 
     # -- life ------------------------------------------------------------------------------
     async def run(self) -> int:
@@ -143,8 +145,7 @@ class Daemon:
         parts.rungs.start(tg, list(self.config.encoding_profiles))
         tg.create_task(self._persist_loop(parts), name="persist")
         tg.create_task(self._reload_loop(parts, tg), name="reload")
-        tg.create_task(serve_control(self.config.temp_dir / SOCKET_NAME, parts.intake.cues,
-                                     CUE_WAIT + 3 * self.config.target_duration), name="control")
+        self._serve_control(parts, tg)
         try:
             await parts.origin.start(self.config)
         except OriginError as exc:
@@ -160,6 +161,17 @@ class Daemon:
             self.notifier.stopping()
             log.info("input finished; everything published")
         raise _Stop
+
+    def _serve_control(self, parts: Parts, tg: asyncio.TaskGroup) -> None:
+        """The control socket in temp_dir; moved with it by a reload (`hlsd cue` looks
+        for it in the config's temp_dir)."""
+        if self._control is not None:
+            self._control.cancel()
+        with contextlib.suppress(OSError):  # (serve_control says why it cannot serve)
+            self.config.temp_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
+        self._control = tg.create_task(serve_control(
+            self.config.temp_dir / SOCKET_NAME, parts.intake.cues,
+            CUE_WAIT + 3 * self.config.target_duration), name="control")
 
     async def _rungs_spawned(self, parts: Parts) -> None:
         """Until every encoder runs (or its task ended): READY=1 means streaming."""
@@ -243,6 +255,8 @@ class Daemon:
         new = replace(new, splice_points=self.config.splice_points)  # cut as at start
         old, self.config = self.config, new
         await apply_reload(parts, self.metrics, old, new, tg)
+        if old.temp_dir != new.temp_dir:
+            self._serve_control(parts, tg)
 
 
 async def _first(*events: asyncio.Event) -> asyncio.Event:

@@ -1,7 +1,8 @@
-"""A file input's ad breaks, known before encoding: its SCTE-35 sections are read
+"""The input's ad breaks. A file's are known before encoding: its SCTE-35 sections are read
 (hlsd.ingest.tsfile), placed and planned (hlsd.media.splices); the splice points become
 every rung's cut points (config.splice_points) and the breaks are handed to the intake's
-cue desk. A live input's SCTE-35 is not read (yet)."""
+cue desk. A live input's come as they arrive: LiveSplices reads the packets of the input on
+air (hlsd.media.livesplices) and hands its sections to the cue desk."""
 
 from __future__ import annotations
 
@@ -14,9 +15,45 @@ import structlog
 from hlsd import config as cfg
 from hlsd.config.location import local_path
 from hlsd.ingest.tsfile import is_transport_stream, read_packets
-from hlsd.media.splices import PlannedBreak, SpliceScanner, cut_points, plan
+from hlsd.media.livesplices import SpliceReader
+from hlsd.media.splices import LiveSplice, PlannedBreak, SpliceScanner, cut_points, plan
+from hlsd.publish.cues import CueDesk
+from hlsd.service.metrics import Metrics
 
 log = structlog.get_logger()
+
+ERROR_REPORT = 10.0  # seconds: bad sections are logged once per burst, counted always
+
+
+class LiveSplices:
+    """Reads the SCTE-35 of a live input on air (the ingest stage's SourcePackets): its
+    sections to the cue desk, the ones that cannot be used to hlsd_scte35_errors_total.
+    `exact`: timeline: locked, the segments' timestamps are the input's (else the splice
+    point is placed by the wall clock)."""
+
+    def __init__(self, cues: CueDesk, metrics: Metrics, exact: bool) -> None:
+        self._cues = cues
+        self._metrics = metrics
+        self._exact = exact
+        self._readers: dict[int, SpliceReader] = {}  # per input: its own PIDs and clock
+        self._unreported = 0
+        self._reported_at = -ERROR_REPORT
+
+    def source_packets(self, index: int, chunk: memoryview) -> None:
+        reader = self._readers.setdefault(index, SpliceReader(self))
+        reader.feed(chunk, time.time())
+
+    def splice(self, splice: LiveSplice) -> None:
+        self._cues.splice(splice, self._exact)
+
+    def splice_errors(self, count: int) -> None:
+        self._metrics.scte35_errors(count)
+        self._unreported += count
+        now = time.monotonic()
+        if now - self._reported_at >= ERROR_REPORT:
+            log.warning("SCTE-35 sections of the input skipped (bad CRC, truncated, "
+                        "encrypted or lost)", count=self._unreported)
+            self._unreported, self._reported_at = 0, now
 
 
 def input_file(config: cfg.Config) -> Path | None:

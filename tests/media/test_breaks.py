@@ -10,6 +10,8 @@ import pytest
 from hlsd.media import daterange, scte35
 from hlsd.media.breaks import AdBreaks, Cue
 from hlsd.media.daterange import DateRangeError
+from hlsd.media.sections import crc32_mpeg2
+from hlsd.media.splices import LiveSplice
 
 T0 = datetime(2026, 12, 6, 10, 0, 0, tzinfo=UTC)
 
@@ -123,3 +125,73 @@ def test_a_scheduled_break_is_timed_by_media_seconds_not_dates() -> None:
     assert out.scte35_out == section and out.start == T0 + timedelta(seconds=0.6)
     assert back.duration == 8.01 and back.end == out.start + timedelta(seconds=8.01)
     assert back.scte35_in is None
+
+
+# -- a live input's sections (AdBreaks.splice) ------------------------------------------------
+
+def live(info_section: bytes, at: float, pre_roll: float, pts: int | None) -> LiveSplice:
+    """A section that arrived `at` seconds after T0, its splice `pre_roll` later."""
+    return LiveSplice(scte35.parse(info_section), T0.timestamp() + at, pre_roll, pts)
+
+
+def opened(got: dict[str, dict[int, tuple[str, ...]]]) -> dict[int, list[daterange.DateRange]]:
+    return {seq: [daterange.parse(line) for line in lines]
+            for seq, lines in got["a"].items() if lines}
+
+
+@pytest.mark.parametrize("exact", [False, True])
+def test_a_live_splice_opens_on_the_first_boundary_at_or_after_its_point(exact: bool) -> None:
+    """2 s segments dated T0 + 2n, timestamps 180000n. A splice_insert sent three times
+    (at 1, 2 and 3 s, each naming 7.0 s: pre-rolls 6, 5, 4), break_duration 8: one break,
+    opening on segment 4 (8 s: the first boundary at or after 7 s), returning on segment
+    8 (16 s: at or after 15 s), SCTE35-OUT the source's section, its return with no
+    SCTE35-IN (the source sent none). By dates (local) or timestamps (locked) alike."""
+    breaks = AdBreaks()
+    section = scte35.splice_insert(7, 7 * 90_000, 8 * 90_000)
+    feed(breaks, ["a", "b"], range(1))
+    what = [breaks.splice(live(section, at, 7 - at, 7 * 90_000), exact)
+            for at in (1.0, 2.0, 3.0)]
+    assert what == ["opens", "repeat", "repeat"]
+    got = feed(breaks, ["a", "b"], range(1, 10))
+    assert got["a"] == got["b"]
+    marks = opened(got)
+    assert sorted(marks) == [4, 8]
+    (out,), (back,) = marks[4], marks[8]
+    assert out.id == back.id == "splice-7" and out.start == T0 + timedelta(seconds=8)
+    assert out.scte35_out == section and out.planned_duration == 8.0
+    assert back.end == T0 + timedelta(seconds=16) and back.scte35_in is None
+
+
+def test_a_live_splice_on_a_boundary_opens_there_and_an_in_section_returns_it() -> None:
+    breaks = AdBreaks()
+    feed(breaks, ["a"], range(2))
+    breaks.splice(live(scte35.splice_insert(8, None, None), 3.0, 3.0, None), False)
+    back = scte35.splice_insert(8, None, None, out_of_network=False)
+    assert breaks.splice(live(back, 9.0, 3.0, None), False) == "returns"
+    marks = opened(feed(breaks, ["a"], range(2, 9)))
+    assert sorted(marks) == [3, 6]  # 6.0 s exactly: a boundary; 12.0 s likewise
+    assert marks[6][0].scte35_in == back
+
+
+def test_a_cancelled_splice_never_opens_and_a_passed_one_opens_at_once() -> None:
+    breaks = AdBreaks()
+    feed(breaks, ["a"], range(2))
+    breaks.splice(live(scte35.splice_insert(5, 900_000, 90_000), 3.0, 7.0, None), False)
+    cancel = bytearray(scte35.splice_insert(5, None, None))
+    cancel[18] |= 0x80
+    cancel[-4:] = crc32_mpeg2(bytes(cancel[:-4])).to_bytes(4, "big")
+    assert breaks.splice(live(bytes(cancel), 4.0, 0.0, None), False) == "cancelled"
+    late = scte35.splice_insert(6, 0, 4 * 90_000)  # its point passed 1 s ago
+    assert breaks.splice(live(late, 5.0, -1.0, None), False) == "opens"
+    marks = opened(feed(breaks, ["a"], range(2, 12)))
+    assert [r.id for seq in sorted(marks) for r in marks[seq]] == ["splice-6", "splice-6"]
+    assert min(marks) == 2  # the next boundary to come
+
+
+def test_locked_timestamps_on_another_clock_fall_back_to_dates() -> None:
+    """A backup input's clock (an hour off) says nothing about the splice: dates decide."""
+    breaks = AdBreaks()
+    section = scte35.splice_insert(9, 7 * 90_000, None)
+    breaks.splice(live(section, 1.0, 6.0, 3600 * 90_000), True)
+    marks = opened(feed(breaks, ["a"], range(6)))
+    assert sorted(marks) == [4]

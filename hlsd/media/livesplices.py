@@ -1,0 +1,137 @@
+"""SCTE-35 in a live input's packets as its relay delivers them (the ingest stage hands
+them over): the splice_info_sections, each with the input's clock at its arrival (the
+newest video PTS: the relay keeps the input's timestamps), handed to a SpliceSink as
+hlsd.media.splices.LiveSplice. Pure: packets and the time of their arrival in.
+
+ffmpeg 5.1's relay turns a SCTE-35 PID into private-data PES (stream_type 0x06, stream_id
+0xFC), one whole section each; a relay of the operator's own may pass the PID on as
+sections (stream_type 0x86). Both are read. A section that fails its CRC, is truncated or
+encrypted, and whatever could not be put together, is counted (`errors`), never raised.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from hlsd.media import scte35
+from hlsd.media.sections import PACKET, SectionAssembler
+from hlsd.media.splices import (
+    PAT_PID,
+    SCTE35_STREAM,
+    VIDEO_STREAMS,
+    LiveSplice,
+    live_splice,
+    pes_pts,
+    pmt_pid,
+    pmt_streams,
+)
+
+PRIVATE_PES = 0x06  # stream_type of ffmpeg's relayed SCTE-35 (and of other private data)
+PES_START = b"\0\0\1\xfc"  # start code and the stream_id ffmpeg gives it
+
+
+class SpliceSink(Protocol):
+    def splice(self, splice: LiveSplice) -> None:
+        """A section of the input on air (repeats included: the receiver merges them)."""
+
+    def splice_errors(self, count: int) -> None:
+        """`count` more sections of the input could not be used."""
+
+
+class _PesSections:
+    """The sections carried one per PES on a private-data PID (PES_packet_length says
+    where each ends)."""
+
+    def __init__(self) -> None:
+        self.skipped = 0
+        self._buffer = bytearray()
+        self._length = 0
+
+    def feed(self, packet: memoryview) -> bytes | None:
+        control = packet[3] >> 4 & 3
+        start = 4 + (1 + packet[4] if control & 2 else 0)
+        if not control & 1 or start >= PACKET:
+            return None
+        payload = packet[start:]
+        if packet[1] & 0x40:
+            if self._buffer:  # the last one never finished
+                self.skipped += 1
+            self._buffer = bytearray()
+            if len(payload) < 9 or bytes(payload[:4]) != PES_START:
+                self._length = 0
+                return None
+            self._length = 6 + (payload[4] << 8 | payload[5])
+        elif not self._length:
+            return None
+        self._buffer += payload
+        if len(self._buffer) < self._length:
+            return None
+        pes, self._buffer, self._length = bytes(self._buffer[:self._length]), bytearray(), 0
+        body = pes[9 + pes[8]:]
+        return body if body[:1] == bytes([scte35.TABLE_ID]) else None
+
+
+class SpliceReader:
+    """Fed one input's relayed packets in order (whole 188-byte packets)."""
+
+    def __init__(self, sink: SpliceSink) -> None:
+        self._sink = sink
+        self._arrived = 0.0
+        self._pat = SectionAssembler(PAT_PID)
+        self._pmt: SectionAssembler | None = None
+        self._video: int | None = None
+        self._sections: dict[int, SectionAssembler] = {}
+        self._pes: dict[int, _PesSections] = {}
+        self._now: int | None = None  # the newest video PTS: the input's clock
+        self._skipped = 0  # what the assemblers had dropped, as last reported
+
+    def feed(self, chunk: memoryview, arrived: float) -> None:
+        """`arrived`: when the chunk came (time.time())."""
+        self._arrived = arrived
+        for at in range(0, len(chunk) - PACKET + 1, PACKET):
+            packet = chunk[at:at + PACKET]
+            pid = (packet[1] & 0x1F) << 8 | packet[2]
+            if pid == self._video:
+                pts = pes_pts(packet)
+                self._now = self._now if pts is None else pts
+            elif pid in self._pes:
+                section = self._pes[pid].feed(packet)
+                if section is not None:
+                    self._section(section)
+            elif pid in self._sections:
+                for section in self._sections[pid].feed(bytes(packet)):
+                    self._section(section)
+            elif pid == PAT_PID:
+                for section in self._pat.feed(bytes(packet)):
+                    self._program(section)
+            elif self._pmt is not None and pid == self._pmt.pid:
+                for section in self._pmt.feed(bytes(packet)):
+                    self._streams(section)
+        skipped = sum(a.skipped for a in self._sections.values()) + sum(
+            p.skipped for p in self._pes.values())
+        if skipped > self._skipped:
+            self._sink.splice_errors(skipped - self._skipped)
+        self._skipped = skipped
+
+    def _program(self, section: bytes) -> None:
+        pid = pmt_pid(section)
+        if pid is not None and (self._pmt is None or self._pmt.pid != pid):
+            self._pmt = SectionAssembler(pid)
+
+    def _streams(self, section: bytes) -> None:
+        for kind, pid in pmt_streams(section):
+            if kind in VIDEO_STREAMS and self._video is None:
+                self._video = pid
+            elif kind == SCTE35_STREAM and pid not in self._sections:
+                self._sections[pid] = SectionAssembler(pid)
+            elif kind == PRIVATE_PES and pid not in self._pes:
+                self._pes[pid] = _PesSections()
+
+    def _section(self, section: bytes) -> None:
+        try:
+            info = scte35.parse(section)
+        except scte35.Scte35Error:
+            self._sink.splice_errors(1)
+            return
+        if not isinstance(info.command, scte35.SpliceNull):  # a heartbeat
+            self._sink.splice(live_splice(info, self._arrived, self._now))
