@@ -18,11 +18,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from hlsd.media import dvrstate
+from hlsd.media import dvrdelta, dvrstate
 from hlsd.media.dvrstate import CHUNK
 from hlsd.media.playlist import MAP_VERSION, VERSION, Entry, KeyTag, format_pdt
 
 DISCONTINUITY, GAP, INDEPENDENT = 1, 2, 4
+INDEPENDENT_FLAGS = bytes(f for f in range(256) if f & INDEPENDENT)
 SPANS_KEPT = 16_000_000  # characters of rendered spans kept (DvrIndex.render)
 COMPACT_AT = 4096  # trimmed head entries kept until there are this many (and half the index)
 
@@ -34,7 +35,7 @@ class DvrIndex:
         self._head = 0  # entries before it are trimmed (compacted away in batches)
         self._base = 0  # entries compacted away: position + _base numbers an entry for good
         self._chunks: dict[int, dict[str, Any]] = {}  # saved state of full chunks, by number
-        self._spans: dict[tuple[int, int, bool, int, str], str] = {}  # oldest first
+        self._spans: dict[tuple[int, int, bool, int, str, bool], str] = {}  # oldest first
         # Rendered full chunks: (number, url_prefix, MAP and KEY in force before) -> text,
         # and the MAP and KEY in force after.
         self._rendered: dict[tuple[int, str, str | None, bool], tuple[str, str | None, bool]] = {}
@@ -139,10 +140,11 @@ class DvrIndex:
         return range(lo, hi)
 
     def render(self, start: float, end: float | None, target_duration: int,
-               url_prefix: str = "") -> str | None:
+               url_prefix: str = "", skip: bool = False) -> str | None:
         """The playlist of a span; None when the span holds no entry. Closed
         (#EXT-X-ENDLIST, VOD) once the live edge has passed `end`; open, growing to the live
-        edge, otherwise, with #EXT-X-START at its first segment so players begin there."""
+        edge, otherwise, with #EXT-X-START at its first segment so players begin there, and
+        delta updates (`skip`: hlsd.media.dvrdelta)."""
         span = self.span(start, end)
         if not span:
             return None
@@ -150,18 +152,23 @@ class DvrIndex:
         ended = end is not None and edge is not None and edge >= end
         # Players of one session ask for the same span every target duration: the same
         # text (the same object, so its hash and a gzip of it can be kept too).
+        skipped = 0 if ended else dvrdelta.skippable(self.durations, span, target_duration)
         memo = (self._base + span.start, self._base + span.stop, ended, target_duration,
-                url_prefix)
+                url_prefix, skip)
         if (text := self._spans.get(memo)) is None:
-            text = self._spans[memo] = self._render(span, ended, target_duration, url_prefix)
+            text = self._spans[memo] = self._render(span, ended, target_duration, url_prefix,
+                                                    skipped if skip else -1 if skipped else 0)
             kept = sum(map(len, self._spans.values()))
             while kept > SPANS_KEPT and len(self._spans) > 1:  # the newest stays
                 kept -= len(self._spans.pop(next(iter(self._spans))))
         return text
 
-    def _render(self, span: range, ended: bool, target_duration: int, url_prefix: str) -> str:
-        first = span.start
-        version = MAP_VERSION if any(self.maps[i] for i in span) else VERSION
+    def _render(self, span: range, ended: bool, target_duration: int, url_prefix: str,
+                skipped: int) -> str:
+        """`skipped`: 0 none offered, -1 offered (CAN-SKIP-UNTIL), N > 0 a delta skipping N."""
+        first = span.start  # C-speed scans below: a day-long span's delta stays cheap
+        version = VERSION if self.maps[first:span.stop].count(None) == len(span) else MAP_VERSION
+        version = dvrdelta.delta_version(version) if skipped > 0 else version
         lines = ["#EXTM3U", f"#EXT-X-VERSION:{version}",
                  f"#EXT-X-TARGETDURATION:{target_duration}",
                  f"#EXT-X-MEDIA-SEQUENCE:{self.seqs[first]}",
@@ -171,8 +178,15 @@ class DvrIndex:
                  f"{self.disc_before[first] + (self.flags[first] & DISCONTINUITY)}"]
         lines.append("#EXT-X-PLAYLIST-TYPE:VOD" if ended else
                      "#EXT-X-START:TIME-OFFSET=0,PRECISE=YES")
-        if all(self.flags[i] & INDEPENDENT for i in span):
+        if skipped:
+            lines.append(dvrdelta.control_line(target_duration))
+        if not self.flags[first:span.stop].translate(None, INDEPENDENT_FLAGS):
             lines.append("#EXT-X-INDEPENDENT-SEGMENTS")
+        if skipped > 0:  # the MAP in force is named again, a KEY ended again
+            listed = first + skipped
+            lines += [dvrdelta.skip_line(skipped), self._text(
+                listed, span.stop, first, url_prefix, None, self.keys[listed - 1] is not None)[0]]
+            return "\n".join(lines) + "\n"
         # Full chunks of entries are rendered once and kept (a day-long span is 86,400
         # entries): their text depends only on the MAP and KEY in force before them.
         current_map: str | None = None

@@ -4,7 +4,8 @@ variants (as absolute times, so every rung of one session starts at the same ins
 
 A start older than the window is clamped to the oldest segment kept; a span with no
 segment (all of it older than the window, or the time-shift off) is a 404; a query that
-is no span, a 400 saying why.
+is no span, a 400 saying why. An open span offers delta updates (`_HLS_skip=YES`); it
+offers no blocking reload, so `_HLS_msn`/`_HLS_part` are not asked for and are ignored.
 """
 
 from __future__ import annotations
@@ -62,7 +63,8 @@ class TimeShift:
             raise Refused(400, f"{exc}\n") from None
         if name == self._ladder.master_name:
             return await self._master(directory, name, span)
-        return self._variant(name, span)
+        # a delta update (hlsd.media.dvrdelta); v2 is YES: the index keeps no DATERANGE
+        return self._variant(name, span, query.get("_HLS_skip") in ("YES", "v2"))
 
     async def _master(self, directory: Path | None, name: str, span: Span) -> str:
         listing = self._listing()
@@ -74,13 +76,13 @@ class TimeShift:
             raise Refused(404, "no master playlist yet\n") from None
         return master_for_span(master, span)
 
-    def _variant(self, name: str, span: Span) -> str:
+    def _variant(self, name: str, span: Span, skip: bool) -> str:
         listing = self._listing()
         rung = None if listing is None else self._rung_of(listing, name)
         if listing is None or rung is None:
             raise Refused(404, OFF)
         text = listing.dvr[rung].render(span.start, span.end, listing.settings.target_duration,
-                                        listing.settings.url_prefix)
+                                        listing.settings.url_prefix, skip)
         if text is None:
             raise Refused(404, "no segment kept in that span\n")
         return text

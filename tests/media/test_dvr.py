@@ -163,3 +163,78 @@ def test_rendered_chunks_are_reused_with_the_map_and_key_in_force() -> None:
         assert warm.render(*args) == build().render(*args)
     warm.trim(100.0, keep_from_seq=10**9)  # chunks that left are forgotten
     assert all(key[0] >= 2 for key in warm._rendered)
+
+
+def expand(delta: str, skipped: int) -> MediaPlaylist:
+    """The delta's listed entries as their own playlist: the EXT-X-SKIP line dropped and the
+    media sequence moved past what it replaced."""
+    lines = delta.splitlines()
+    lines.remove(f"#EXT-X-SKIP:SKIPPED-SEGMENTS={skipped}")
+    at = next(i for i, line in enumerate(lines) if line.startswith("#EXT-X-MEDIA-SEQUENCE:"))
+    lines[at] = f"#EXT-X-MEDIA-SEQUENCE:{int(lines[at].split(':')[1]) + skipped}"
+    return parse_media("\n".join(lines) + "\n")
+
+
+def header(text: str, tag: str) -> str:
+    return next(line for line in text.splitlines() if line.startswith(tag))
+
+
+def test_open_span_offers_delta_updates_that_skip_all_but_six_target_durations() -> None:
+    """1. 100 one-second segments, the open span from segment 10. 2. The full answer offers
+    CAN-SKIP-UNTIL (6 target durations). 3. `skip` replaces segments 10..93 with one
+    EXT-X-SKIP (each followed by ≥ 6 s); the rest, 94..99, are the full answer's last entries,
+    with the same media and discontinuity sequences; version 9."""
+    index = filled(100)
+    full = index.render(E0 + 10, None, 1)
+    delta = index.render(E0 + 10, None, 1, skip=True)
+    assert full is not None and delta is not None
+    assert "#EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL=6.000" in full.splitlines()
+    assert "#EXT-X-SKIP" not in full and "#EXT-X-VERSION:9" in delta.splitlines()
+    assert [e.seq for e in expand(delta, 84).entries] == list(range(94, 100))
+    assert expand(delta, 84).entries == parse_media(full).entries[84:]
+    for tag in ("#EXT-X-MEDIA-SEQUENCE:", "#EXT-X-DISCONTINUITY-SEQUENCE:",
+                "#EXT-X-SERVER-CONTROL:", "#EXT-X-START:"):
+        assert header(delta, tag) == header(full, tag)
+    assert index.render(E0 + 10, None, 1, skip=True) is delta  # kept, like full answers
+
+
+def test_closed_and_short_spans_offer_no_skipping_and_answer_whole() -> None:
+    index = filled(100)
+    closed = index.render(E0 + 10, E0 + 50, 1)
+    short = index.render(E0 + 94, None, 1)  # 6 s: nothing a delta could leave out
+    assert closed is not None and short is not None
+    for text in (closed, short):
+        assert "CAN-SKIP-UNTIL" not in text
+    assert index.render(E0 + 10, E0 + 50, 1, skip=True) == closed
+    assert index.render(E0 + 94, None, 1, skip=True) == short
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0.5, 1.0, 2.0]), st.booleans(), st.booleans(),
+                          st.integers(0, 2), st.booleans()), min_size=1, max_size=60),
+       st.integers(0, 59), st.integers(1, 2))
+def test_a_delta_expanded_equals_the_full_answer(
+        specs: list[tuple[float, bool, bool, int, bool]], first: int, target: int) -> None:
+    """Discontinuities, keys, init segments and gaps anywhere: the entries a delta lists
+    are the full answer's last ones, tags in force (MAP, KEY) included, and it skips every
+    entry followed by at least six target durations."""
+    index, start = DvrIndex(), 0.0
+    for seq, (duration, disc, keyed, init, gap) in enumerate(specs):
+        index.add(Entry(seq, f"s{seq}.m4s", duration, discontinuity=disc and seq > 0,
+                        key=KeyTag("k.key", f"{seq:032x}") if keyed else None,
+                        map_name=f"i{init}.mp4", gap=gap,
+                        program_date_time=T0 + timedelta(seconds=start)))
+        start += duration
+    begin = E0 + sum(d for d, *_ in specs[:min(first, len(specs) - 1)])
+    full = index.render(begin, None, target, "https://cdn/")
+    delta = index.render(begin, None, target, "https://cdn/", skip=True)
+    assert full is not None and delta is not None
+    entries = parse_media(full).entries
+    durations = [e.duration for e in entries]
+    expected = sum(1 for i in range(len(entries)) if sum(durations[i + 1:]) >= 6 * target)
+    if not expected:
+        assert delta == full and "CAN-SKIP-UNTIL" not in full
+        return
+    assert expand(delta, expected).entries == entries[expected:]
+    assert header(delta, "#EXT-X-DISCONTINUITY-SEQUENCE:") == header(
+        full, "#EXT-X-DISCONTINUITY-SEQUENCE:")
