@@ -60,8 +60,10 @@ def served(tmp_path: Path, dvr: float) -> tuple[TimeShift, Listing]:
 @pytest.mark.parametrize("low_latency", [False, True])
 async def test_spans_master_and_refusals(tmp_path: Path, low_latency: bool) -> None:
     """1. An origin (with LL-HLS's front and live edge, or without) serves a folder whose
-    destination keeps 100 s; 2. a closed span, an open one, the master with a span, the
-    plain live playlist; 3. a bad time (400), a span older than everything (404)."""
+    destination keeps 100 s; 2. a closed span, an open one and its delta update (asked
+    for in any query order, with LL-HLS's directives too; a closed span's never skips), the
+    master with a span, the plain live playlist; 3. a bad time (400), a span older than
+    everything (404)."""
     timeshift, _ = served(tmp_path, 3600.0)
     live = LiveEdge(1, 6, 0.5, lambda rung: f"live_{rung}.m3u8") if low_latency else None
     origin = HttpOrigin(HttpSettings(port=0), tmp_path, Status(), live=live,
@@ -79,6 +81,17 @@ async def test_spans_master_and_refusals(tmp_path: Path, low_latency: bool) -> N
             status, text = await get("live_hi.m3u8?start=now-30")
             assert status == 200 and not parse_media(text).ended
             assert parse_media(text).entries[-1].seq == 99
+            # a delta update, whatever the query's order and with LL-HLS's directives
+            start = f"start={time.time() - 30:.3f}"
+            full = (await get(f"live_hi.m3u8?{start}"))[1]
+            assert "#EXT-X-SERVER-CONTROL:CAN-SKIP-UNTIL=6.000" in full
+            for query in (f"_HLS_skip=YES&{start}",
+                          f"_HLS_msn=99&_HLS_part=0&_HLS_skip=v2&{start}"):
+                status, delta = await get(f"live_hi.m3u8?{query}")
+                assert status == 200 and "#EXT-X-SKIP:SKIPPED-SEGMENTS=" in delta, query
+                assert delta.splitlines()[-6:] == full.splitlines()[-6:]
+            assert "#EXT-X-SKIP" not in (await get("live_hi.m3u8?start=now-40&end=now-20&"
+                                                   "_HLS_skip=YES"))[1]
             status, text = await get("live.m3u8?start=now-30")
             assert status == 200 and f"live_hi.m3u8?start={int(time.time()) - 30}" in text
             status, text = await get("live_hi.m3u8")  # no span: the file as published

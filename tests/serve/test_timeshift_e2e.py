@@ -13,6 +13,7 @@ import pytest
 from hlsd.media.parse import parse_media
 from hlsd.media.playlist import MediaPlaylist
 from tests.daemon_util import lavfi_command, probe_duration, read, running, wait_for, write_config
+from tests.media.test_dvr import expand
 from tests.serve.test_playback import origin_url
 
 pytestmark = pytest.mark.e2e
@@ -46,11 +47,12 @@ def test_past_spans_are_served_and_the_window_is_kept(tmp_path: Path) -> None:
     until the origin holds 42 s of it. 2. `?start=now-40&end=now-20` is closed (ENDLIST),
     starts within a segment of its start, lasts 20 s ± 2, every segment is served and it
     decodes to its EXTINF sum. 3. `?start=now-30` is open and ends at the live edge.
-    4. A start older than the window is clamped to the oldest segment. 5. The master
-    carries the span to its variants. 6. The plain live playlist is unchanged. 7. The
-    first segment is deleted, but only once it is 45 s behind the live edge. 8. After a
-    restart the window still reaches back before it (the index came back with the
-    state), the gap marked by a discontinuity."""
+    Its delta update (`_HLS_skip=YES`) skips all but the last 6 s: expanded, it is the full
+    answer of the same moment. 4. A start older than the window is clamped to the oldest
+    segment. 5. The master carries the span to its variants. 6. The plain live playlist is
+    unchanged. 7. The first segment is deleted, but only once it is 45 s behind the live
+    edge. 8. After a restart the window still reaches back before it (the index came back
+    with the state), the gap marked by a discontinuity."""
     www = tmp_path / "www"
     config = write_config(
         tmp_path / "dvr.yaml", temp_dir=str(tmp_path / "work"), input_location="lavfi",
@@ -91,6 +93,21 @@ def test_past_spans_are_served_and_the_window_is_kept(tmp_path: Path) -> None:
         assert not open_span.ended
         assert asked - 30 - 1.5 <= first_date(open_span) <= time.time() - 30 + 0.01
         assert open_span.entries[-1].seq >= live.entries[-1].seq - 1
+
+        def same_moment() -> tuple[str, str] | None:
+            span = f"start={time.time() - 40:.3f}"
+            full = get(f"{variant}?{span}")[1]
+            delta = get(f"{variant}?_HLS_skip=YES&{span}")[1]
+            return (full, delta) if get(f"{variant}?{span}")[1] == full else None
+
+        full, delta = wait_for(same_moment, 10, "a full answer and a delta of one moment")
+        skip = next(line for line in delta.splitlines() if line.startswith("#EXT-X-SKIP:"))
+        skipped = int(skip.split("=")[1])
+        whole, listed = parse_media(full), expand(delta, skipped)
+        assert listed.entries == whole.entries[skipped:]
+        assert listed.media_sequence == whole.media_sequence + skipped > whole.media_sequence
+        tail = [e.duration for e in listed.entries]
+        assert sum(tail[1:]) < 6 <= sum(tail), tail  # all but six target durations skipped
 
         clamped = playlist(f"{variant}?start=now-3600")
         assert clamped.entries[0].seq <= oldest.seq + 1, "clamped to the oldest kept"
