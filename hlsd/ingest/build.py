@@ -36,7 +36,8 @@ def reader_options(config: cfg.Config) -> list[str]:
 
 def ingest_inputs(config: cfg.Config, ffmpeg: str) -> list[InputSpec]:
     return input_specs(ffmpeg, config.input_location, config.backup_inputs,
-                       reader_options(config), config.source_command)
+                       reader_options(config), config.source_command,
+                       locked=config.timeline == "locked")
 
 
 def build_ingest(config: cfg.Config, ffmpeg: str, report: IngestReport | None = None,

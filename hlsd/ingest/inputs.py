@@ -34,8 +34,8 @@ ENCODER_FEED_OPTIONS = ("-f", "mpegts", *PROBE_OPTIONS)
 # writes each packet as it comes.
 RELAY_OUTPUT = ("-map", "0:v:0?", "-map", "0:a?", "-map", "0:d?", "-c", "copy",
                 "-max_interleave_delta", "1", "-f", "mpegts", "-flush_packets", "1", "-")
-# The input's own timestamps, untouched: timeline: locked numbers segments by them
-# (hlsd.encode.locked), and a SCTE-35 splice_time is on that clock (hlsd.ingest.splices).
+# timeline: locked: the input's own timestamps, untouched (hlsd.encode.locked); a SCTE-35
+# splice_time is on that clock too (hlsd.media.livesplices).
 COPYTS = ("-copyts",)
 # Else the MPEG-TS muxer adds 1.4 s, and a start in the minute before the 33-bit wrap
 # (ffmpeg then counts the timestamps before it as negative) moves them all up to 0.
@@ -165,16 +165,18 @@ def reader_argv(ffmpeg: str, location: str, input_options: list[str],
 
 
 def input_specs(ffmpeg: str, primary: str, backups: tuple[str, ...],
-                input_options: list[str], source_command: str | None) -> list[InputSpec]:
+                input_options: list[str], source_command: str | None,
+                locked: bool = False) -> list[InputSpec]:
     specs = []
     for i, location in enumerate((primary, *backups)):
         argv, added = reader_argv(ffmpeg, location, input_options, source_command)
         mezzanine = mezzanine_argv(argv)
-        if "-i" in argv:
+        # Not otherwise: without -copyts ffmpeg re-bases a source that starts again
+        # (a restarted publisher's timestamps go back); with it, it would clamp them.
+        if locked and "-i" in argv:
             argv, more = keeping_timestamps(argv)
             added += more
-        if mezzanine:
-            mezzanine = keeping_timestamps(mezzanine)[0]
+            mezzanine = keeping_timestamps(mezzanine)[0] if mezzanine else []
         # What the reader is told decides (a source_command's own -listen 1 included).
         specs.append(InputSpec("primary" if i == 0 else f"backup {i}", location,
                                is_listener(location, argv[:argv.index("-i")] if "-i" in argv

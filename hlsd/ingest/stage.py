@@ -46,6 +46,9 @@ class SourcePackets(Protocol):
         """Packets of input `index` (0: the primary) while it is on air, as the encoders
         get them (the SCTE-35 in them: hlsd.service.splices)."""
 
+    def source_line(self, index: int, line: str) -> None:
+        """A line of input `index`'s reader (its start time among them)."""
+
 
 class Ingest:
     """The encoders' Feed for a live input hlsd opens itself."""
@@ -218,6 +221,8 @@ class Ingest:
                 log.error("input is uncompressed, which the source_command cannot relay as "
                           "MPEG-TS: make it encode (README: Capture devices)",
                           input=reader.label, stream=line.strip())
+        if index is not None and self._tap is not None:
+            self._tap.source_line(index, line)
         if index is not None:  # the slate takes the inputs' shape, not its own
             self._shapes[index] = update_shape(self._shapes.get(index, SourceShape()), line)
 

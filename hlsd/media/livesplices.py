@@ -1,7 +1,14 @@
 """SCTE-35 in a live input's packets as its relay delivers them (the ingest stage hands
 them over): the splice_info_sections, each with the input's clock at its arrival (the
-newest video PTS: the relay keeps the input's timestamps), handed to a SpliceSink as
-hlsd.media.splices.LiveSplice. Pure: packets and the time of their arrival in.
+newest video PTS), handed to a SpliceSink as hlsd.media.splices.LiveSplice. Pure: packets,
+the time of their arrival and the relay's lines in.
+
+The input's clock: with timeline: locked the relay keeps the input's timestamps. Else
+ffmpeg's relay starts them at its input's start time plus its muxer's delay (1.4 s): the
+"Duration: …, start: S" line it prints gives the offset back, to within ffmpeg's shift
+of a first negative DTS (B-frames: a frame or two). A source that starts again within
+one relay run (its timestamps going back) is re-based by ffmpeg unseen: a pre-roll then
+out of bounds is not believed, and the splice is taken as immediate (`LiveSplice.placed`).
 
 ffmpeg 5.1's relay turns a SCTE-35 PID into private-data PES (stream_type 0x06, stream_id
 0xFC), one whole section each; a relay of the operator's own may pass the PID on as
@@ -11,6 +18,8 @@ encrypted, and whatever could not be put together, is counted (`errors`), never 
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from typing import Protocol
 
 from hlsd.media import scte35
@@ -26,6 +35,11 @@ from hlsd.media.splices import (
     pmt_streams,
 )
 
+RELAY_START = re.compile(r"^\s*Duration: .*, start: (-?\d+\.\d+)")
+MUX_DELAY = 126_000  # 2 x ffmpeg's default -muxdelay 0.7 s, in 90 kHz ticks
+# Pre-rolls beyond these are no SCTE-35 cue's (SCTE 35 asks for 4 s or more, broadcasters
+# send 4 to 60 s): the clock estimate is wrong (a source that started again).
+EARLIEST, LATEST = -10.0, 300.0
 PRIVATE_PES = 0x06  # stream_type of ffmpeg's relayed SCTE-35 (and of other private data)
 PES_START = b"\0\0\1\xfc"  # start code and the stream_id ffmpeg gives it
 
@@ -71,11 +85,21 @@ class _PesSections:
         return body if body[:1] == bytes([scte35.TABLE_ID]) else None
 
 
-class SpliceReader:
-    """Fed one input's relayed packets in order (whole 188-byte packets)."""
+def relay_offset(line: str) -> int | None:
+    """Ticks from a relay's clock back to its input's, from the relay's "start:" line
+    (a relay without -copyts); None for any other line."""
+    found = RELAY_START.match(line)
+    return None if found is None else round(float(found.group(1)) * 90_000) - MUX_DELAY
 
-    def __init__(self, sink: SpliceSink) -> None:
+
+class SpliceReader:
+    """Fed one input's relayed packets in order (whole 188-byte packets). `exact`: the
+    relay keeps the input's timestamps; else `rebase` says the offset."""
+
+    def __init__(self, sink: SpliceSink, exact: bool = True) -> None:
         self._sink = sink
+        self._exact = exact
+        self._offset = 0  # relayed timestamp + this = the input's
         self._arrived = 0.0
         self._pat = SectionAssembler(PAT_PID)
         self._pmt: SectionAssembler | None = None
@@ -85,6 +109,11 @@ class SpliceReader:
         self._now: int | None = None  # the newest video PTS: the input's clock
         self._skipped = 0  # what the assemblers had dropped, as last reported
 
+    def rebase(self, offset: int) -> None:
+        """The relay started again, its clock `offset` ticks behind the input's."""
+        self._offset = offset
+        self._now = None
+
     def feed(self, chunk: memoryview, arrived: float) -> None:
         """`arrived`: when the chunk came (time.time())."""
         self._arrived = arrived
@@ -93,7 +122,8 @@ class SpliceReader:
             pid = (packet[1] & 0x1F) << 8 | packet[2]
             if pid == self._video:
                 pts = pes_pts(packet)
-                self._now = self._now if pts is None else pts
+                if pts is not None:
+                    self._now = (pts + self._offset) % scte35.PTS_WRAP
             elif pid in self._pes:
                 section = self._pes[pid].feed(packet)
                 if section is not None:
@@ -133,5 +163,9 @@ class SpliceReader:
         except scte35.Scte35Error:
             self._sink.splice_errors(1)
             return
-        if not isinstance(info.command, scte35.SpliceNull):  # a heartbeat
-            self._sink.splice(live_splice(info, self._arrived, self._now))
+        if isinstance(info.command, scte35.SpliceNull):  # a heartbeat
+            return
+        splice = live_splice(info, self._arrived, self._now)
+        if not self._exact and not EARLIEST <= splice.pre_roll <= LATEST:
+            splice = replace(splice, pre_roll=0.0, pts=None, placed=False)
+        self._sink.splice(splice)

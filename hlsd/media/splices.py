@@ -53,6 +53,7 @@ class LiveSplice:
     arrived: float
     pre_roll: float
     pts: int | None
+    placed: bool = True  # False: its time could not be believed, taken as immediate
 
 
 def live_splice(info: scte35.SpliceInfo, arrived: float, now_pts: int | None) -> LiveSplice:

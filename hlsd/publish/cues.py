@@ -60,6 +60,9 @@ class CueDesk:
         report = log.debug if what in ("repeat", "ignored") else log.info
         report("SCTE-35 from the input", splice=what, splice_event_id=event_of(live.info),
                pre_roll=round(live.pre_roll, 3), duration=live.info.duration)
+        if not live.placed and what != "repeat":
+            log.warning("SCTE-35 splice time not believed (the input's clock jumped?): "
+                        "taken as immediate", splice_event_id=event_of(live.info))
 
     def marks(self, seq: int, date: datetime, pts: int | None,
               offset: float | None = None) -> tuple[str, ...]:

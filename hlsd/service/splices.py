@@ -15,7 +15,7 @@ import structlog
 from hlsd import config as cfg
 from hlsd.config.location import local_path
 from hlsd.ingest.tsfile import is_transport_stream, read_packets
-from hlsd.media.livesplices import SpliceReader
+from hlsd.media.livesplices import SpliceReader, relay_offset
 from hlsd.media.splices import LiveSplice, PlannedBreak, SpliceScanner, cut_points, plan
 from hlsd.publish.cues import CueDesk
 from hlsd.service.metrics import Metrics
@@ -40,8 +40,17 @@ class LiveSplices:
         self._reported_at = -ERROR_REPORT
 
     def source_packets(self, index: int, chunk: memoryview) -> None:
-        reader = self._readers.setdefault(index, SpliceReader(self))
-        reader.feed(chunk, time.time())
+        self._reader(index).feed(chunk, time.time())
+
+    def source_line(self, index: int, line: str) -> None:
+        offset = relay_offset(line)
+        if offset is not None and not self._exact:  # (locked: the input's own clock)
+            self._reader(index).rebase(offset)
+
+    def _reader(self, index: int) -> SpliceReader:
+        if index not in self._readers:
+            self._readers[index] = SpliceReader(self, self._exact)
+        return self._readers[index]
 
     def splice(self, splice: LiveSplice) -> None:
         self._cues.splice(splice, self._exact)

@@ -200,8 +200,7 @@ def test_input_specs_label_each_input_and_judge_each_listener() -> None:
         assert value_of(spec.argv, "-i") == spec.location
         assert "-re" in before_input(spec.argv)
     assert "-listen" in specs[0].added and "-listen" not in specs[1].added
-    assert specs[1].added == ("-nostdin", "-nostats", *PROBE, "-copyts", "-mpegts_copyts",
-                              "1", "-avoid_negative_ts", "disabled")
+    assert specs[1].added == ("-nostdin", "-nostats", *PROBE)
 
 
 def test_input_specs_listen_option_makes_every_input_a_listener() -> None:
@@ -259,9 +258,14 @@ def test_the_mezzanine_reader_encodes_where_the_relay_copies() -> None:
     relay, mezzanine = list(spec.argv), list(spec.mezzanine)
     assert "copy" in relay and "copy" not in mezzanine
     assert mezzanine[:mezzanine.index("-c:v")] == relay[:relay.index("-c")]
-    assert mezzanine[-1] == "-" and value_of(mezzanine, "-flush_packets") == "1"
-    assert value_of(mezzanine, "-mpegts_copyts") == "1"  # timestamps kept, as the relay's
+    assert mezzanine[-3:] == ["-flush_packets", "1", "-"]
     assert "libx264" in mezzanine and "aac" in mezzanine
+
+
+def test_a_locked_mezzanine_reader_keeps_the_timestamps_too() -> None:
+    (spec,) = input_specs(FF, "/dev/video0", (), ["-f", "v4l2"], None, locked=True)
+    assert "libx264" in spec.mezzanine and "-copyts" in spec.mezzanine
+    assert value_of(spec.mezzanine, "-mpegts_copyts") == "1" and spec.mezzanine[-1] == "-"
 
 
 def test_a_source_command_reader_has_no_mezzanine() -> None:

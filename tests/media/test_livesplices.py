@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from hlsd.media import scte35
-from hlsd.media.livesplices import SpliceReader
+from hlsd.media.livesplices import SpliceReader, relay_offset
 from hlsd.media.sections import crc32_mpeg2, packetize
 from hlsd.media.splices import LiveSplice
 
@@ -120,3 +120,22 @@ def test_other_private_data_is_left_alone() -> None:
     feed(reader, [*program(0x06), *pes(CUES, 0xBD, NOW, b"\xfc" + bytes(30)),
                   *pes(CUES, 0xFC, NOW, b"\x15" + bytes(30))])
     assert sink.splices == [] and sink.errors == 0
+
+
+def test_a_relay_without_copyts_is_rebased_from_its_start_line() -> None:
+    """ffmpeg's relay starts its clock at its input's start + 1.4 s: the "start:" line
+    gives the input's clock back; a pre-roll out of bounds then (the source started
+    again unseen) is not believed: taken as immediate."""
+    assert relay_offset("  Duration: N/A, start: 3001.378667, bitrate: N/A") == \
+        round(3001.378667 * 90_000) - 126_000
+    assert relay_offset("Stream #0:0[0x100]: Video: h264") is None
+    sink = Sink()
+    reader = SpliceReader(sink, exact=False)
+    reader.rebase(NOW - 126_000)  # the relay's 1.4 s is the input's NOW
+    feed(reader, [*program(0x06), *pes(VIDEO, 0xE0, 126_000, b"\0" * 10),
+                  *pes(CUES, 0xFC, 126_000, scte35.splice_insert(1, NOW + 450_000, None)),
+                  *pes(CUES, 0xFC, 126_000, scte35.splice_insert(2, NOW + 900 * 90_000,
+                                                                 None))])
+    first, second = sink.splices
+    assert first.pre_roll == pytest.approx(5.0) and first.placed
+    assert second.pre_roll == 0.0 and second.pts is None and not second.placed

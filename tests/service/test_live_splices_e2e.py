@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
 from hlsd.media import scte35
+from hlsd.media.parse import parse_media
 from hlsd.media.sections import crc32_mpeg2
 from tests.daemon_util import FAST_X264, read, running, wait_for, write_config
 from tests.faults.harness import free_port
@@ -42,28 +44,49 @@ def logged(log: Path, event: str) -> bool:
                for line in (read(log) or "").splitlines() if line.startswith("{"))
 
 
-def test_a_live_splice_insert_opens_the_same_break_on_every_rung(tmp_path: Path) -> None:
+def on_grid(pts: int) -> int:
+    """The first segment boundary at or after `pts` on timeline: locked's grid, which is
+    on U = PTS + n x 2^33 (n: the wraps nearest to the wall clock; README)."""
+    grid, wrap = LENGTH * 90_000, 1 << 33
+    n = round((time.time() * 90_000 - pts) / wrap)
+    return -(-(pts + n * wrap) // grid) * grid - n * wrap
+
+
+def first_pts(path: Path) -> float:
+    out = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                          "stream=start_time", "-of", "csv=p=0", str(path)],
+                         capture_output=True, text=True, timeout=30, check=True).stdout
+    return float(out.split()[0])
+
+
+@pytest.mark.parametrize("timeline", ["local", "locked"])
+def test_a_live_splice_insert_opens_the_same_break_on_every_rung(
+        tmp_path: Path, timeline: str) -> None:
     """1. a 30 s H.264/AAC source whose PMT names a SCTE-35 PID (CUEI in the program
-       loop), sent over UDP at real-time pace; its sections: at 5 s one with a bad CRC
+       loop), sent over UDP at real-time pace; its sections (the splice point on a
+       segment boundary of the input's clock, ~14 s in): at 5 s one with a bad CRC
        (ffmpeg's relay drops it), at 6 s a malformed one (its command runs past its end);
        at 8, 9 and 10 s the same splice_insert (event 4242, out of network, splice at
        14 s, break_duration 8 s); at 9 s event 4243 (splice at 20 s), cancelled at 11 s
-    2. `hlsd run`: live ladder of two rungs, 2 s segments, its HTTP origin
+    2. `hlsd run`: live ladder of two rungs, 2 s segments, its HTTP origin; `timeline`
+       local (placed by the wall clock) or locked (by the input's timestamps)
     3. every rung lists DATERANGE splice-4242 once opening, on the segment whose PDT is
        its START-DATE, within one segment after the moment the splice frame was sent
        (+ the encoders' latency), PLANNED-DURATION 8, SCTE35-OUT the very section; the
        same START-DATE on both rungs
+       (locked: that segment's first frame is the splice point's, within a frame)
     4. its return: END-DATE 8 s (± a segment) after START-DATE, on a listed segment
     5. nothing for the cancelled event; /metrics counts the malformed section; hlsd
        still runs"""
     source = tmp_path / "source.ts"
     make_source(source)
-    section = b""
+    section, splice = b"", 0
 
     def sections(first: int) -> list[tuple[float, bytes]]:
         nonlocal section
-        section = scte35.splice_insert(EVENT, first + round(SPLICE * 90_000),
-                                       round(BREAK * 90_000))
+        nonlocal splice
+        splice = on_grid(first + round(SPLICE * 90_000))
+        section = scte35.splice_insert(EVENT, splice, round(BREAK * 90_000))
         bad = bytearray(scte35.splice_insert(EVENT + 10, first + 20 * 90_000, 90_000))
         bad[-6] ^= 0xFF
         malformed = bytearray(scte35.splice_insert(EVENT + 11, first + 20 * 90_000, None))
@@ -82,7 +105,8 @@ def test_a_live_splice_insert_opens_the_same_break_on_every_rung(tmp_path: Path)
     config = write_config(
         tmp_path / "hlsd.yaml", temp_dir=str(tmp_path / "work"), live=True,
         input_location=f"udp://127.0.0.1:{port}?overrun_nonfatal=1&fifo_size=50000",
-        segment_length=LENGTH, index_segment_count=20, encoding_profile=list(RUNGS),
+        segment_length=LENGTH, index_segment_count=20, timeline=timeline,
+        encoding_profile=list(RUNGS),
         transfer_profile="www", www={"transfer_type": "copy", "directory": str(www)},
         http={"listen": "127.0.0.1", "port": 0},
         **{n: {"ffmpeg_command": f"ffmpeg -i %s {o} -f mpegts -"} for n, o in RUNGS.items()})
@@ -101,11 +125,15 @@ def test_a_live_splice_insert_opens_the_same_break_on_every_rung(tmp_path: Path)
                 metrics = answer.read().decode()
         finally:
             sender.stop()
-    splice_sent = sender.wall_of(sender.first_pts + round(SPLICE * 90_000))  # type: ignore[operator]
+    splice_sent = sender.wall_of(splice)
     starts = set()
     for rung, path in playlists.items():
         text = read(path) or ""
         (out, out_pdt), (back, back_pdt) = ranges(text, f"splice-{EVENT}")
+        if timeline == "locked":
+            name = next(e.name for e in parse_media(text).entries
+                        if e.program_date_time == out.start)
+            assert abs(first_pts(www / name) - splice / 90_000) <= 0.041, (rung, name)
         assert out.start == out_pdt and back_pdt == back.end, (rung, text)
         late = out.start.timestamp() - splice_sent
         print(rung, "START-DATE - splice frame sent:", round(late, 3), "s; DURATION",
