@@ -165,3 +165,29 @@ def test_ll_hls_playlists_carry_the_break(tmp_path: Path) -> None:
             assert "#EXT-X-PART:" in text and "#EXT-X-DISCONTINUITY" not in text.splitlines()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
+
+
+def test_hlsd_cue_finds_the_daemon_after_a_reload_moved_temp_dir(tmp_path: Path) -> None:
+    """1. `hlsd run`: a live one-rung ladder, temp_dir work1
+    2. the config's temp_dir changed to work2, SIGHUP: the control socket appears there
+    3. `hlsd cue` with the new config: exit 0, the break opens; no socket left in work1"""
+    www, log = tmp_path / "www", tmp_path / "hlsd.log"
+    settings = dict(
+        input_location="lavfi", live=True, segment_length=1, index_segment_count=10,
+        encoding_profile=["sound"], transfer_profile="www",
+        www={"transfer_type": "copy", "directory": str(www)},
+        sound={"ffmpeg_command": f"{SOURCE} {RUNGS['sound']} -f mpegts -"})
+    config = write_config(tmp_path / "hlsd.yaml", temp_dir=str(tmp_path / "work1"), **settings)
+    playlist = www / "live_sound.m3u8"
+    with running(config, log) as proc:
+        wait_for(lambda: last_seq(read(playlist)) >= 0, 30, "a first segment")
+        write_config(config, temp_dir=str(tmp_path / "work2"), **settings)
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: (tmp_path / "work2" / "control.sock").exists(), 30,
+                 "the control socket in the new temp_dir")
+        done = cue(config, "--duration", "2", "--id", "after-reload")
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("ID=after-reload START-DATE=")
+        assert not (tmp_path / "work1" / "control.sock").exists()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
