@@ -14,6 +14,9 @@ streaming for a day; then, per window:
     sequentially by one aiohttp client for a closed span (`start=now-40&end=now-20`), an
     open one (`start=now-30`), the master (`live.m3u8?start=now-30`) and the whole window
     (`start=now-86400`, gzip accepted, as players send): request sent to body read.
+    Then the whole window's open span again, full and as a delta update (`_HLS_skip=YES`),
+    each asked right after one more segment is listed (no kept answer can serve it): time
+    and size, plain and gzipped.
 (c) Memory per hour of window (tracemalloc over building one rung's index of 3,600
     entries), the state's size and its serialisation time: every second, in steady state
     (the index's full chunks encoded once, as a daemon does as they fill), and the first
@@ -171,8 +174,37 @@ async def ask_origin(ladder: Ladder, dest: Destination, www: Path, rung: str,
                         assert answer.status == 200, (path, answer.status)
                     times.append(time.perf_counter() - started)
                 figures[f"{label}_p50"], figures[f"{label}_p99"] = pct(times, 50), pct(times, 99)
+            figures |= await fresh_answers(client, origin.url + ladder.variant_name(rung),
+                                           dest.listing.dvr[rung], requests)
     finally:
         await origin.stop()
+    return figures
+
+
+async def fresh_answers(client: aiohttp.ClientSession, url: str, index: DvrIndex,
+                        requests: int) -> dict[str, float]:
+    """The whole window's open span, full and as a delta update (`_HLS_skip=YES`), each
+    asked right after a new segment is listed (so never a kept answer, as players
+    reloading every target duration see it): time, and bytes on the wire (gzip) and not."""
+    figures: dict[str, float] = {}
+    for label, query in (("full", ""), ("delta", "&_HLS_skip=YES")):
+        times = []
+        for _ in range(max(1, requests // 5)):
+            seq = index.seqs[-1] + 1
+            index.add(Entry(seq, f"x-{seq}.ts", 1.0, program_date_time=datetime.fromtimestamp(
+                index.starts[-1] + 1.0, UTC)))
+            started = time.perf_counter()
+            async with client.get(f"{url}?start=now-86400{query}",
+                                  headers={"Accept-Encoding": "gzip"},
+                                  auto_decompress=False) as answer:
+                body = await answer.read()
+                assert answer.status == 200, (query, answer.status)
+            times.append(time.perf_counter() - started)
+        async with client.get(f"{url}?start=now-86400{query}") as answer:
+            text = await answer.read()
+            assert (b"#EXT-X-SKIP:" in text) == bool(query), query
+        figures |= {f"{label}_p50": pct(times, 50), f"{label}_p99": pct(times, 99),
+                    f"{label}_gzip": float(len(body)), f"{label}_bytes": float(len(text))}
     return figures
 
 
@@ -214,8 +246,16 @@ def main() -> None:
                        ("master_p99", "master?start= p99 (ms)"),
                        ("whole_p50", "whole window, p50 (ms)"),
                        ("whole_p99", "whole window, p99 (ms)"),
+                       ("full_p50", "new segment: full p50 (ms)"),
+                       ("full_p99", "new segment: full p99 (ms)"),
+                       ("delta_p50", "new segment: delta p50 (ms)"),
+                       ("delta_p99", "new segment: delta p99 (ms)"),
                        ("save_p99", "state save p99 (ms)")):
         a, b = small[key] * 1000, large[key] * 1000
+        print(f"{label:<28}{a:>14.2f}{b:>14.2f}{b / a if a else float('nan'):>8.2f}")
+    for key, label in (("full_bytes", "full answer (kB)"), ("full_gzip", "  gzipped (kB)"),
+                       ("delta_bytes", "delta answer (kB)"), ("delta_gzip", "  gzipped (kB)")):
+        a, b = small[key] / 1000, large[key] / 1000
         print(f"{label:<28}{a:>14.2f}{b:>14.2f}{b / a if a else float('nan'):>8.2f}")
     print(f"{'state save, first (ms)':<28}{small['cold_save'] * 1000:>14.2f}"
           f"{large['cold_save'] * 1000:>14.2f}")
