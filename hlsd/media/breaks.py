@@ -82,7 +82,7 @@ class Break:
                          planned_duration=self.cue.duration, scte35_in=self.back)
 
     def returns(self, seq: int, date: datetime, offset: float | None,
-                pts: int | None = None) -> datetime | None:
+                pts: int | None = None, began: datetime | None = None) -> datetime | None:
         """When segment `seq` is where the break returns: its END-DATE. A scheduled break
         is timed by media seconds (a file encodes faster than real time, so its dates do
         not measure media), a live one by the timestamps (locked) or dates, an operator's
@@ -94,7 +94,8 @@ class Break:
         if reached is not None:
             return date if reached else None
         if cue.back_date is not None:
-            return date if date >= cue.back_date - timedelta(seconds=RETURN_SLACK) else None
+            at = began or date
+            return date if at >= cue.back_date - timedelta(seconds=RETURN_SLACK) else None
         if cue.back_at is not None:
             if offset is None or self.offset is None or offset < cue.back_at - RETURN_SLACK:
                 return None
@@ -156,9 +157,10 @@ class AdBreaks:
         if info.out:
             if pending is not None or opened is not None:
                 return "repeat"
+            # Placed by dates, the break lasts its duration from where it opened (the
+            # playlist dates run evenly, the wall clock of arrivals jitters).
             self._cues.append(Cue(
                 ident, duration, out=info.raw, date=date, pts=pts,
-                back_date=None if duration is None else date + timedelta(seconds=duration),
                 back_pts=None if duration is None or pts is None
                 else (pts + round(duration * scte35.TICKS)) % scte35.PTS_WRAP))
             return "opens"
@@ -181,19 +183,20 @@ class AdBreaks:
         return cue is not None
 
     def marks(self, seq: int, date: datetime, pts: int | None, offset: float | None = None,
-              ) -> tuple[tuple[str, ...], list[Break]]:
+              began: datetime | None = None) -> tuple[tuple[str, ...], list[Break]]:
         """The lines segment `seq` (starting at `date`, timestamp `pts`, `offset` media
-        seconds after the first segment) carries, and the breaks that opened on it just
-        now (decided by this call)."""
+        seconds after the first segment; `began`: when it finished less its duration, the
+        wall clock a live splice is placed by, as dates may run early) carries, and the
+        breaks that opened on it just now (decided by this call)."""
         opened: list[Break] = []
-        for cue in [c for c in self._cues if self._due(c, seq, date, pts, offset)]:
+        for cue in [c for c in self._cues if self._due(c, seq, began or date, pts, offset)]:
             self._cues.remove(cue)
             duration = None if cue.duration is None else round(cue.duration * scte35.TICKS)
             out = cue.out or scte35.splice_insert(cue.event_id, pts, duration)
             opened.append(Break(cue, seq, date, out, offset))
         self._breaks.extend(opened)
         for brk in self._breaks:
-            end = brk.returns(seq, date, offset, pts)
+            end = brk.returns(seq, date, offset, pts, began)
             if end is not None:
                 brk.end_seq, brk.end = seq, end
                 brk.back = brk.cue.back if brk.cue.out is not None else scte35.splice_insert(
@@ -208,13 +211,13 @@ class AdBreaks:
         return tuple(lines), opened
 
     @staticmethod
-    def _due(cue: Cue, seq: int, date: datetime, pts: int | None, offset: float | None,
+    def _due(cue: Cue, seq: int, began: datetime, pts: int | None, offset: float | None,
              ) -> bool:
         reached = _reached(pts, cue.pts)
         if reached is not None:
             return reached
         if cue.date is not None:
-            return date >= cue.date - timedelta(seconds=RETURN_SLACK)
+            return began >= cue.date - timedelta(seconds=RETURN_SLACK)
         if cue.at is None:
             return cue.from_seq <= seq
         return offset is not None and offset >= cue.at - RETURN_SLACK

@@ -65,8 +65,8 @@ class CueDesk:
                         "taken as immediate", splice_event_id=event_of(live.info))
 
     def marks(self, seq: int, date: datetime, pts: int | None,
-              offset: float | None = None) -> tuple[str, ...]:
-        lines, opened = self.breaks.marks(seq, date, pts, offset)
+              offset: float | None = None, began: datetime | None = None) -> tuple[str, ...]:
+        lines, opened = self.breaks.marks(seq, date, pts, offset, began)
         for brk in opened:
             log.info("ad break opens", id=brk.cue.id, seq=seq, start_date=brk.start.isoformat(),
                      duration=brk.cue.duration)

@@ -7,7 +7,7 @@ The Intake is the RungSink the encode stage reports to (hlsd.encode.rungs).
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import structlog
@@ -184,15 +184,17 @@ class Intake:
             if taken is None:  # a gap took its number meanwhile
                 return
             event = taken
+        now = datetime.now(UTC)
         pdt = self.timeline.program_date_time(rung, event.seq, event.duration,
-                                              event.discontinuity, datetime.now(UTC))
+                                              event.discontinuity, now)
         seg = SegmentFile(rung=rung, seq=event.seq, path=path, duration=event.duration,
                           nbytes=nbytes, independent=event.keyframe,
                           discontinuity=event.discontinuity, program_date_time=pdt,
                           init=init if event.init is not None else None, key=key,
                           pts=event.pts, keyframes=keyframes, psi=event.psi,
                           marks=self.cues.marks(event.seq, pdt, event.pts,
-                                                self._offset(rung, event.pts)))
+                                                self._offset(rung, event.pts),
+                                                now - timedelta(seconds=event.duration)))
         if self.ladder.measure(rung, event.bytes, event.duration, iframe_bytes):
             stats = self.ladder.rungs[rung]
             log.warning("measured peak bitrate exceeds configured bandwidth", rung=rung,

@@ -195,3 +195,17 @@ def test_locked_timestamps_on_another_clock_fall_back_to_dates() -> None:
     breaks.splice(live(section, 1.0, 6.0, 3600 * 90_000), True)
     marks = opened(feed(breaks, ["a"], range(6)))
     assert sorted(marks) == [4]
+
+
+def test_a_live_splice_is_placed_by_when_segments_began_not_by_their_dates() -> None:
+    """Playlist dates may run early (a chain anchored on a fast start); a segment's
+    arrival less its duration does not: the splice at 8 s opens on the segment that
+    began at 8 s (+ latency) though its date says 7.8; it lasts its 4 s by dates."""
+    breaks = AdBreaks()
+    breaks.splice(live(scte35.splice_insert(3, None, 4 * 90_000), 2.0, 6.0, None), False)
+    opened_on = []
+    for seq in range(8):
+        lines, _ = breaks.marks(seq, T0 + timedelta(seconds=2 * seq - 0.2), None,
+                                began=T0 + timedelta(seconds=2 * seq + 0.3))
+        opened_on += [seq] * len(lines)
+    assert opened_on == [4, 6]

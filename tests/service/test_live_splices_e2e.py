@@ -59,22 +59,24 @@ def first_pts(path: Path) -> float:
     return float(out.split()[0])
 
 
-@pytest.mark.parametrize("timeline", ["local", "locked"])
+@pytest.mark.parametrize(("timeline", "push"), [("local", False), ("locked", False),
+                                               ("local", True)])
 def test_a_live_splice_insert_opens_the_same_break_on_every_rung(
-        tmp_path: Path, timeline: str) -> None:
+        tmp_path: Path, timeline: str, push: bool) -> None:
     """1. a 30 s H.264/AAC source whose PMT names a SCTE-35 PID (CUEI in the program
-       loop), sent over UDP at real-time pace; its sections (the splice point on a
-       segment boundary of the input's clock, ~14 s in): at 5 s one with a bad CRC
-       (ffmpeg's relay drops it), at 6 s a malformed one (its command runs past its end);
-       at 8, 9 and 10 s the same splice_insert (event 4242, out of network, splice at
-       14 s, break_duration 8 s); at 9 s event 4243 (splice at 20 s), cancelled at 11 s
+       loop), sent at real-time pace over UDP (push: to hlsd's TCP listener); its
+       sections: at 5 s one with a bad CRC (ffmpeg's relay drops it); at 6 s a malformed
+       one (its command runs past its end); at 8, 9 and 10 s the same splice_insert
+       (event 4242, out of network, break_duration 8 s, its splice point the first
+       segment boundary of the input's clock after 14 s); at 9 s event 4243 (splice at
+       20 s), cancelled at 11 s
     2. `hlsd run`: live ladder of two rungs, 2 s segments, its HTTP origin; `timeline`
        local (placed by the wall clock) or locked (by the input's timestamps)
     3. every rung lists DATERANGE splice-4242 once opening, on the segment whose PDT is
-       its START-DATE, within one segment after the moment the splice frame was sent
-       (+ the encoders' latency), PLANNED-DURATION 8, SCTE35-OUT the very section; the
-       same START-DATE on both rungs
-       (locked: that segment's first frame is the splice point's, within a frame)
+       its START-DATE, within one segment of the moment the splice frame was sent (the
+       pipeline's latency after it), PLANNED-DURATION 8, SCTE35-OUT the very section;
+       the same START-DATE on both rungs (locked: that segment's first frame is the
+       splice point's, within a frame)
     4. its return: END-DATE 8 s (± a segment) after START-DATE, on a listed segment
     5. nothing for the cancelled event; /metrics counts the malformed section; hlsd
        still runs"""
@@ -100,11 +102,13 @@ def test_a_live_splice_insert_opens_the_same_break_on_every_rung(
                 (9.0, other), (10.0, section), (11.0, bytes(cancel))]
 
     packets = cued(source, sections)
-    port = free_port(socket.SOCK_DGRAM)
+    port = free_port(socket.SOCK_STREAM if push else socket.SOCK_DGRAM)
+    location = f"tcp://127.0.0.1:{port}?listen=1" if push else \
+        f"udp://127.0.0.1:{port}?overrun_nonfatal=1&fifo_size=50000"
     www, log = tmp_path / "www", tmp_path / "hlsd.log"
     config = write_config(
         tmp_path / "hlsd.yaml", temp_dir=str(tmp_path / "work"), live=True,
-        input_location=f"udp://127.0.0.1:{port}?overrun_nonfatal=1&fifo_size=50000",
+        input_location=location,
         segment_length=LENGTH, index_segment_count=20, timeline=timeline,
         encoding_profile=list(RUNGS),
         transfer_profile="www", www={"transfer_type": "copy", "directory": str(www)},
@@ -113,7 +117,7 @@ def test_a_live_splice_insert_opens_the_same_break_on_every_rung(
     playlists = {rung: www / f"live_{rung}.m3u8" for rung in RUNGS}
     with running(config, log) as proc:
         wait_for(lambda: logged(log, "input reader started"), 30, "the input reader")
-        sender = UdpSender(packets, port).start()
+        sender = UdpSender(packets, port, tcp=push).start()
         try:
             returned = wait_for(lambda: all(
                 len(ranges(read(p), f"splice-{EVENT}")) == 2 for p in playlists.values()),
@@ -138,7 +142,7 @@ def test_a_live_splice_insert_opens_the_same_break_on_every_rung(
         late = out.start.timestamp() - splice_sent
         print(rung, "START-DATE - splice frame sent:", round(late, 3), "s; DURATION",
               back.duration)
-        assert -0.1 <= late <= LENGTH + 1.0, (rung, late)
+        assert abs(late) < LENGTH, (rung, late)  # within one segment
         assert out.planned_duration == BREAK and out.scte35_out == section
         parsed = scte35.parse(out.scte35_out)
         assert isinstance(parsed.command, scte35.SpliceInsert) and parsed.out
