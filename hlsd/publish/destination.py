@@ -109,6 +109,10 @@ class Destination:
         for lane in self.lanes.values():
             lane.capacity = self.settings.lane_capacity
 
+    def set_dvr_window(self, window: float) -> None:
+        self.settings = replace(self.settings, dvr_window=window)
+        self.listing.set_dvr_window(window)
+
     # -- intake --------------------------------------------------------------------------
     def offer(self, seg: SegmentFile) -> None:
         """Never blocks: a lagging destination loses its oldest unsent segments instead."""

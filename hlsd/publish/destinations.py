@@ -28,8 +28,11 @@ class DestinationSet:
 
     def __init__(self, ladder: Ladder, metrics: DestinationMetrics, target_duration: int,
                  states: dict[str, DestinationState] | None = None,
-                 recorder: Recorder | None = None) -> None:
+                 recorder: Recorder | None = None, dvr_window: float = 0.0) -> None:
         self.ladder = ladder
+        # The running time-shift window (a reload may change it: hlsd.service.reconfigure),
+        # and the one at start, which the keys' grace covers.
+        self.dvr_window = self.started_dvr_window = dvr_window
         self.recorder = recorder  # `recording:` gets every segment too, kept for good
         self.metrics = metrics
         self.target_duration = target_duration
@@ -59,7 +62,7 @@ class DestinationSet:
             config.url_prefix,
             # Byte ranges point into clear segments: none for whole-segment encryption.
             iframes=config.iframe_playlists and config.encryption is None,
-            locked=config.timeline == "locked", dvr_window=config.dvr_window)
+            locked=config.timeline == "locked", dvr_window=self.dvr_window)
         return self.include(Destination(transfer.create(profile), profile.concurrency,
                                         settings, self.ladder, self.metrics,
                                         state or self._states.pop(profile.name, None),
@@ -110,6 +113,11 @@ class DestinationSet:
     def set_window(self, window: int) -> None:
         for dest in self:
             dest.set_window(window)
+
+    def set_dvr_window(self, window: float) -> None:
+        self.dvr_window = window
+        for dest in self:
+            dest.set_dvr_window(window)
 
     async def wait_finished(self, rungs: list[str]) -> None:
         await asyncio.gather(*(d.wait_finished(rungs) for d in self))

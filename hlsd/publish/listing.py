@@ -78,6 +78,10 @@ class Listing:
         for playlist in self.playlists.values():
             playlist.window = window
 
+    def set_dvr_window(self, window: float) -> None:
+        """Another non-zero time-shift window: the next segment trims to it."""
+        self.settings = replace(self.settings, dvr_window=window)
+
     def add(self, seg: SegmentFile) -> Entry:
         """List a stored segment (raises PlaylistError when its playlist cannot)."""
         playlist = self.playlists[seg.rung]

@@ -49,7 +49,7 @@ def assemble(config: cfg.Config, ffmpeg: str, state: DaemonState, metrics: Metri
     recorder = None if config.recording is None else Recorder(
         config.recording, ladder, config.target_duration, config.index_prefix)
     destinations = DestinationSet(ladder, metrics, config.target_duration, state.destinations,
-                                  recorder)
+                                  recorder, config.dvr_window)
     for profile in config.transfer_profiles:
         destinations.add(profile, config)
     keys = None if config.encryption is None else key_ring(config, state.keys)

@@ -8,6 +8,7 @@ import asyncio
 import structlog
 
 from hlsd import config as cfg
+from hlsd.publish.destinations import DestinationSet
 from hlsd.service import logs
 from hlsd.service.assembly import Parts
 from hlsd.service.metrics import Metrics
@@ -30,9 +31,13 @@ async def apply_reload(parts: Parts, metrics: Metrics, old: cfg.Config, new: cfg
     if old.low_latency != new.low_latency:
         log.warning("low_latency: the origin keeps serving as configured at start (the "
                     "rungs restart with the new part length); restart hlsd to switch LL-HLS")
-    if (old.dvr_window, old.recording) != (new.dvr_window, new.recording):
+    dvr_live = dvr_reloadable(parts.destinations, new)
+    if old.recording != new.recording or (new.dvr_window != parts.destinations.dvr_window
+                                          and not dvr_live):
         log.warning("dvr_window and recording stay until a restart (the index and the "
-                    "recording belong to the running stream)")
+                    "recording belong to the running stream; dvr_window changes at once "
+                    "from one non-zero value to another; with encryption, up to the one at "
+                    "start)")
     if plan.encryption_changed:
         log.warning("encryption settings stay until a restart (keys and their rotation "
                     "belong to the running stream)")
@@ -62,6 +67,10 @@ async def apply_reload(parts: Parts, metrics: Metrics, old: cfg.Config, new: cfg
         log.info("destination restarted with new settings", destination=name)
     if plan.window_changed:
         destinations.set_window(new.index_segment_count)
+    if dvr_live:
+        log.info("dvr_window changed", running=destinations.dvr_window,
+                 configured=new.dvr_window)
+        destinations.set_dvr_window(new.dvr_window)
     # Stopping a shared encoder stopped all its rungs: start whatever is not running.
     starting = [p for p in new.encoding_profiles if p.name not in rungs]
     rungs.start(tg, starting, restarted=True)
@@ -70,3 +79,12 @@ async def apply_reload(parts: Parts, metrics: Metrics, old: cfg.Config, new: cfg
                                                  if p.name not in plan.added_rungs],
              removed_rungs=list(plan.removed_rungs), added_rungs=list(plan.added_rungs),
              destinations=destinations.names())
+
+
+def dvr_reloadable(running: DestinationSet, new: cfg.Config) -> bool:
+    """Whether a new dvr_window applies at once: from one non-zero value to another
+    (turning the index on or off belongs to a start), and with encryption no longer than
+    at start (the keys' grace, set then, covers that window only)."""
+    window = new.dvr_window
+    return (window != running.dvr_window and running.dvr_window > 0 and window > 0
+            and (new.encryption is None or window <= running.started_dvr_window))

@@ -62,3 +62,17 @@ def test_the_index_survives_a_restart_and_a_window_turned_off_lets_go() -> None:
     assert [e.seq for e, _ in off.published("r")] == list(range(9, 17)) and not off.dvr
 
 
+
+
+def test_a_shorter_window_set_while_running_trims_at_the_next_segment() -> None:
+    """1. dvr_window 20 with 30 segments listed: 20 s kept. 2. Set to 5 (a reload): the next
+    segment lets go of everything that ended more than 5 s before the edge."""
+    dvr = listing(20.0)
+    for seq in range(30):
+        dvr.add(segment(seq))
+        dvr.published("r")
+    assert len(dvr.dvr["r"]) == 21
+    dvr.set_dvr_window(5.0)
+    dvr.add(segment(30))
+    gone = [int(e.name[1:-3]) for e, _ in dvr.published("r")]
+    assert gone == list(range(9, 25)) and len(dvr.dvr["r"]) == 6
