@@ -3,6 +3,7 @@ and that every rung gets the same lines for the same segment."""
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from hlsd.media.breaks import AdBreaks, Cue
 from hlsd.media.daterange import DateRangeError
 from hlsd.media.sections import crc32_mpeg2
 from hlsd.media.splices import LiveSplice
+from tests.media.test_scte35 import SIGNAL_B64
 
 T0 = datetime(2026, 12, 6, 10, 0, 0, tzinfo=UTC)
 
@@ -209,3 +211,15 @@ def test_a_live_splice_is_placed_by_when_segments_began_not_by_their_dates() -> 
                                 began=T0 + timedelta(seconds=2 * seq + 0.3))
         opened_on += [seq] * len(lines)
     assert opened_on == [4, 6]
+
+
+def test_a_live_time_signal_opens_a_placement_opportunity() -> None:
+    """The published time_signal (segmentation type 0x34, 201.467 s, event 1073741883)."""
+    section = base64.b64decode(SIGNAL_B64)
+    breaks = AdBreaks()
+    assert breaks.splice(live(section, 1.0, 3.0, None), False) == "opens"
+    marks = opened(feed(breaks, ["a"], range(4)))
+    assert sorted(marks) == [2]
+    (out,) = marks[2]
+    assert out.id == "splice-1073741883" and out.scte35_out == section
+    assert out.planned_duration == pytest.approx(201.467, abs=1e-3)
