@@ -19,21 +19,13 @@ encrypted, and whatever could not be put together, is counted (`errors`), never 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import replace
 from typing import Protocol
 
 from hlsd.media import scte35
 from hlsd.media.sections import PACKET, SectionAssembler
-from hlsd.media.splices import (
-    PAT_PID,
-    SCTE35_STREAM,
-    VIDEO_STREAMS,
-    LiveSplice,
-    live_splice,
-    pes_pts,
-    pmt_pid,
-    pmt_streams,
-)
+from hlsd.media.splices import SCTE35_STREAM, LiveSplice, ProgramTables, live_splice, pes_pts
 
 RELAY_START = re.compile(r"^\s*Duration: .*, start: (-?\d+\.\d+)")
 MUX_DELAY = 126_000  # 2 x ffmpeg's default -muxdelay 0.7 s, in 90 kHz ticks
@@ -101,9 +93,7 @@ class SpliceReader:
         self._exact = exact
         self._offset = 0  # relayed timestamp + this = the input's
         self._arrived = 0.0
-        self._pat = SectionAssembler(PAT_PID)
-        self._pmt: SectionAssembler | None = None
-        self._video: int | None = None
+        self._tables = ProgramTables()
         self._sections: dict[int, SectionAssembler] = {}
         self._pes: dict[int, _PesSections] = {}
         self._now: int | None = None  # the newest video PTS: the input's clock
@@ -120,7 +110,7 @@ class SpliceReader:
         for at in range(0, len(chunk) - PACKET + 1, PACKET):
             packet = chunk[at:at + PACKET]
             pid = (packet[1] & 0x1F) << 8 | packet[2]
-            if pid == self._video:
+            if pid == self._tables.video:
                 pts = pes_pts(packet)
                 if pts is not None:
                     self._now = (pts + self._offset) % scte35.PTS_WRAP
@@ -131,28 +121,17 @@ class SpliceReader:
             elif pid in self._sections:
                 for section in self._sections[pid].feed(bytes(packet)):
                     self._section(section)
-            elif pid == PAT_PID:
-                for section in self._pat.feed(bytes(packet)):
-                    self._program(section)
-            elif self._pmt is not None and pid == self._pmt.pid:
-                for section in self._pmt.feed(bytes(packet)):
-                    self._streams(section)
+            else:
+                self._streams(self._tables.feed(pid, packet) or ())
         skipped = sum(a.skipped for a in self._sections.values()) + sum(
             p.skipped for p in self._pes.values())
         if skipped > self._skipped:
             self._sink.splice_errors(skipped - self._skipped)
         self._skipped = skipped
 
-    def _program(self, section: bytes) -> None:
-        pid = pmt_pid(section)
-        if pid is not None and (self._pmt is None or self._pmt.pid != pid):
-            self._pmt = SectionAssembler(pid)
-
-    def _streams(self, section: bytes) -> None:
-        for kind, pid in pmt_streams(section):
-            if kind in VIDEO_STREAMS and self._video is None:
-                self._video = pid
-            elif kind == SCTE35_STREAM and pid not in self._sections:
+    def _streams(self, streams: Iterable[tuple[int, int]]) -> None:
+        for kind, pid in streams:
+            if kind == SCTE35_STREAM and pid not in self._sections:
                 self._sections[pid] = SectionAssembler(pid)
             elif kind == PRIVATE_PES and pid not in self._pes:
                 self._pes[pid] = _PesSections()

@@ -68,16 +68,42 @@ def live_splice(info: scte35.SpliceInfo, arrived: float, now_pts: int | None) ->
     return LiveSplice(info, arrived, ticks / scte35.TICKS, pts)
 
 
+class ProgramTables:
+    """A program's PAT and PMT as their packets come: its video PID, and the streams each
+    PMT section lists, for the reader to pick the PIDs it wants."""
+
+    def __init__(self) -> None:
+        self._pat = SectionAssembler(PAT_PID)
+        self._pmt: SectionAssembler | None = None
+        self.video: int | None = None
+
+    def feed(self, pid: int, packet: bytes | memoryview) -> list[tuple[int, int]] | None:
+        """None when `pid` carries neither table; else (stream_type, PID) of the streams
+        the PMT sections completed by `packet` list (often none)."""
+        if pid == PAT_PID:
+            for section in self._pat.feed(bytes(packet)):
+                found = pmt_pid(section)
+                if found is not None and (self._pmt is None or self._pmt.pid != found):
+                    self._pmt = SectionAssembler(found)
+            return []
+        if self._pmt is None or pid != self._pmt.pid:
+            return None
+        streams = [s for section in self._pmt.feed(bytes(packet))
+                   for s in pmt_streams(section)]
+        for kind, stream in streams:
+            if kind in VIDEO_STREAMS and self.video is None:
+                self.video = stream
+        return streams
+
+
 class SpliceScanner:
     """Fed a program's packets in order; `splices` and `errors` once the input is done."""
 
     def __init__(self) -> None:
         self.splices: list[Splice] = []
         self.errors = 0
-        self._pat = SectionAssembler(PAT_PID)
-        self._pmt: SectionAssembler | None = None
+        self._tables = ProgramTables()
         self._cues: dict[int, SectionAssembler] = {}
-        self._video: int | None = None
         self._first: int | None = None  # the first video PTS
         self._last: int | None = None  # the newest video PTS
 
@@ -85,13 +111,12 @@ class SpliceScanner:
         if len(packet) != PACKET or packet[0] != SYNC:
             return
         pid = (packet[1] & 0x1F) << 8 | packet[2]
-        if pid == PAT_PID:
-            for section in self._pat.feed(packet):
-                self._program(section)
-        elif self._pmt is not None and pid == self._pmt.pid:
-            for section in self._pmt.feed(packet):
-                self._streams(section)
-        elif pid == self._video and packet[1] & 0x40:
+        streams = self._tables.feed(pid, packet)
+        if streams is not None:
+            for kind, stream in streams:
+                if kind == SCTE35_STREAM and stream not in self._cues:
+                    self._cues[stream] = SectionAssembler(stream)
+        elif pid == self._tables.video and packet[1] & 0x40:
             self._pes(packet)
         elif pid in self._cues:
             for section in self._cues[pid].feed(packet):
@@ -100,18 +125,6 @@ class SpliceScanner:
     def finish(self) -> None:
         """End of input: what the assemblers dropped is counted."""
         self.errors += sum(a.skipped for a in self._cues.values())
-
-    def _program(self, section: bytes) -> None:
-        pid = pmt_pid(section)
-        if pid is not None and (self._pmt is None or self._pmt.pid != pid):
-            self._pmt = SectionAssembler(pid)
-
-    def _streams(self, section: bytes) -> None:
-        for kind, pid in pmt_streams(section):
-            if kind in VIDEO_STREAMS and self._video is None:
-                self._video = pid
-            elif kind == SCTE35_STREAM and pid not in self._cues:
-                self._cues[pid] = SectionAssembler(pid)
 
     def _pes(self, packet: bytes) -> None:
         pts = pes_pts(packet)

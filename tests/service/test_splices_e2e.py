@@ -13,6 +13,7 @@ from hlsd.media import daterange, scte35
 from hlsd.media.parse import parse_media
 from hlsd.media.sections import crc32_mpeg2, packetize
 from tests.daemon_util import FAST_X264, hlsd_argv, probe_duration, write_config
+from tests.fixtures.cued_udp import pid, video_pts
 
 pytestmark = pytest.mark.e2e
 
@@ -29,10 +30,6 @@ def make_source(path: Path) -> None:
                    check=True)
 
 
-def pid(packet: bytes) -> int:
-    return (packet[1] & 0x1F) << 8 | packet[2]
-
-
 def with_cue_stream(pmt: bytes) -> bytes:
     """A PMT packet (one section, pointer_field 0) listing the SCTE-35 PID as well."""
     length = (pmt[6] & 0x0F) << 8 | pmt[7]
@@ -43,16 +40,6 @@ def with_cue_stream(pmt: bytes) -> bytes:
     body = body[:1] + bytes([(body[1] & 0xF0) | length >> 8, length & 0xFF]) + body[3:]
     body += crc32_mpeg2(body).to_bytes(4, "big")
     return (pmt[:5] + body).ljust(PACKET, b"\xff")
-
-
-def video_pts(packet: bytes) -> int | None:
-    """The PTS of a video PES starting in this packet."""
-    start = 4 + (1 + packet[4] if packet[3] & 0x20 else 0)
-    pes = packet[start:]
-    if not packet[1] & 0x40 or pes[:3] != b"\x00\x00\x01" or not pes[7] & 0x80:
-        return None
-    return ((pes[9] >> 1 & 7) << 30 | pes[10] << 22 | (pes[11] >> 1) << 15 | pes[12] << 7
-            | pes[13] >> 1)
 
 
 def insert_cues(source: Path, out: Path) -> bytes:
