@@ -219,7 +219,7 @@ def check(path: Path) -> int:
         return EXIT_CONFIG
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)
-    print(yaml.safe_dump(effective_settings(config), sort_keys=False), end="")
+    print(yaml.safe_dump(effective_settings(config), sort_keys=False, allow_unicode=True), end="")
     return EXIT_OK
 
 

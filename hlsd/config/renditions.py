@@ -67,9 +67,11 @@ def carries_audio(command: str) -> bool:
 
 def resolve_renditions(profiles: Sequence[EncodingProfile],
                        check: Checker) -> list[EncodingProfile]:
-    """Exactly one default per rendition type (the first listed when none says so); two
-    defaults, a NAME twice, or no variant at all are problems; a variant carrying its own
-    audio beside audio renditions is worth a warning."""
+    """One default audio rendition (the first listed when none says so); subtitles are
+    default only when a profile says so (a default subtitle track is shown without the
+    viewer asking). Two defaults of a type, a NAME twice, or no variant at all are
+    problems; a variant carrying its own audio beside audio renditions is worth a
+    warning."""
     out = list(profiles)
     renditions = [p for p in profiles if p.rendition is not None]
     if renditions and len(renditions) == len(profiles):
@@ -89,7 +91,7 @@ def resolve_renditions(profiles: Sequence[EncodingProfile],
                               f"already {seen[p.rendition.name]}'s", f"a name unique among "
                               f"the {kind} renditions")
             seen.setdefault(p.rendition.name, p.name)
-        if group and not defaults:
+        if group and not defaults and kind == "audio":
             first = group[0]
             assert first.rendition is not None
             out[out.index(first)] = replace(first, rendition=replace(first.rendition,

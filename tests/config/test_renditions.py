@@ -22,14 +22,14 @@ def ladder(**renditions: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-def test_renditions_parsed_and_the_first_made_default() -> None:
+def test_renditions_parsed_and_the_first_audio_made_default_not_subtitles() -> None:
     c = cfg.parse(ladder(aud_en={"type": "audio", "language": "en", "name": "English"},
                          aud_es={"type": "audio", "language": "es", "name": "Español"},
                          sub_en={"type": "subtitles", "language": "en"}))
     assert c.renditions == {
         "aud_en": Rendition("audio", "en", "English", default=True),
         "aud_es": Rendition("audio", "es", "Español", default=False),
-        "sub_en": Rendition("subtitles", "en", "en", default=True)}
+        "sub_en": Rendition("subtitles", "en", "en", default=False)}
     assert c.profile("ep_720p").rendition is None and not c.warnings
 
 

@@ -100,13 +100,14 @@ def first_pts(path: Path, stream: str) -> float:
 
 
 def test_master_lists_the_renditions_and_every_variant_names_them(published: Path) -> None:
-    """1. the master has 2 AUDIO renditions (en default) and 1 SUBTITLES rendition
+    """1. the master has 2 AUDIO renditions (en default) and 1 SUBTITLES rendition (not
+       default: subtitles are shown only when asked for)
     2. the two video variants name both groups, their CODECS carry the audio codec, and
        no rendition is listed as a variant"""
     master = (published / "live.m3u8").read_text()
     media = lines_of(master, "#EXT-X-MEDIA")
     assert sorted((m["TYPE"], m["LANGUAGE"], m["DEFAULT"]) for m in media) == [
-        ("AUDIO", "en", "YES"), ("AUDIO", "es", "NO"), ("SUBTITLES", "en", "YES")]
+        ("AUDIO", "en", "YES"), ("AUDIO", "es", "NO"), ("SUBTITLES", "en", "NO")]
     assert {m["GROUP-ID"] for m in media if m["TYPE"] == "AUDIO"} == {"aud"}
     assert all(m["AUTOSELECT"] == "YES" for m in media)
     assert [m["CHANNELS"] for m in media if m["TYPE"] == "AUDIO"] == ["1", "1"]  # mono sine
