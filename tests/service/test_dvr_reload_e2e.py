@@ -4,20 +4,19 @@ the spans shrink to it and what left it is deleted."""
 from __future__ import annotations
 
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.daemon_util import lavfi_command, running, wait_for, write_config
 from tests.serve.test_playback import origin_url
-from tests.serve.test_timeshift_e2e import first_date, get, playlist
+from tests.serve.test_timeshift_e2e import get, playlist
 
 pytestmark = pytest.mark.e2e
 
 
 def test_a_shorter_window_applies_at_once(tmp_path: Path) -> None:
-    """1. 1 s segments, dvr_window 20, until 18 s are kept. 2. dvr_window 6 and SIGHUP.
+    """1. 1 s segments, dvr_window 20, until over 12 s are kept. 2. dvr_window 6 and SIGHUP.
     3. The whole window's span soon lasts at most 6 s + a segment, its former first
     segment is deleted, and the log says the window changed."""
     www = tmp_path / "www"
@@ -35,9 +34,10 @@ def test_a_shorter_window_applies_at_once(tmp_path: Path) -> None:
     with running(config(20), log) as proc:
         base = wait_for(lambda: origin_url(log), 30, "the origin")
         whole = f"{base}live_ep.m3u8?start=now-3600"
-        before = wait_for(lambda: get(whole)[0] == 200 and (
-            p := playlist(whole)) and time.time() - first_date(p) > 18 and p, 50, "18 s kept")
-        assert sum(e.duration for e in before.entries) > 15
+        # Media held, not wall time since the first date: on a loaded machine the encoder
+        # may run behind real time (18 s of dates once held 10 s of media).
+        before = wait_for(lambda: get(whole)[0] == 200 and (p := playlist(whole)) and sum(
+            e.duration for e in p.entries) > 12 and p, 60, "over 12 s kept")
         config(6)
         proc.send_signal(signal.SIGHUP)
         after = wait_for(lambda: (p := playlist(whole)) and sum(
