@@ -4,12 +4,10 @@ with keys fetched from a local HTTP server, and fails without the right keys."""
 from __future__ import annotations
 
 import functools
-import http.server
 import re
 import signal
 import stat
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from tests.daemon_util import (
     wait_for,
     write_config,
 )
+from tests.fixtures.static_http import serving
 from tests.hlscheck import MediaPlaylistWatcher
 
 pytestmark = pytest.mark.e2e
@@ -40,25 +39,13 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_source(tmp_path_factory.mktemp("src") / "src.ts", 12, size="192x108", gop=25)
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-
 @pytest.fixture
 def key_server(tmp_path: Path) -> Iterator[tuple[Path, str]]:
     """A plain HTTP server on 127.0.0.1 serving the key destination's folder."""
     folder = tmp_path / "keys"
     folder.mkdir()
-    handler = functools.partial(QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield folder, f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(folder) as url:
+        yield folder, url
 
 
 def encrypted_config(tmp_path: Path, keys: Path, url: str, input_location: str,

@@ -4,19 +4,16 @@ decode with the other host's keys."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.daemon_util import extinfs, hlsd_argv, make_source, write_config
+from tests.fixtures.static_http import serving
 from tests.publish.test_encryption_e2e import (
     KEY_LINE,
-    QuietHandler,
     decoded_frames,
     decrypt,
     frames,
@@ -34,14 +31,8 @@ def keys_of_b(tmp_path: Path) -> Iterator[str]:
     key a player fetches comes from b."""
     folder = tmp_path / "b" / "keys"
     folder.mkdir(parents=True)
-    handler = functools.partial(QuietHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(folder) as url:
+        yield url
 
 
 def host_config(host: Path, source: Path, key_url: str) -> Path:

@@ -5,10 +5,7 @@ Chromium, and GStreamer's playbin3 (hlsdemux2)."""
 
 from __future__ import annotations
 
-import functools
-import http.server
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +13,7 @@ import pytest
 
 from tests.browser import browser_page, hlsjs_path, npm_file, require_browser
 from tests.daemon_util import wait_for
+from tests.fixtures.static_http import serving
 from tests.serve.test_gstreamer import playbin, require_gstreamer
 from tests.service.test_renditions_e2e import CUES, published, source
 
@@ -26,22 +24,11 @@ SHAKA_SPEC = "shaka-player@4"
 PLAY_FOR = 12.0  # seconds GStreamer renders
 
 
-class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        return
-
-
 @pytest.fixture
 def root(published: Path) -> Iterator[str]:
     """The published folder over HTTP on 127.0.0.1: its URL, ending in '/'."""
-    handler = functools.partial(QuietHandler, directory=str(published))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(published) as url:
+        yield url
 
 
 @pytest.fixture
