@@ -32,6 +32,10 @@ MAX_BREAK = 86_400  # seconds: an operator's break lasts at most a day
 KEEP = 64  # breaks remembered after they opened: far more than any window holds
 
 
+class BreakExists(ValueError):
+    """A break asked for with an ID another break has."""
+
+
 @dataclass(frozen=True)
 class Cue:
     """A break asked for: opens on the first boundary at or after segment `from_seq`;
@@ -130,7 +134,7 @@ class AdBreaks:
         DateRange(ident, _EPOCH)  # an ID the tag can hold, or a DateRangeError (ValueError)
         if any(c.id == ident for c in self._cues) or any(b.cue.id == ident
                                                          for b in self._breaks):
-            raise ValueError(f"a break with ID {ident!r} exists already")
+            raise BreakExists(f"a break with ID {ident!r} exists already")
         cue = Cue(ident, duration, self.next_seq)
         self._cues.append(cue)
         return cue
@@ -174,6 +178,20 @@ class AdBreaks:
             opened.cue = replace(opened.cue, back_date=date, back_pts=pts, back=info.raw)
             return "returns"
         return "repeat"
+
+    def kept(self) -> tuple[list[Cue], list[Break]]:
+        """What a restart keeps: a live input's breaks announced and not opened yet, and
+        every break opened (an open one returns after the restart; the others keep their
+        IDs taken). Not an operator's cue still waiting (its asker is gone with this run),
+        nor a file's breaks (found again in the file at start)."""
+        return ([c for c in self._cues if c.date is not None],
+                [b for b in self._breaks if b.cue.at is None])
+
+    def restore(self, cues: list[Cue], breaks: list[Break]) -> None:
+        """What an earlier run kept (before any segment of this one)."""
+        known = {c.id for c in self._cues} | {b.cue.id for b in self._breaks}
+        self._cues += [c for c in cues if c.id not in known]
+        self._breaks.extend(b for b in breaks if b.cue.id not in known)
 
     def withdraw(self, ident: str) -> bool:
         """Forget a break asked for that has not opened yet; False if it has (or never was)."""

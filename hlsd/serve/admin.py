@@ -1,9 +1,11 @@
 """The admin routes — `/metrics` (Prometheus text), `/info.json` (the daemon's live
-figures), `/healthz` (200/503 JSON) and, later, the control routes — and the admin
-listener that serves them off the viewers' port (`http.admin_listen`/`admin_port`).
+figures), `/healthz` (200/503 JSON) — and the admin listener that serves them off the
+viewers' port (`http.admin_listen`/`admin_port`), with the control routes
+(hlsd.serve.control: POST /cue).
 
-Without an admin listener the origin adds these routes to the viewers' port itself
-(`add_admin_routes`), as it always did. Every answer here is `Cache-Control: no-store`:
+Without an admin listener the origin adds the read-only routes to the viewers' port
+itself (`add_admin_routes`), as it always did; the control routes then exist nowhere
+(the control socket remains). Every answer here is `Cache-Control: no-store`:
 nothing of the daemon's state belongs in a cache."""
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 
 from aiohttp import web
 
+from hlsd.publish.cues import CueDesk
+from hlsd.serve.control import add_control_routes
 from hlsd.serve.errors import NO_STORE, no_store_errors
 from hlsd.serve.status import StreamStatus
 
@@ -49,15 +53,19 @@ def add_admin_routes(router: web.UrlDispatcher, status: StreamStatus) -> None:
 
 
 class AdminListener:
-    """The admin routes on a listener of their own; `start()` returns its port."""
+    """The admin routes on a listener of their own, and the control routes when given
+    the daemon's `cues`; `start()` returns its port."""
 
-    def __init__(self, status: StreamStatus) -> None:
+    def __init__(self, status: StreamStatus, cues: CueDesk | None = None) -> None:
         self._status = status
+        self._cues = cues
         self._runner: web.AppRunner | None = None
 
     async def start(self, host: str, port: int) -> int:
         app = web.Application(middlewares=[no_store_errors])
         add_admin_routes(app.router, self._status)
+        if self._cues is not None:
+            add_control_routes(app.router, self._cues)
         runner = web.AppRunner(app, access_log=None, handle_signals=False,
                                shutdown_timeout=2.0)
         await runner.setup()

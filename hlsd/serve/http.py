@@ -3,12 +3,13 @@
 Routes: `/` player page, `/hls.min.js` a local hls.js (when there is one; see
 hlsd.serve.hlsjs), `/stream.json` the page's figures (hlsd.serve.status), the admin
 routes (`/info.json`, `/metrics`, `/healthz`: hlsd.serve.admin) unless an admin listener
-of their own serves them (then they are 404 here), and any other path a file of the
-served directory: playlists through hlsd.serve.playlist (gzip, ETag, 304), the rest as
-files (ranges, conditional requests). Files are served only from inside that directory: a
-path with '..', an empty or hidden component, or one that resolves (through symlinks)
-elsewhere is a 404, the same answer as for a file that does not exist, so nothing leaks.
-Every answer says how long a cache may keep it (errors: never; hlsd.serve.errors).
+of their own serves them (then they are 404 here; POST /cue is only there), and any
+other path a file of the served directory: playlists through hlsd.serve.playlist (gzip,
+ETag, 304), the rest as files (ranges, conditional requests). Files are served only from
+inside that directory: a path with '..', an empty or hidden component, or one that
+resolves (through symlinks) elsewhere is a 404, the same answer as for a file that does
+not exist, so nothing leaks. Every answer says how long a cache may keep it (errors:
+never; hlsd.serve.errors).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from hlsd.config.model import HttpSettings
+from hlsd.publish.cues import CueDesk
 from hlsd.publish.transfer.base import PLAYLIST_CONTENT_TYPE
 from hlsd.serve import llhttp
 from hlsd.serve.admin import ADMIN_ROUTES, AdminListener, add_admin_routes, json_response
@@ -47,8 +49,11 @@ class HttpOrigin:
 
     def __init__(self, settings: HttpSettings, directory: Path | None,
                  status: StreamStatus, hls_js: HlsJs | None = None,
-                 live: LiveEdge | None = None, timeshift: TimeShift | None = None) -> None:
+                 live: LiveEdge | None = None, timeshift: TimeShift | None = None,
+                 cues: CueDesk | None = None) -> None:
+        """`cues`: the daemon's ad breaks, for POST /cue on the admin listener (only)."""
         self.settings = settings
+        self._cues = cues
         self._timeshift = timeshift  # `?start=` spans of the time-shift window
         self._gzipped: dict[str, bytes] = {}  # time-shift playlists, oldest first
         self.hls_js = hls_js or HlsJs(settings.hls_js_url)  # default: the CDN
@@ -93,7 +98,7 @@ class HttpOrigin:
                 self._port = await self._front.start(self.settings.listen,
                                                      self.settings.port)
             if self.settings.admin_port is not None:
-                admin = AdminListener(self._status)
+                admin = AdminListener(self._status, self._cues)
                 self._admin_port = await admin.start(self.settings.admin_listen or "",
                                                      self.settings.admin_port)
                 self._admin = admin

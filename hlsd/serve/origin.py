@@ -14,6 +14,7 @@ from hlsd import config as cfg
 from hlsd.serve.hlsjs import choose_hls_js
 
 if TYPE_CHECKING:
+    from hlsd.publish.cues import CueDesk
     from hlsd.serve.http import HttpOrigin, StreamStatus
     from hlsd.serve.live import LiveEdge
     from hlsd.serve.timeshift import TimeShift
@@ -43,8 +44,10 @@ class Origin:
 
     def __init__(self, status: StreamStatus,
                  on_listening: Callable[[str], None] | None = None,
-                 live: LiveEdge | None = None, timeshift: TimeShift | None = None) -> None:
+                 live: LiveEdge | None = None, timeshift: TimeShift | None = None,
+                 cues: CueDesk | None = None) -> None:
         self._status = status
+        self._cues = cues  # POST /cue on the admin listener
         self._live = live
         self._timeshift = timeshift
         self._on_listening = on_listening
@@ -63,7 +66,8 @@ class Origin:
             log.warning("http.hls_js_path is no file (any more)", path=str(settings.hls_js_path))
         self._serve_timeshift(config)
         http = HttpOrigin(settings, served_directory(config), self._status, hls_js,
-                          self._live if config.low_latency else None, self._timeshift)
+                          self._live if config.low_latency else None, self._timeshift,
+                          self._cues)
         try:
             await http.start()
         except OSError as exc:

@@ -11,7 +11,7 @@ from hlsd.encode.rungs import Rungs
 from hlsd.ingest.build import build_ingest
 from hlsd.media.gaps import LadderProgress
 from hlsd.media.ladder import Ladder
-from hlsd.publish.cues import CueDesk
+from hlsd.publish.cues import CueDesk, cue_wait
 from hlsd.publish.destinations import DestinationSet
 from hlsd.publish.intake import Intake
 from hlsd.publish.keys import KeyRing, KeyState
@@ -60,7 +60,8 @@ def assemble(config: cfg.Config, ffmpeg: str, state: DaemonState, metrics: Metri
     # A live ladder lists the segments a rung could not produce as gaps (EXT-X-GAP).
     gaps = LadderProgress(config.segment_length, config.index_segment_count) \
         if config.live else None
-    cues = CueDesk(config.ad_markers)
+    cues = CueDesk(config.ad_markers, cue_wait(config.target_duration))
+    cues.restore(state.breaks)  # the breaks the last run left open or announced
     intake = Intake(config.temp_dir, ladder, destinations, metrics, keys, live, gaps, cues)
     # Numbering never goes back: past what was persisted and what any playlist lists.
     next_seq = max(state.next_seq, destinations.last_seq() + 1)
@@ -71,7 +72,7 @@ def assemble(config: cfg.Config, ffmpeg: str, state: DaemonState, metrics: Metri
                           config.target_duration,
                           live.part_target if live is not None else None)
     return Parts(ladder, destinations, keys, intake, rungs, status,
-                 Origin(status, on_listening, live, TimeShift(ladder, destinations)))
+                 Origin(status, on_listening, live, TimeShift(ladder, destinations), cues))
 
 
 def key_ring(config: cfg.Config, state: KeyState) -> KeyRing:

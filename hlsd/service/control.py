@@ -7,7 +7,8 @@ line asks, one JSON line answers:
     ← {"ok": false, "error": "…"}
 
 The answer comes once the break opened on a segment boundary (its START-DATE known), or
-with an error when no segment came in time (the break asked for is then withdrawn).
+with an error when no segment came in time (the break asked for is then withdrawn). The
+request is checked and taken by CueDesk.take, as the admin listener's POST /cue is.
 """
 
 from __future__ import annotations
@@ -21,8 +22,7 @@ from typing import Any
 
 import structlog
 
-from hlsd.media.playlist import format_pdt
-from hlsd.publish.cues import CueDesk
+from hlsd.publish.cues import CueDesk, CueRefused
 
 log = structlog.get_logger()
 
@@ -34,15 +34,15 @@ class ControlError(Exception):
     """No daemon answers, or it refused the request; the message says which."""
 
 
-async def serve_control(path: Path, cues: CueDesk, wait: float) -> None:
-    """Serves until cancelled; `wait`: seconds a cue may wait for its boundary."""
+async def serve_control(path: Path, cues: CueDesk) -> None:
+    """Serves until cancelled."""
     with contextlib.suppress(FileNotFoundError):
         path.unlink()  # left by a daemon that did not stop cleanly
 
     async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             line = await asyncio.wait_for(reader.readline(), 5.0)
-            reply = await _handle(line[:MAX_REQUEST], cues, wait)
+            reply = await _handle(line[:MAX_REQUEST], cues)
             writer.write(json.dumps(reply).encode() + b"\n")
             await writer.drain()
         except (OSError, TimeoutError, ValueError):
@@ -65,23 +65,17 @@ async def serve_control(path: Path, cues: CueDesk, wait: float) -> None:
             path.unlink()
 
 
-async def _handle(line: bytes, cues: CueDesk, wait: float) -> dict[str, Any]:
+async def _handle(line: bytes, cues: CueDesk) -> dict[str, Any]:
     try:
         request = json.loads(line)
-        if not isinstance(request, dict) or request.get("command") != "cue":
-            raise ValueError("the only command is cue")
-        duration, ident = request.get("duration"), request.get("id")
-        if not isinstance(duration, int | float) or isinstance(duration, bool) \
-                or not (ident is None or isinstance(ident, str)):
-            raise ValueError("cue needs a number duration and a string id")
-        brk = await asyncio.wait_for(cues.cue(float(duration), ident), wait)
-    except TimeoutError:
-        return {"ok": False, "error": f"no segment came within {wait:g} s: is the input "
-                                      "flowing? The break was withdrawn"}
-    except ValueError as exc:  # bad JSON (JSONDecodeError), bad values, an ID in use
+    except ValueError as exc:  # JSONDecodeError, or bytes that are no text
         return {"ok": False, "error": str(exc)}
-    return {"ok": True, "id": brk.cue.id, "start_date": format_pdt(brk.start),
-            "seq": brk.start_seq}
+    if not isinstance(request, dict) or request.get("command") != "cue":
+        return {"ok": False, "error": "the only command is cue"}
+    try:
+        return {"ok": True, **await cues.take(request.get("duration"), request.get("id"))}
+    except CueRefused as exc:
+        return {"ok": False, "error": str(exc)}
 
 
 def send_cue(path: Path, duration: float, ident: str | None, wait: float) -> dict[str, Any]:

@@ -35,7 +35,6 @@ STATUS_EVERY = 5.0  # seconds between STATUS= updates
 SPAWN_GRACE = 10.0  # seconds for the rungs' first processes to exist before READY=1 anyway
 DRAIN_GRACE = 15.0  # seconds for destinations to publish what is left on SIGTERM
 PERSIST_EVERY = 1.0  # seconds between state saves while segments come
-CUE_WAIT = 10.0  # seconds, plus 3 target durations, an operator's cue waits for a segment
 
 
 class FatalError(Exception):
@@ -170,8 +169,7 @@ class Daemon:
         with contextlib.suppress(OSError):  # (serve_control says why it cannot serve)
             self.config.temp_dir.mkdir(parents=True, exist_ok=True, mode=0o750)
         self._control = tg.create_task(serve_control(
-            self.config.temp_dir / SOCKET_NAME, parts.intake.cues,
-            CUE_WAIT + 3 * self.config.target_duration), name="control")
+            self.config.temp_dir / SOCKET_NAME, parts.intake.cues), name="control")
 
     async def _rungs_spawned(self, parts: Parts) -> None:
         """Until every encoder runs (or its task ended): READY=1 means streaming."""
@@ -199,7 +197,7 @@ class Daemon:
         try:
             keys = parts.keys.state() if parts.keys is not None else self._keys_at_start
             self._store.save(DaemonState(parts.rungs.next_seq, parts.destinations.snapshot(),
-                                         keys))
+                                         keys, parts.intake.cues.state()))
         except OSError as exc:
             log.error("cannot save state", path=str(self._store.path), error=exc.strerror)
 

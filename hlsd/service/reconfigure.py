@@ -8,6 +8,7 @@ import asyncio
 import structlog
 
 from hlsd import config as cfg
+from hlsd.publish.cues import cue_wait
 from hlsd.publish.destinations import DestinationSet
 from hlsd.service import logs
 from hlsd.service.assembly import Parts
@@ -46,7 +47,7 @@ async def apply_reload(parts: Parts, metrics: Metrics, old: cfg.Config, new: cfg
         await rungs.stop(name)
     rungs.reconfigure(new)
     parts.intake.reconfigure(new.temp_dir)
-    parts.intake.cues.restyle(new.ad_markers)
+    parts.intake.cues.reconfigure(new.ad_markers, cue_wait(new.target_duration))
     parts.status.reconfigure(new.segment_length)
     for name in plan.removed_rungs:
         await destinations.remove_rung(name)

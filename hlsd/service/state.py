@@ -10,6 +10,7 @@ from typing import Any
 
 import structlog
 
+from hlsd.media.breakstate import BreakState
 from hlsd.publish.keys import KeyState
 from hlsd.publish.state import DestinationState
 
@@ -24,11 +25,12 @@ class DaemonState:
     next_seq: int = 0  # the number of the next new segment: never goes back
     destinations: dict[str, DestinationState] = field(default_factory=dict)
     keys: KeyState = field(default_factory=KeyState)
+    breaks: BreakState = field(default_factory=BreakState)  # ad breaks to go on with
 
     def to_json(self) -> dict[str, Any]:
         return {"version": VERSION, "next_seq": self.next_seq,
                 "destinations": {n: d.to_json() for n, d in self.destinations.items()},
-                "keys": self.keys.to_json()}
+                "keys": self.keys.to_json(), "breaks": self.breaks.to_json()}
 
     @classmethod
     def from_json(cls, data: Any) -> DaemonState:
@@ -40,7 +42,8 @@ class DaemonState:
         if not isinstance(next_seq, int) or next_seq < 0 or not isinstance(dests, dict):
             raise ValueError("next_seq or destinations malformed")
         return cls(next_seq, {str(n): DestinationState.from_json(d) for n, d in dests.items()},
-                   KeyState.from_json(data.get("keys", {})))
+                   KeyState.from_json(data.get("keys", {})),
+                   BreakState.from_json(data.get("breaks", {})))
 
 
 class StateStore:

@@ -22,8 +22,8 @@ async def test_a_cue_is_answered_when_its_segment_comes(tmp_path: Path) -> None:
     2. `send_cue` (in a thread, as the CLI) waits; segment 0 comes: the answer names
        the ID, START-DATE = segment 0's date, and the segment
     3. the same ID again: refused, with the reason"""
-    desk, path = CueDesk(("daterange",)), tmp_path / "control.sock"
-    server = asyncio.create_task(serve_control(path, desk, wait=10))
+    desk, path = CueDesk(("daterange",), wait=10), tmp_path / "control.sock"
+    server = asyncio.create_task(serve_control(path, desk))
     await until(path.exists)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     asking = asyncio.create_task(asyncio.to_thread(send_cue, path, 6.0, "ad-1", 10.0))
@@ -40,8 +40,8 @@ async def test_a_cue_is_answered_when_its_segment_comes(tmp_path: Path) -> None:
 
 
 async def test_no_segment_in_time_withdraws_the_cue(tmp_path: Path) -> None:
-    desk, path = CueDesk(("daterange",)), tmp_path / "control.sock"
-    server = asyncio.create_task(serve_control(path, desk, wait=0.2))
+    desk, path = CueDesk(("daterange",), wait=0.2), tmp_path / "control.sock"
+    server = asyncio.create_task(serve_control(path, desk))
     await until(path.exists)
     with pytest.raises(ControlError, match=r"no segment came within 0\.2 s"):
         await asyncio.to_thread(send_cue, path, 6.0, "ad-1", 10.0)
@@ -58,8 +58,8 @@ def test_no_daemon(tmp_path: Path) -> None:
 async def test_a_request_past_the_line_limit_or_not_json_is_no_crash(tmp_path: Path) -> None:
     """A line longer than the reader's limit gets no answer; bad JSON a reason; the
     socket serves the next client as before."""
-    desk, path = CueDesk(("daterange",)), tmp_path / "control.sock"
-    server = asyncio.create_task(serve_control(path, desk, wait=0.2))
+    desk, path = CueDesk(("daterange",), wait=0.2), tmp_path / "control.sock"
+    server = asyncio.create_task(serve_control(path, desk))
     await until(path.exists)
     for junk in (b"x" * 100_000 + b"\n", b"{not json\n"):
         reader, writer = await asyncio.open_unix_connection(str(path))

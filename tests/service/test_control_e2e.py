@@ -1,10 +1,13 @@
-"""An operator's ad break end to end: `hlsd cue` → the running daemon's control socket →
-#EXT-X-DATERANGE (and the legacy cue tags) on every rung → hls.js sees the break."""
+"""An operator's ad break end to end: `hlsd cue` → the running daemon's control socket (or
+POST /cue on its admin listener) → #EXT-X-DATERANGE (and the legacy cue tags) on every
+rung → hls.js sees the break."""
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
+import urllib.error
 import urllib.request
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -189,5 +192,63 @@ def test_hlsd_cue_finds_the_daemon_after_a_reload_moved_temp_dir(tmp_path: Path)
         assert done.returncode == 0, done.stderr
         assert done.stdout.startswith("ID=after-reload START-DATE=")
         assert not (tmp_path / "work1" / "control.sock").exists()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+
+
+def admin_url(log: Path) -> str | None:
+    """The admin listener's URL from the `http origin listening` log line."""
+    for line in (read(log) or "").splitlines():
+        if '"http origin listening"' in line:
+            return str(json.loads(line)["admin"])
+    return None
+
+
+def post_cue(url: str, body: dict[str, object]) -> tuple[int, dict[str, str]]:
+    request = urllib.request.Request(url + "cue", data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            return answer.status, json.loads(answer.read())
+    except urllib.error.HTTPError as refused:
+        return refused.code, {}
+
+
+def test_post_cue_on_the_admin_listener_opens_a_break_on_every_rung(tmp_path: Path) -> None:
+    """1. `hlsd run`: a live ladder (video, audio-only; 1 s segments), its origin on a free
+       port and an admin listener on another
+    2. POST /cue on the viewers' port: refused (404/405), no break
+    3. POST /cue {"duration": 3, "id": "http-1"} on the admin listener: 200 with the ID
+       and START-DATE once the break opened
+    4. every rung lists DATERANGE http-1 on the segment whose PDT is that START-DATE, and
+       its return 3 s later"""
+    www, log = tmp_path / "www", tmp_path / "hlsd.log"
+    config = write_config(
+        tmp_path / "hlsd.yaml", temp_dir=str(tmp_path / "work"), input_location="lavfi",
+        live=True, segment_length=1, index_segment_count=10, encoder_mode="shared",
+        encoding_profile=list(RUNGS), transfer_profile="www",
+        www={"transfer_type": "copy", "directory": str(www)},
+        http={"listen": "127.0.0.1", "port": 0, "admin_listen": "127.0.0.1",
+              "admin_port": 0},
+        **{name: {"ffmpeg_command": f"{SOURCE} {opts} -f mpegts -"}
+           for name, opts in RUNGS.items()})
+    playlists = {rung: www / f"live_{rung}.m3u8" for rung in RUNGS}
+    with running(config, log) as proc:
+        url = wait_for(lambda: origin_url(log), 20, "the http origin")
+        admin = admin_url(log)
+        assert admin is not None and admin != url
+        wait_for(lambda: all(last_seq(read(p)) >= 0 for p in playlists.values()), 30,
+                 "a segment per rung")
+        assert post_cue(url, {"duration": 3, "id": "viewer"})[0] in (404, 405)
+        status, answer = post_cue(admin, {"duration": 3, "id": "http-1"})
+        assert status == 200 and answer["id"] == "http-1", answer
+        start = datetime.fromisoformat(answer["start_date"])
+        for rung, playlist in playlists.items():
+            text = wait_for(lambda p=playlist: (t := read(p)) and len(ranges(t, "http-1")) == 2
+                            and t, 20, f"the break and its return in {rung}")
+            (out, out_pdt), (back, _) = ranges(text, "http-1")
+            assert out.start == out_pdt == start and out.planned_duration == 3.0
+            assert back.end is not None and back.end - start >= timedelta(seconds=2.95)
+            assert not ranges(text, "viewer")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
