@@ -1,7 +1,11 @@
 """Simulated LL-HLS players for bench/origin.py: one client process runs many, each on
 its own keep-alive HTTP/1.1 connection, doing at the live edge what an LL-HLS client does:
 a blocking playlist reload for the next part (`_HLS_msn`/`_HLS_part`), then a GET of that
-part, and again for the next one.
+part, and again for the next one (`fetch="after-playlist"`: hls.js). Or, with
+`fetch="with-hint"`, what RFC 8216bis 6.2.5.1 asks of a client and Apple's players do: the
+part named by the playlist's EXT-X-PRELOAD-HINT is asked for together with the blocking
+reload for it (here pipelined on the connection; HTTP/2 players multiplex the two), so
+its bytes come the moment it is written, without a round trip after the playlist.
 
 Lean on purpose: asyncio protocols and callbacks, no HTTP client library, so that the
 load generator (on the same machine as the origin) takes as little of the CPU as it can.
@@ -50,6 +54,15 @@ def newest_part(text: str) -> tuple[str, int, int, int]:
     return stem, int(seq), int(index), len(seq)
 
 
+def preload_hint(text: str) -> tuple[str, int, int, int]:
+    """(stem, MSN, index, digits of the MSN) of the part EXT-X-PRELOAD-HINT names."""
+    at = text.rindex("#EXT-X-PRELOAD-HINT:")
+    uri = text[at:].split('URI="', 1)[1].split('"', 1)[0]
+    stem, rest = uri.rsplit("-", 1)
+    seq, index, _ = rest.split(".")
+    return stem, int(seq), int(index), len(seq)
+
+
 def lists_part(text: str, name: str) -> bool:
     at = text.find(f'URI="{name}"')
     return at >= 0 and text.startswith("#EXT-X-PART:", text.rfind("\n", 0, at) + 1)
@@ -58,7 +71,8 @@ def lists_part(text: str, name: str) -> bool:
 class Player(asyncio.Protocol):
     """One viewer: a state machine driven by the answers on its connection."""
 
-    def __init__(self, base: str, rung: str, until: float, stats: Stats) -> None:
+    def __init__(self, base: str, rung: str, until: float, stats: Stats,
+                 fetch: str = "after-playlist") -> None:
         url = urlsplit(base)
         self._host, self._port = url.hostname or "127.0.0.1", url.port or 80
         self._prefix = url.path
@@ -73,6 +87,7 @@ class Player(asyncio.Protocol):
         self._state = "join"
         self._at: tuple[str, int, int, int] | None = None  # stem, msn, next part, digits
         self._name = ""
+        self._hinted = fetch == "with-hint"
 
     def start(self, delay: float) -> None:
         asyncio.get_running_loop().call_later(delay, self._connect)
@@ -125,9 +140,12 @@ class Player(asyncio.Protocol):
                 transport.close()
             return
         assert self._at is not None
-        _, msn, index, _ = self._at
+        stem, msn, index, width = self._at
         self._state = "playlist"
         self._get(f"{self._playlist}?_HLS_msn={msn}&_HLS_part={index}")
+        if self._hinted:  # the hinted part's request right behind it
+            self._name = f"{stem}-{msn:0{width}d}.{index}.m4s"
+            self._get(self._prefix + self._name)
 
     def data_received(self, data: bytes) -> None:
         self._buffer += data
@@ -160,9 +178,14 @@ class Player(asyncio.Protocol):
             self._rejoin()
             return
         try:
-            if self._state == "join":  # at the live edge: the part after the newest
+            if self._state == "join" and self._hinted:  # at the live edge: the hinted part
+                self._at = preload_hint(body.decode())
+            elif self._state == "join":  # at the live edge: the part after the newest
                 stem, msn, index, width = newest_part(body.decode())
                 self._at = (stem, msn, index + 1, width)
+            elif self._state == "playlist" and self._hinted:  # the part's answer is next
+                self._at, self._state = preload_hint(body.decode()), "part"
+                return
             elif self._state == "playlist":
                 assert self._at is not None
                 stem, msn, index, width = self._at
@@ -179,8 +202,9 @@ class Player(asyncio.Protocol):
                 return
             else:
                 self._stats.deliveries.append((self._name, received))
-                stem, msn, index, width = self._at or ("", 0, 0, 0)
-                self._at = (stem, msn, index + 1, width)
+                if not self._hinted:  # else the playlist's hint says which is next
+                    stem, msn, index, width = self._at or ("", 0, 0, 0)
+                    self._at = (stem, msn, index + 1, width)
         except (ValueError, IndexError, UnicodeDecodeError) as exc:
             self._stats.errors[type(exc).__name__] += 1
             self._rejoin()
@@ -188,14 +212,14 @@ class Player(asyncio.Protocol):
         self._next()
 
 
-async def run_players(base: str, rungs: list[str], count: int, first: int, until: float
-                      ) -> dict[str, object]:
+async def run_players(base: str, rungs: list[str], count: int, first: int, until: float,
+                      fetch: str = "after-playlist") -> dict[str, object]:
     """`count` players, the i-th on rung (first + i) mod len(rungs), joining within a
-    second; they stop at `until` (wall clock)."""
+    second; they stop at `until` (wall clock); `fetch`: see the module's doc."""
     stats = Stats()
     started = time.process_time()
     for i in range(count):
-        Player(base, rungs[(first + i) % len(rungs)], until, stats).start(
+        Player(base, rungs[(first + i) % len(rungs)], until, stats, fetch).start(
             (first + i) % 97 / 97)
     await asyncio.sleep(max(0.0, until - time.time()) + 1.0)  # the run's fixed end
     return {"deliveries": stats.deliveries, "requests": stats.requests,

@@ -6,7 +6,7 @@ bench/aiohttp_origin.py), a second daemon started once the first is done.
 
     python bench/origin.py [--players 50,100,200,500,1000,2000] [--seconds 10]
                            [--processes 2] [--through-nginx] [--through-varnish]
-                           [--incumbent]
+                           [--incumbent] [--fetch after-playlist,with-hint]
 
 The stream is the real thing: `hlsd run`, two live fMP4 rungs (320x180 and 192x108 test
 pictures, real ffmpeg encoders), 2 s segments, 0.5 s parts, LL-HLS from its origin on
@@ -14,7 +14,9 @@ loopback. Each simulated player (bench/ll_players.py: lean asyncio protocols sen
 header set Chromium sends, in `--processes` client processes, the players spread evenly
 over the rungs, joining within one second) does what an LL-HLS client does at the live
 edge: a blocking playlist reload for the next part (`_HLS_msn`/`_HLS_part`),
-then a GET of that part, and again for the next one.
+then a GET of that part, and again for the next one (hls.js); with `--fetch with-hint`
+(also), the part its EXT-X-PRELOAD-HINT names asked for together with the blocking reload
+(Apple's players): paths "direct+hint", "varnish+hint"...
 
 Part-delivery delay = the moment a player has the part's bytes − the moment the part was
 written. "Written" is when the segmenter renamed the part's file into place in temp_dir
@@ -78,6 +80,9 @@ MAX_PLAYERS = 5000
 MAX_SECONDS = 60.0
 IN_MOVED_TO = 0x80
 INCUMBENT = "aiohttp"  # the path name of the origin before the fast path
+FETCHES = ("after-playlist", "with-hint")  # how players fetch parts (bench/ll_players.py)
+HINTED = "+hint"  # path names of players fetching with the hint
+SHIELDS = ("nginx", "varnish")
 
 
 # -- when parts are written -----------------------------------------------------------------
@@ -124,7 +129,7 @@ def client_main(args: argparse.Namespace) -> int:
     # load generator takes as little of the shared CPU as it can
     with asyncio.Runner(loop_factory=loop_factory()) as runner:
         result = runner.run(run_players(args.client, args.rungs.split(","), args.count,
-                                        args.first, args.until))
+                                        args.first, args.until, args.fetch))
     json.dump(result, sys.stdout)
     return 0
 
@@ -178,16 +183,17 @@ def machine_busy() -> tuple[float, float]:
     return sum(fields) - idle, sum(fields)
 
 
-def players_process(base: str, rungs: list[str], count: int, first: int, until: float
-                    ) -> subprocess.Popen[str]:
+def players_process(base: str, rungs: list[str], count: int, first: int, until: float,
+                    fetch: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, __file__, "--client", base, "--rungs", ",".join(rungs),
-         "--count", str(count), "--first", str(first), "--until", str(until)],
+         "--count", str(count), "--first", str(first), "--until", str(until),
+         "--fetch", fetch],
         stdout=subprocess.PIPE, text=True)
 
 
 def run_step(origin: str, players: int, processes: int, seconds: float, watch: PartWatch,
-             origin_pid: int, proxy: Shield | None) -> Step:
+             origin_pid: int, proxy: Shield | None, fetch: str = FETCHES[0]) -> Step:
     rungs = list(RUNGS)
     start = time.time() + WARMUP
     until = start + seconds
@@ -196,10 +202,10 @@ def run_step(origin: str, players: int, processes: int, seconds: float, watch: P
     procs, first = [], 0
     for count in share:
         procs.append(players_process(proxy.url if proxy else origin, rungs, count, first,
-                                     until))
+                                     until, fetch))
         first += count
     # through a cache: one player per rung at the origin itself, the reference
-    reference = players_process(origin, rungs, len(rungs), 0, until) if proxy else None
+    reference = players_process(origin, rungs, len(rungs), 0, until, fetch) if proxy else None
     proxy_pids = proxy.pids() if proxy is not None else []
     time.sleep(max(0.0, start - time.time()))  # the window starts at a fixed wall time
     origin_before, proxy_before = cpu_seconds([origin_pid]), cpu_seconds(proxy_pids)
@@ -230,8 +236,11 @@ def run_step(origin: str, players: int, processes: int, seconds: float, watch: P
         errors.update(r["errors"])
     step = Step(players, delays, expected - len(delays), expected, dict(errors), origin_cpu,
                 sum(r["cpu"] for r in results) / (seconds + WARMUP + 1), machine)
+    if fetch != FETCHES[0]:
+        step.path = "direct" + HINTED
     if proxy is not None:
-        step.path, step.proxy_cpu = proxy.name, proxy_cpu
+        step.path, step.proxy_cpu = proxy.name + ("" if fetch == FETCHES[0] else HINTED), \
+            proxy_cpu
         upstream = proxy.origin_uris(start, until)
         parts = max(1, sum(1 for at in watch.written.values() if start <= at <= until))
         step.origin_playlists = sum("_HLS_msn=" in uri for uri in upstream) / parts
@@ -283,6 +292,12 @@ def main() -> int:
                         help="nginx proxy_cache_lock_age instead of the shipped 20s, e.g. "
                              "100ms: waiters look again that often, and one more request "
                              "goes to the origin each time")
+    parser.add_argument("--fetch", default=FETCHES[0],
+                        help="how players fetch a part, comma-separated for several: "
+                             "after-playlist (hls.js: the part once the blocking reload has "
+                             "listed it), with-hint (Apple's players, RFC 8216bis 6.2.5.1: the "
+                             "preload-hinted part asked for together with the blocking "
+                             "reload); default %(default)s")
     parser.add_argument("--client", help=argparse.SUPPRESS)  # a client process: base URL
     parser.add_argument("--rungs", help=argparse.SUPPRESS)
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
@@ -293,6 +308,9 @@ def main() -> int:
         return client_main(args)
 
     steps = [int(n) for n in args.players.split(",")]
+    fetches = args.fetch.split(",")
+    if any(f not in FETCHES for f in fetches):
+        parser.error(f"--fetch: one or more of {', '.join(FETCHES)}")
     if max(steps) > MAX_PLAYERS or not 1 <= args.seconds <= MAX_SECONDS:
         parser.error(f"at most {MAX_PLAYERS} players and {MAX_SECONDS:g} s per step")
     if args.through_nginx and nginx_binary() is None:
@@ -317,10 +335,11 @@ def main() -> int:
                 if args.through_varnish:
                     shields.append(VarnishShield(daemon.port, base / "varnish", params))
                 for n in steps:
-                    row = [run_step(daemon.url, n, args.processes, args.seconds, watch,
-                                    daemon.pid, None)]
-                    row += [run_step(daemon.url, n, args.processes, args.seconds, watch,
-                                     daemon.pid, shield) for shield in shields]
+                    row = []
+                    for fetch in fetches:
+                        row += [run_step(daemon.url, n, args.processes, args.seconds, watch,
+                                         daemon.pid, shield, fetch)
+                                for shield in [None, *shields]]
                     rows.append(row)
                     print(f"  measured {n} players", file=sys.stderr)
             finally:
@@ -352,7 +371,7 @@ def report(rows: list[list[Step]], args: argparse.Namespace) -> None:
     if any(step.path == INCUMBENT for row in rows for step in row):
         print(f"{INCUMBENT}: the origin before its fast path, aiohttp answering every request "
               "(bench/aiohttp_origin.py), a daemon of its own measured after the others")
-    print(f"  {'players':>7}  {'path':7} {'p50 ms':>8} {'p99 ms':>8} {'+p50':>6} {'+p99':>6} "
+    print(f"  {'players':>7}  {'path':13} {'p50 ms':>8} {'p99 ms':>8} {'+p50':>6} {'+p99':>6} "
           f"{'missed':>6} {'origin':>6} {'players':>7} {'machine':>7} {'cache':>6}  req/part")
     best: dict[str, int] = {}
     for row in rows:
@@ -363,7 +382,7 @@ def report(rows: list[list[Step]], args: argparse.Namespace) -> None:
             missed = step.missed / step.expected if step.expected else float("nan")
             added = (f"{'-':>6} {'-':>6}" if step.added is None else
                      f"{step.added_pct(50) * 1e3:>6.1f} {step.added_pct(99) * 1e3:>6.1f}")
-            line = (f"  {step.players:>7}  {step.path:7} {step.pct(50) * 1e3:>8.1f} "
+            line = (f"  {step.players:>7}  {step.path:13} {step.pct(50) * 1e3:>8.1f} "
                     f"{step.pct(99) * 1e3:>8.1f} {added} "
                     f"{missed:>6.1%} {step.origin_cpu:>6.0%} "
                     f"{step.client_cpu:>7.0%} {step.machine:>7.0%}")
@@ -376,7 +395,8 @@ def report(rows: list[list[Step]], args: argparse.Namespace) -> None:
     verdict = "ok" if best.get("direct", 0) >= PLAYER_GOAL else "MISSED"
     print(f"  largest N with p99 ≤ {P99_LIMIT * 1e3:.0f} ms (and < 1 % missed): direct "
           f"{best.get('direct') or 'none'} (goal ≥ {PLAYER_GOAL}: {verdict})"
-          + "".join(f"; {'' if path == INCUMBENT else 'through '}{path} {n or 'none'}"
+          + "".join(f"; {'through ' if path.split('+')[0] in SHIELDS else ''}{path} "
+                    f"{n or 'none'}"
                     for path, n in best.items() if path != "direct"))
     for step in (s for row in rows for s in row if s.added is not None):
         if step.players == PLAYER_GOAL:
