@@ -131,13 +131,16 @@ def test_a_rung_s_encoder_down_lists_gaps_never_a_stall(
         assert not any((www / s.uri).exists() for s in gaps)
         assert outage.back.discontinuity, outage.back
         assert max(outage.behind) <= BEHIND_MAX, (outage.kind, outage.behind)
-        # Never stuck: the longest wait for its next MSN is the 1.5 segments a restarting
-        # rung is given after its siblings' next segment, which may come up to a segment
-        # after the victim's last (an encoder killed flushes what it had): about 3 segments
-        # on a loaded machine, where the siblings' segments come late too; plus the
-        # watcher's view: an entry up to a poll late, the poll itself late. CI rehearsals
-        # measured 3.203 s and 3.403 s: whole polls past 3 s.
-        assert victim.longest_wait(outage.at, outage.back.at) <= 3 * SEGMENT + 3 * POLL
+        # Never stuck: a restarting rung is given 1.5 segments after its siblings' next
+        # segment, and its last one may come up to half a segment before theirs (an encoder
+        # killed flushes what it had); plus the watcher's view, an entry up to a poll late.
+        # Measured against the siblings' own longest wait in the same time, not the clock:
+        # on a loaded machine their segments come late too, and the gap filler counts from
+        # them (CI rehearsals: 3.203 s and 3.403 s against a fixed 3 s + 2 polls).
+        siblings = max(watcher.track("www", r).longest_wait(outage.at, outage.back.at)
+                       for r in SIBLINGS)
+        assert victim.longest_wait(outage.at, outage.back.at) <= (
+            siblings + 2 * SEGMENT + 2 * POLL), (outage.kind, siblings)
     for rung in SIBLINGS:
         track = watcher.track("www", rung)
         assert not any(s.gap for s in track.order) and not track.gaps, rung
@@ -154,6 +157,8 @@ def test_a_rung_s_encoder_down_lists_gaps_never_a_stall(
                                               and outage.at < s.at <= outage.back.at),
                behind_max=max(outage.behind),
                longest_wait=victim.longest_wait(outage.at, outage.back.at),
+               siblings_longest_wait=max(watcher.track("www", r).longest_wait(
+                   outage.at, outage.back.at) for r in SIBLINGS),
                window=WINDOW)
     report("EXT-X-GAP totals", late_dropped=len(late),
            gaps=sum(1 for s in victim.order if s.gap), real=sum(1 for s in victim.order
