@@ -1,6 +1,9 @@
 """The I-frame playlist of a rung (RFC 8216 §4.3.3.6, Apple authoring 6.x): one entry per
 keyframe, a byte range inside the rung's own segments, made from the same entries as the
-rung's playlist (same window, discontinuities and retention). Pure: no I/O."""
+rung's playlist (same window, discontinuities and retention), with the same
+#EXT-X-DATERANGE ad markers, so a player scrubbing by I-frames sees the breaks under the
+same IDs (not the legacy CUE-OUT/IN: they mark segments to replace, and stitchers read the
+variant for that). Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -52,6 +55,9 @@ def render_iframes(playlist: MediaPlaylist) -> str:
     for entry in entries:
         if entry.discontinuity and entry.iframes:
             lines.append("#EXT-X-DISCONTINUITY")
+        # Where the variant has them; on an entry without keyframes (a gap) too, as a
+        # DATERANGE is dated by itself, not by the entry it comes with.
+        lines += [m for m in entry.marks if m.startswith("#EXT-X-DATERANGE:")]
         for index, (offset, size, pts) in enumerate(entry.iframes):
             if entry.map_name is not None:
                 wanted = f'#EXT-X-MAP:URI="{prefix}{entry.map_name}"'

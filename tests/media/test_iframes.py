@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
+from hlsd.media import daterange
+from hlsd.media.breaks import AdBreaks
 from hlsd.media.iframes import has_iframes, render_iframes
 from hlsd.media.playlist import Entry, MediaPlaylist
 from tests.hlscheck import parse_media_text
@@ -47,3 +50,30 @@ def test_a_segment_without_keyframes_adds_no_entry_and_audio_has_none() -> None:
     assert not has_iframes(playlist)
     playlist.add(segment(1, 1, disc=True))
     assert render_iframes(playlist).count("#EXTINF") == 1
+
+
+def test_the_ad_breaks_of_the_variant_with_the_same_ids() -> None:
+    """2 s segments 0-5 with a 4 s break (ad_markers [daterange, cue]) opening on 1 and
+    returning on 3: the I-frame playlist carries the variant's DATERANGE lines as they
+    are, each right before the keyframes of the segment it comes with (whose PDT is its
+    START-DATE, then END-DATE); not the legacy CUE-OUT/IN; a valid playlist."""
+    breaks = AdBreaks(("daterange", "cue"))
+    playlist = MediaPlaylist(target_duration=2, window=0)
+    for seq in range(6):
+        if seq == 1:
+            breaks.cue("ad-1", 4.0)
+        date = T0 + timedelta(seconds=2 * seq)
+        marks, _ = breaks.marks(seq, date, None)
+        playlist.add(replace(segment(seq, 2), program_date_time=date, marks=marks))
+    variant = [line for line in playlist.render().splitlines() if "DATERANGE" in line]
+    text = render_iframes(playlist)
+    lines = text.splitlines()
+    assert [line for line in lines if "DATERANGE" in line] == variant and len(variant) == 2
+    assert not any(line.startswith("#EXT-X-CUE") for line in lines)
+    for line in variant:
+        found = daterange.parse(line)
+        after = lines[lines.index(line):]
+        pdt = next(x for x in after if x.startswith("#EXT-X-PROGRAM-DATE-TIME:"))
+        assert datetime.fromisoformat(pdt.split(":", 1)[1]) == (found.end or found.start)
+        assert found.id == "ad-1"
+    parse_media_text(text)

@@ -221,7 +221,7 @@ def test_post_cue_on_the_admin_listener_opens_a_break_on_every_rung(tmp_path: Pa
     3. POST /cue {"duration": 3, "id": "http-1"} on the admin listener: 200 with the ID
        and START-DATE once the break opened
     4. every rung lists DATERANGE http-1 on the segment whose PDT is that START-DATE, and
-       its return 3 s later"""
+       its return 3 s later; the video rung's I-frame playlist lists them too"""
     www, log = tmp_path / "www", tmp_path / "hlsd.log"
     config = write_config(
         tmp_path / "hlsd.yaml", temp_dir=str(tmp_path / "work"), input_location="lavfi",
@@ -250,5 +250,8 @@ def test_post_cue_on_the_admin_listener_opens_a_break_on_every_rung(tmp_path: Pa
             assert out.start == out_pdt == start and out.planned_duration == 3.0
             assert back.end is not None and back.end - start >= timedelta(seconds=2.95)
             assert not ranges(text, "viewer")
+        iframes = wait_for(lambda: (t := read(www / "live_video_iframes.m3u8"))
+                           and len(ranges(t, "http-1")) == 2 and t, 10, "the I-frame playlist")
+        assert ranges(iframes, "http-1")[0][0].start == start
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
