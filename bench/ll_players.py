@@ -34,6 +34,7 @@ BROWSER_HEADERS = (
     "sec-ch-ua-mobile: ?0\r\nAccept: */*\r\nSec-Fetch-Site: same-origin\r\n"
     "Sec-Fetch-Mode: cors\r\nSec-Fetch-Dest: empty\r\n"
     "Accept-Encoding: gzip, deflate, br, zstd\r\nAccept-Language: en-US,en;q=0.9\r\n")
+HINT = "#EXT-X-PRELOAD-HINT:"
 BACKOFF = 0.1  # seconds before a player that lost its connection joins again
 
 
@@ -45,18 +46,10 @@ class Stats:
     rejoins: int = 0
 
 
-def newest_part(text: str) -> tuple[str, int, int, int]:
-    """(stem, MSN, index, digits of the MSN) of the newest EXT-X-PART."""
-    at = text.rindex("#EXT-X-PART:")
-    uri = text[at:].split('URI="', 1)[1].split('"', 1)[0]
-    stem, rest = uri.rsplit("-", 1)
-    seq, index, _ = rest.split(".")
-    return stem, int(seq), int(index), len(seq)
-
-
-def preload_hint(text: str) -> tuple[str, int, int, int]:
-    """(stem, MSN, index, digits of the MSN) of the part EXT-X-PRELOAD-HINT names."""
-    at = text.rindex("#EXT-X-PRELOAD-HINT:")
+def last_part(text: str, tag: str = "#EXT-X-PART:") -> tuple[str, int, int, int]:
+    """(stem, MSN, index, digits of the MSN) of the part the last `tag` line names: the
+    newest EXT-X-PART, or with "#EXT-X-PRELOAD-HINT:" the hinted one."""
+    at = text.rindex(tag)
     uri = text[at:].split('URI="', 1)[1].split('"', 1)[0]
     stem, rest = uri.rsplit("-", 1)
     seq, index, _ = rest.split(".")
@@ -179,12 +172,12 @@ class Player(asyncio.Protocol):
             return
         try:
             if self._state == "join" and self._hinted:  # at the live edge: the hinted part
-                self._at = preload_hint(body.decode())
+                self._at = last_part(body.decode(), HINT)
             elif self._state == "join":  # at the live edge: the part after the newest
-                stem, msn, index, width = newest_part(body.decode())
+                stem, msn, index, width = last_part(body.decode())
                 self._at = (stem, msn, index + 1, width)
             elif self._state == "playlist" and self._hinted:  # the part's answer is next
-                self._at, self._state = preload_hint(body.decode()), "part"
+                self._at, self._state = last_part(body.decode(), HINT), "part"
                 return
             elif self._state == "playlist":
                 assert self._at is not None
