@@ -29,3 +29,7 @@ class LiveFeed(Feed, Protocol):
 
     def on_air_since(self) -> float | None:
         """Monotonic time the current source went on air; None while nothing is."""
+
+    def marks_splices(self) -> bool | None:
+        """The source on air has its SCTE-35 splice frames marked (hlsd.media.ptsmark);
+        None while that is not known yet (nothing on air, its streams not listed)."""

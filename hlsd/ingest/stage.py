@@ -49,6 +49,13 @@ class SourcePackets(Protocol):
     def source_line(self, index: int, line: str) -> None:
         """A line of input `index`'s reader (its start time among them)."""
 
+    def rewrite(self, index: int, chunk: memoryview, on_air: bool) -> None:
+        """Input `index`'s packets before anyone gets them, on air or not: its splice
+        frames marked in place (only an input with SCTE-35)."""
+
+    def marks(self, index: int) -> bool | None:
+        """Input `index`'s splice frames are marked; None: not known yet."""
+
 
 class Ingest:
     """The encoders' Feed for a live input hlsd opens itself."""
@@ -108,6 +115,12 @@ class Ingest:
     def on_air_since(self) -> float | None:
         """Monotonic time the current source went on air; None while nothing is."""
         return self._on_air_since
+
+    def marks_splices(self) -> bool | None:
+        on_air = self._switcher.on_air
+        if self._tap is None or on_air == SLATE:
+            return False
+        return self._tap.marks(on_air) if isinstance(on_air, int) else None
 
     @property
     def on_air(self) -> str:
@@ -201,12 +214,15 @@ class Ingest:
     # -- the readers' sink -------------------------------------------------------------------
     def media(self, reader: InputReader, chunk: memoryview, key: bool) -> None:
         index = self._index.get(id(reader))
+        on_air = reader is self._source()
         if index is not None:
             self._switcher.media(index, time.monotonic())
-        if reader is self._source():
-            self._subs.publish(chunk, key=key)
-            if index is not None and self._tap is not None:  # (not the slate)
+        if index is not None and self._tap is not None:  # (not the slate)
+            if on_air:  # its cues first: a splice point may come in this very chunk
                 self._tap.source_packets(index, chunk)
+            self._tap.rewrite(index, chunk, on_air)  # (the reader keeps it for a switch)
+        if on_air:
+            self._subs.publish(chunk, key=key)
 
     def reader_line(self, reader: InputReader, line: str) -> None:
         index = self._index.get(id(reader))

@@ -21,11 +21,19 @@ A header split across packets (never from ffmpeg's muxer) is left as it is.
 
 from __future__ import annotations
 
+import re
+from collections import deque
+
 PACKET = 188
 WRAP = 1 << 33  # the 90 kHz clock's modulus
 HALF_WRAP = 1 << 32
 VIDEO_IDS = range(0xE0, 0xF0)
 LSB = 0x02  # the timestamp's lowest bit, in the 5th byte of its 5-byte field
+# The relay's stream list (stderr) names a SCTE-35 input stream; its output's PMT does not
+# (private data, stream_type 0x06, like teletext or ID3).
+SCTE35_LINE = re.compile(r"Stream #\d+:\d+.*: Data: scte_35")
+MAPPING_LINE = "Stream mapping:"  # the relay's stream list is complete
+UNDECIDED_CHUNKS = 50  # a reader that lists no streams (not ffmpeg): not cued after these
 
 
 def after(a: int, b: int) -> bool:
@@ -72,11 +80,29 @@ class PtsMarker:
         self._marked: int | None = None  # the first marked frame's PTS, while B-frames may follow
         self._started: list[int] = []  # the splice points the marked frame reached
         self.marked: list[int] = []  # PTS of each frame marked (for the log and the tests)
+        self.reached: list[int] = []  # splice points whose frame was marked, not yet taken
+        self._done: deque[int] = deque(maxlen=64)  # points marked or dropped (repeats)
 
-    def mark(self, pts: int) -> None:
-        """The first video frame at or after `pts` is to be marked."""
+    def mark(self, pts: int, now: int | None = None) -> bool:
+        """The first video frame at or after `pts` is to be marked; False when the newest
+        frame (`now`) is past it already (too late), or it was marked before."""
+        pts %= WRAP
+        if pts in self._done:
+            return False
+        if now is not None and after(now, pts) and now != pts:
+            self._done.append(pts)
+            return False
         if pts not in self._points:
-            self._points.append(pts % WRAP)
+            self._points.append(pts)
+        return True
+
+    def unmark(self, pts: int) -> None:
+        """A point not to be marked after all (a cancelled splice), if not reached yet."""
+        self._points = [p for p in self._points if p != pts % WRAP]
+
+    def take_reached(self) -> list[int]:
+        reached, self.reached = self.reached, []
+        return reached
 
     def pending(self) -> list[int]:
         return list(self._points)
@@ -86,6 +112,7 @@ class PtsMarker:
         returned."""
         late = [p for p in self._points if after(now, p) and now != p]
         self._points = [p for p in self._points if p not in late]
+        self._done.extend(late)
         return late
 
     def rewrite(self, chunk: bytearray | memoryview) -> None:
@@ -114,7 +141,38 @@ class PtsMarker:
         if not reached:
             return False
         self._points = [p for p in self._points if p not in reached]
+        self._done.extend(reached)
+        self.reached.extend(reached)
         self._started = reached
         self._marked = pts
         self.marked.append(pts)
         return True
+
+
+class InputMarks:
+    """One input's marking: on once its relay listed a SCTE-35 stream (an input without
+    one passes untouched, byte for byte). `cued` is None until the relay's stream list was
+    complete (or, for a reader that prints none, UNDECIDED_CHUNKS chunks came)."""
+
+    def __init__(self) -> None:
+        self.cued: bool | None = None
+        self.marker = PtsMarker()
+        self._listed = False  # this run of the relay listed a SCTE-35 stream
+        self._chunks = 0
+
+    def line(self, line: str) -> None:
+        if SCTE35_LINE.search(line):
+            self._listed = True
+        elif line.startswith(MAPPING_LINE):
+            self.cued, self._listed = self._listed, False
+
+    def rewrite(self, chunk: memoryview) -> list[int]:
+        """Rewrites `chunk` in place when cued; the splice points reached in it."""
+        if self.cued is None:
+            self._chunks += 1
+            if self._chunks >= UNDECIDED_CHUNKS:
+                self.cued = False
+        if not self.cued:
+            return []
+        self.marker.rewrite(chunk)
+        return self.marker.take_reached()
