@@ -76,6 +76,9 @@ def splice_argvs(config: cfg.Config, argvs: dict[str, EncoderArgv],
         return {}
     marked = {name: keys_splices(argv) for name, argv in argvs.items()}
     if any(argv is None for argv in marked.values()):
+        log.info("a live input's SCTE-35 splice points open breaks on the next segment "
+                 "boundary: these rungs set their own keyframes or frame times",
+                 rungs=[name for name, argv in marked.items() if argv is None])
         return {}
     return {name: argv for name, argv in marked.items() if argv is not None}
 

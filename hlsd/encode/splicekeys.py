@@ -7,43 +7,20 @@ expression can test the parity: SPLICE_KEYFRAME forces a keyframe on those frame
 segmenter is told to cut there (hlsd.encode.livecuts).
 
 A command that retimes frames (a frame rate, a deinterlacer doubling them, setpts) makes
-times the mark does not survive: `retimes` names it for a config warning.
+times the mark does not survive (hlsd.config.commands.retimes: a config warning).
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
-from hlsd.config.commands import split_input
+from hlsd.config.commands import retimes
 from hlsd.encode.ffmpeg import EncoderArgv, copies_or_drops_video
+
+__all__ = ["EXACT_TIMES", "SPLICE_KEYFRAME", "keys_splices", "retimes"]
 
 SPLICE_KEYFRAME = "+eq(mod(round(t*90000),2),1)"
 EXACT_TIMES = ("-enc_time_base:v", "1:90000", "-fps_mode:v", "passthrough")
-TIMING_OPTIONS = ("-r", "-vsync", "-fps_mode", "-enc_time_base")
-RETIMING_FILTERS = re.compile(
-    r"(^|[,;\[\]])\s*(fps|framerate|setpts|minterpolate|telecine|tinterlace|framestep|"
-    r"decimate|mpdecimate|(yadif|bwdif|w3fdif)=(1|mode=1|mode=send_field)|"
-    r"select)\b")
-
-
-def retimes(argv: list[str]) -> str | None:
-    """The option or filter of an encoder's output side that changes frame times, if any
-    (a splice frame's mark would not reach its encoder)."""
-    try:
-        _, tail = split_input(argv)
-    except ValueError:
-        tail = argv
-    for i, arg in enumerate(tail[:-1]):
-        if arg in TIMING_OPTIONS or arg.startswith(tuple(o + ":" for o in TIMING_OPTIONS)):
-            return arg
-        if arg in ("-vf", "-filter:v", "-filter_complex") or arg.startswith("-filter:v"):
-            found = RETIMING_FILTERS.search(tail[i + 1])
-            if found is not None:
-                return f"{arg} {found.group(2)}"
-    return None
-
-
 def keys_splices(encoder: EncoderArgv) -> EncoderArgv | None:
     """The encoder with SPLICE_KEYFRAME in the keyframe grid hlsd added, frame times exact;
     the same encoder for one that writes no video; None when it cannot be done (its own

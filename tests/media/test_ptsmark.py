@@ -115,3 +115,29 @@ def test_packets_without_a_pes_start_are_left_alone() -> None:
     chunk = bytearray(packet)
     PtsMarker().rewrite(memoryview(chunk))
     assert chunk == packet
+
+
+def test_an_input_is_marked_only_when_its_relay_lists_scte35() -> None:
+    from hlsd.media.ptsmark import UNDECIDED_CHUNKS, InputMarks
+
+    packet = pes_packet(VIDEO, 3601, 3601)
+    plain = InputMarks()
+    for line in ("Input #0, mpegts, from 'udp://…':", "  Stream #0:0[0x100]: Video: h264",
+                 "Stream mapping:"):
+        plain.line(line)
+    chunk = bytearray(packet)
+    assert plain.cued is False and plain.rewrite(memoryview(chunk)) == [] and chunk == packet
+    cued = InputMarks()
+    assert cued.cued is None
+    cued.line("  Stream #0:2[0x1f0]: Data: scte_35")
+    cued.line("Stream mapping:")
+    cued.marker.mark(3000)
+    chunk = bytearray(packet)
+    assert cued.cued is True and cued.rewrite(memoryview(chunk)) == [3000]
+    assert stamps(chunk) == (3601, 3601)
+    silent = InputMarks()  # a reader that lists nothing: untouched, then known
+    for _ in range(UNDECIDED_CHUNKS):
+        chunk = bytearray(packet)
+        silent.rewrite(memoryview(chunk))
+        assert chunk == packet
+    assert silent.cued is False
