@@ -88,6 +88,7 @@ class Ingest:
         self._rejoining: set[str] = set()  # encoders a switch ended, not yet back
         self._on_air_since: float | None = None
         self._tg: asyncio.TaskGroup | None = None
+        self._marks_known: bool | None = None  # the last input on air marks its splices
 
     # -- the encoders' side (Feed) ---------------------------------------------------------
     def set_on_lagging(self, on_lagging: Callable[[str], None]) -> None:
@@ -117,10 +118,15 @@ class Ingest:
         return self._on_air_since
 
     def marks_splices(self) -> bool | None:
+        """While no input is on air (lost, waiting): as the last one known, so that an
+        encoder restarted then is ready when it comes back (None until one was known)."""
         on_air = self._switcher.on_air
         if self._tap is None or on_air == SLATE:
             return False
-        return self._tap.marks(on_air) if isinstance(on_air, int) else None
+        known = self._tap.marks(on_air) if isinstance(on_air, int) else None
+        if known is not None:
+            self._marks_known = known
+        return self._marks_known
 
     @property
     def on_air(self) -> str:

@@ -38,11 +38,13 @@ def start_pts(path: Path, stream: str) -> float:
     return float(out.split()[0])
 
 
-def test_a_live_splice_is_a_segment_boundary_on_every_rung(tmp_path: Path) -> None:
+@pytest.mark.parametrize("mode", ["shared", "per_rung"])
+def test_a_live_splice_is_a_segment_boundary_on_every_rung(tmp_path: Path, mode: str) -> None:
     """1. a 30 s H.264/AAC source (keyframes every 2 s) with a SCTE-35 PID, sent in real
        time over UDP; a splice_insert (out, break 6 s) sent at 9 s for the frame at 15 s,
        one second off the 2 s grid of every rung (whose first frame is a source keyframe)
-    2. `hlsd run`, timeline: local, two video rungs and an audio-only one, 2 s segments
+    2. `hlsd run`, timeline: local, two video rungs and an audio-only one, 2 s segments,
+       one encoder for all (shared) or one each (per_rung: each its own start time)
     3. on every rung a segment starts at the splice point and one at the return (6 s
        later), within a frame; the DATERANGE's START-DATE is that segment's PDT; every
        other boundary is on the 2 s grid; the same number starts at the same PTS (± a
@@ -62,6 +64,7 @@ def test_a_live_splice_is_a_segment_boundary_on_every_rung(tmp_path: Path) -> No
         tmp_path / "hlsd.yaml", temp_dir=str(tmp_path / "work"), live=True,
         input_location=f"udp://127.0.0.1:{port}?overrun_nonfatal=1&fifo_size=50000",
         segment_length=LENGTH, index_segment_count=30, encoding_profile=list(RUNGS),
+        encoder_mode=mode,
         transfer_profile="www", www={"transfer_type": "copy", "directory": str(www)},
         **{n: {"ffmpeg_command": f"ffmpeg -i %s {o} -f mpegts -"} for n, o in RUNGS.items()})
     playlists = {rung: www / f"live_{rung}.m3u8" for rung in RUNGS}
