@@ -12,7 +12,6 @@ its start waits for that line (it comes before the encoder's first output).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import re
@@ -27,7 +26,6 @@ log = structlog.get_logger()
 START = re.compile(r"^\s*Duration: .*, start: (-?\d+\.\d+)")
 TICKS = 90_000
 WRAP = 1 << 33
-POLL = 0.1  # seconds between looks at whether the input on air is known
 
 
 class LiveCuts:
@@ -36,13 +34,10 @@ class LiveCuts:
     def __init__(self) -> None:
         self._runs: list[CutRun] = []
 
-    async def open(self, group: str, feed: LiveFeed, zeros: list[int]) -> CutRun | None:
+    def open(self, group: str, feed: LiveFeed, zeros: list[int]) -> CutRun | None:
         """The cut pipes of a new encoder run whose rungs' outputs put time 0 at `zeros`
-        (90 kHz), when the input on air marks its splices: waits until the ingest stage
-        knows whether it does (its reader listed its streams)."""
-        while (marks := feed.marks_splices()) is None:
-            await asyncio.sleep(POLL)
-        if not marks:
+        (90 kHz), when the input on air marks its splices."""
+        if not feed.marks_splices(group):
             return None
         run = CutRun(self, group, zeros)
         self._runs.append(run)
@@ -52,6 +47,15 @@ class LiveCuts:
         """The splice frame at relay PTS `point` has just been marked."""
         for run in self._runs:
             run.cut(point)
+
+    def output_pts(self, point: int) -> int | None:
+        """Relay PTS `point` on the rungs' output clock, when every running rung has the
+        same (an encoder started apart from the others has another); else None."""
+        found = {run.output_pts(point) for run in self._runs}
+        if len(found) != 1:
+            return None
+        (one,) = found
+        return one
 
     def _closed(self, run: CutRun) -> None:
         with contextlib.suppress(ValueError):
@@ -94,6 +98,13 @@ class CutRun:
                     self.cut(point)
             then(line)
         return handle
+
+    def output_pts(self, point: int) -> int | None:
+        """`point` on this run's rungs' clock: None before the encoder said its start, or
+        when its rungs' clocks differ."""
+        if self._start is None or len(set(self._zeros)) != 1:
+            return None
+        return (point - self._start + self._zeros[0]) % WRAP
 
     def cut(self, point: int) -> None:
         if self._start is None:

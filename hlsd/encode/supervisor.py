@@ -166,7 +166,7 @@ class GroupSupervisor:
         pipes = [os.pipe() for _ in spec.rungs]
         write_fds = [w for _, w in pipes]
         run = state.cuts = None if spec.cuts is None or spec.feed is None else \
-            await spec.cuts.open(spec.name, spec.feed, list(spec.zeros))  # (waits to know)
+            spec.cuts.open(spec.name, spec.feed, list(spec.zeros))
         stdin: Any = spec.stdin() if spec.stdin is not None else asyncio.subprocess.DEVNULL
         encoder: Child | None = None
         segmenters: list[Child] = []

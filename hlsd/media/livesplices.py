@@ -163,6 +163,8 @@ class SpliceReader:
         splice = live_splice(info, self._arrived, self._now)
         if not self._exact and not EARLIEST <= splice.pre_roll <= LATEST:
             splice = replace(splice, pre_roll=0.0, pts=None, placed=False)
+        if not self._exact and splice.pts is not None and info.splice_pts is not None:
+            splice = replace(splice, relay_pts=(splice.pts - self._offset) % scte35.PTS_WRAP)
         self._mark(info, splice)
         self._sink.splice(splice)
 
@@ -173,12 +175,12 @@ class SpliceReader:
             return
         command = info.command
         if isinstance(command, scte35.SpliceInsert) and command.cancel:
-            for point in self._event_points.pop(event, []):
-                self._marker.unmark(point)
+            for marked in self._event_points.pop(event, []):
+                self._marker.unmark(marked)
             return
-        if not splice.placed or splice.pts is None or info.splice_pts is None:
-            return  # immediate: no time to arrange a cut
-        point = (splice.pts - self._offset) % scte35.PTS_WRAP
+        point = splice.relay_pts
+        if point is None:
+            return  # immediate, or not believed: no time to arrange a cut
         points = [point] if info.out or returns(info) else []
         if info.out and info.duration is not None:
             points.append((point + round(info.duration * scte35.TICKS)) % scte35.PTS_WRAP)

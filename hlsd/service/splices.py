@@ -85,7 +85,14 @@ class LiveSplices:
         return self._readers[index]
 
     def splice(self, splice: LiveSplice) -> None:
-        self._cues.splice(splice, self._exact)
+        """With exact cuts the break is placed by PTS on the rungs' own clock (the segment
+        that starts at the cut), as with timeline: locked; else by the wall clock."""
+        at = None if self._cuts is None or splice.relay_pts is None else \
+            self._cuts.output_pts(splice.relay_pts)
+        if at is not None:
+            self._cues.splice(replace(splice, pts=at), True)
+        else:
+            self._cues.splice(splice, self._exact)
 
     def splice_errors(self, count: int) -> None:
         self._metrics.scte35_errors(count)

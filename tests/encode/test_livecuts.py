@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 
 from hlsd.encode.livecuts import LiveCuts
 
 
 class Feed:
-    def __init__(self, answers: list[bool | None]) -> None:
-        self.answers = answers
+    def __init__(self, marks: bool) -> None:
+        self.marks = marks
+        self.asked: list[str] = []
 
-    def marks_splices(self) -> bool | None:
-        return self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+    def marks_splices(self, name: str) -> bool:
+        self.asked.append(name)
+        return self.marks
 
 
 def read_lines(fd: int) -> list[int]:
@@ -26,8 +27,9 @@ def read_lines(fd: int) -> list[int]:
 
 def test_a_point_is_mapped_onto_each_rungs_clock_once_the_encoder_said_its_start() -> None:
     hub = LiveCuts()
-    run = asyncio.run(hub.open("ladder", Feed([None, None, True]), [126_000, 0]))  # type: ignore[arg-type]
-    assert run is not None
+    feed = Feed(True)
+    run = hub.open("ladder", feed, [126_000, 0])  # type: ignore[arg-type]
+    assert run is not None and feed.asked == ["ladder"]
     fds = []
     for rung in (0, 1):
         args, passed = run.segmenter_args(rung)
@@ -53,4 +55,4 @@ def test_a_point_is_mapped_onto_each_rungs_clock_once_the_encoder_said_its_start
 
 
 def test_no_run_for_an_input_without_marks() -> None:
-    assert asyncio.run(LiveCuts().open("hi", Feed([False]), [126_000])) is None  # type: ignore[arg-type]
+    assert LiveCuts().open("hi", Feed(False), [126_000]) is None  # type: ignore[arg-type]
