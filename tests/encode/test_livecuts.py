@@ -56,3 +56,22 @@ def test_a_point_is_mapped_onto_each_rungs_clock_once_the_encoder_said_its_start
 
 def test_no_run_for_an_input_without_marks() -> None:
     assert LiveCuts().open("hi", Feed(False), [126_000]) is None  # type: ignore[arg-type]
+
+
+def test_one_output_time_only_while_every_run_agrees() -> None:
+    """The break is placed by PTS only when every running rung has the same clock."""
+    hub = LiveCuts()
+    first = hub.open("hi", Feed(True), [126_000])  # type: ignore[arg-type]
+    second = hub.open("lo", Feed(True), [126_000])  # type: ignore[arg-type]
+    assert first is not None and second is not None
+    assert hub.output_pts(500_000) is None  # no start line yet
+    first.encoder_line(lambda _: None)("  Duration: N/A, start: 1.400000, bitrate: N/A")
+    assert hub.output_pts(500_000) is None  # the other one has not said its own
+    second.encoder_line(lambda _: None)("  Duration: N/A, start: 1.400000, bitrate: N/A")
+    assert hub.output_pts(500_000) == 500_000
+    late = hub.open("aud", Feed(True), [126_000])  # type: ignore[arg-type]
+    assert late is not None
+    late.encoder_line(lambda _: None)("  Duration: N/A, start: 9.000000, bitrate: N/A")
+    assert hub.output_pts(500_000) is None  # a rung restarted apart: its own clock
+    for run in (first, second, late):
+        run.close()
