@@ -3,7 +3,9 @@
 ffmpeg demuxing the file (-c copy -f null), on one MPEG-TS file with a cue in it; and
 what reading a live input's costs the daemon's event loop: the same packets in the
 relay's 64 KiB chunks through hlsd.media.livesplices beside the scan every chunk gets
-anyway (hlsd.ingest.packets.video_starts), as CPU per second of stream.
+anyway (hlsd.ingest.packets.video_starts), as CPU per second of stream; and the marking
+of splice frames in such an input's timestamps (hlsd.media.ptsmark, timeline: local: every
+chunk of an input with SCTE-35 is rewritten in place).
 
     python bench/splices.py [--seconds 600]
 """
@@ -23,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from hlsd.ingest.packets import video_starts
 from hlsd.ingest.tsfile import read_packets
 from hlsd.media.livesplices import SpliceReader
+from hlsd.media.ptsmark import PtsMarker
 from hlsd.media.splices import LiveSplice, SpliceScanner, plan
 from tests.service.test_splices_e2e import insert_cues
 
@@ -87,9 +90,13 @@ def main() -> None:
         chunks = [memoryview(data[i:i + CHUNK]) for i in range(0, len(data), CHUNK)]
         count = Count()
         reader = SpliceReader(count, exact=False)
+        writable = [memoryview(bytearray(c)) for c in chunks]
+        marker = PtsMarker()
+        marker.mark(90_000 * args.seconds // 2)
         live = {
             "video_starts (every chunk)": timed(lambda: [video_starts(c) for c in chunks]),
             "live SCTE-35 reader": timed(lambda: [reader.feed(c, 0.0) for c in chunks]),
+            "splice frame marking": timed(lambda: [marker.rewrite(c) for c in writable]),
         }
         print(f"live input, {len(chunks)} chunks of {CHUNK} bytes: sections "
               f"{count.splices}, skipped {count.errors}")

@@ -62,6 +62,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (n > sizeof buf - have)
             n = sizeof buf - have;
         memcpy(buf + have, data + pos, n);
+        if (n >= 6 && (data[pos] & 0x3F) == 0x2A) {  /* a live cut point now and then */
+            const uint8_t *p = data + pos + 1;
+            hs_add_cut(s, (int64_t)p[0] << 32 | (int64_t)p[1] << 24 | p[2] << 16 | p[3] << 8 | p[4]);
+        }
         have += n;
         pos += n;
         size_t used = hs_feed(s, buf, have, 0);

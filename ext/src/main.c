@@ -25,11 +25,13 @@
 static const char usage[] =
     "usage: hlsd-segmenter --duration S --dir DIR --prefix NAME [--start-seq N] "
     "[--max-duration M] [--grid-origin PTS [--grid-seq N]] [--format ts|fmp4 "
-    "[--part-duration P]] [--timeline local|locked] [--cut-at T1,T2,...]\n"
+    "[--part-duration P]] [--timeline local|locked] [--cut-at T1,T2,...] [--cut-fd N]\n"
     "  Reads MPEG-TS on stdin, writes DIR/NAME-<seq>.ts (fmp4: DIR/NAME-init-<hash>.mp4 and\n"
     "  DIR/NAME-<seq>.m4s; with --part-duration also LL-HLS parts DIR/NAME-<seq>.<i>.m4s),\n"
     "  prints one JSON event per line. --cut-at: extra segment boundaries (ad splice\n"
-    "  points), seconds after the grid origin, ascending; the grid goes on after each.\n";
+    "  points), seconds after the grid origin, ascending; the grid goes on after each.\n"
+    "  --cut-fd: more such points while running, one PTS (90 kHz, the input's clock) a\n"
+    "  line on that inherited descriptor, read between reads of stdin.\n";
 
 static volatile sig_atomic_t stop_requested;
 
@@ -128,7 +130,15 @@ typedef struct {
     int locked;
     double *cuts;
     size_t ncuts;
+    int cut_fd;
 } options;
+
+/* --cut-fd: lines of PTS, read without waiting; a partial line waits for its end. */
+typedef struct {
+    int fd;
+    char line[32];
+    size_t len;
+} cut_reader;
 
 #define CUTS_MAX 4096
 
@@ -198,6 +208,14 @@ static int set_option(options *o, const char *name, const char *opt, const char 
     } else if (!strcmp(name, "--cut-at")) {
         if (parse_cuts(value, o) < 0)
             return bad_args("--cut-at needs ascending seconds >= 0, comma-separated", value);
+    } else if (!strcmp(name, "--cut-fd")) {
+        char *end;
+        errno = 0;
+        long fd = strtol(value, &end, 10);
+        if (errno || end == value || *end || fd < 3 || fd > INT_MAX ||
+            fcntl((int)fd, F_GETFD) < 0)
+            return bad_args("--cut-fd needs an open descriptor >= 3", value);
+        o->cut_fd = (int)fd;
     } else if (!strcmp(name, "--grid-origin")) {
         char *end;
         errno = 0;
@@ -228,6 +246,8 @@ static int check_options(const options *o)
         return bad_args("--part-duration must not be more than --duration", NULL);
     if (o->ncuts && o->locked)
         return bad_args("--cut-at does not go with --timeline locked", NULL);
+    if (o->cut_fd && o->locked)
+        return bad_args("--cut-fd does not go with --timeline locked", NULL);
     return 0;
 }
 
@@ -287,11 +307,46 @@ static void install_signals(void)
     sigaction(SIGINT, &sa, NULL);
 }
 
+/* The cut points written to --cut-fd so far; a line that is no PTS is reported and
+ * skipped. Never waits (the descriptor is non-blocking); its end or an error just stop
+ * the reading. */
+static void read_cuts(hs_segmenter *s, cut_reader *c)
+{
+    char buf[512];
+    ssize_t n;
+    while (c->fd >= 0 && (n = read(c->fd, buf, sizeof buf)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                c->fd = -1;
+            return;
+        }
+        for (ssize_t i = 0; i < n; i++) {
+            if (buf[i] != '\n') {
+                if (c->len < sizeof c->line - 1)
+                    c->line[c->len++] = buf[i];
+                continue;
+            }
+            c->line[c->len] = '\0';
+            char *end;
+            errno = 0;
+            long long pts = strtoll(c->line, &end, 10);
+            if (errno || end == c->line || *end || pts < 0 || pts >= (1LL << 33))
+                fprintf(stderr, "hlsd-segmenter: --cut-fd: not a PTS: %s\n", c->line);
+            else
+                (void)hs_add_cut(s, pts);
+            c->len = 0;
+        }
+    }
+    c->fd = -1;  /* the writer closed it */
+}
+
 /* Feeds stdin to the segmenter until end of input or a stop signal. Reads land
  * page-aligned at `area`; the unconsumed tail of the previous read (less than HEAD
  * bytes) is moved just in front of it. Misaligned copies out of the kernel cost
  * measurably at these rates. Returns 0, or 1 on a read or internal error. */
-static int read_loop(hs_segmenter *s, uint8_t *area)
+static int read_loop(hs_segmenter *s, uint8_t *area, cut_reader *cuts)
 {
     size_t have = 0;
     int eof = 0;
@@ -310,6 +365,7 @@ static int read_loop(hs_segmenter *s, uint8_t *area)
             if (stop_requested)
                 fprintf(stderr, "hlsd-segmenter: stopping on signal; finishing the last segment\n");
         }
+        read_cuts(s, cuts);  /* before the media that may reach them */
         uint8_t *start = area - have;  /* the tail already sits right before area */
         have += (size_t)n;
         size_t used = hs_feed(s, start, have, eof);
@@ -367,7 +423,10 @@ int main(int argc, char **argv)
     (void)fcntl(STDIN_FILENO, F_SETPIPE_SZ, (int)HS_PIPE_SIZE);
 #endif
     install_signals();
-    rc = read_loop(s, area);
+    cut_reader cuts = {.fd = o.cut_fd ? o.cut_fd : -1};
+    if (cuts.fd >= 0)
+        (void)fcntl(cuts.fd, F_SETFL, fcntl(cuts.fd, F_GETFL) | O_NONBLOCK);
+    rc = read_loop(s, area, &cuts);
     if (!hs_failed(s) && hs_finish(s) < 0)
         rc = 1;
     if (hs_failed(s))

@@ -62,6 +62,8 @@ typedef struct {
     int numbered;               /* segments are numbered by cell (--grid-origin, --locked) */
     uint64_t origin_seq;        /* the number of the cell starting at origin */
     size_t next_cut;            /* the first of cfg.cuts not passed yet */
+    int64_t live_cuts[HS_LIVE_CUTS_MAX];  /* hs_add_cut's points (PTS), in media order */
+    size_t nlive;
 } cut_grid;
 
 /* The program's PAT and PMT as last seen; every segment starts with them. */
@@ -609,12 +611,25 @@ static void advance_lock(hs_segmenter *s, int64_t pts)
     g->origin_seq += (uint64_t)cells;
 }
 
+/* Forgets the live cut points at or before pts (half a frame early counts as on it). */
+static void pass_live_cuts(hs_segmenter *s, int64_t pts)
+{
+    cut_grid *g = &s->grid;
+    size_t passed = 0;
+    while (passed < g->nlive &&
+           (double)ts_diff(pts, g->live_cuts[passed]) >= -(double)s->frames.frame_ticks / 2.0)
+        passed++;
+    memmove(g->live_cuts, g->live_cuts + passed, (g->nlive - passed) * sizeof *g->live_cuts);
+    g->nlive -= passed;
+}
+
 /* Passes the extra cut points at or before pts (half a frame early counts as on it). */
 static void pass_cuts(hs_segmenter *s, int64_t pts)
 {
     double at = (double)ts_diff(pts, s->grid.origin) + (double)s->frames.frame_ticks / 2.0;
     while (s->grid.next_cut < s->cfg.ncuts && s->cfg.cuts[s->grid.next_cut] * TICKS <= at)
         s->grid.next_cut++;
+    pass_live_cuts(s, pts);
 }
 
 /* The first timing-stream access unit of the input starts the first segment and,
@@ -648,6 +663,9 @@ static enum cut_kind cut_needed(const hs_segmenter *s, const es_state *es, int64
     if (e > 0 && rap && s->grid.next_cut < s->cfg.ncuts &&
         (double)g >= s->cfg.cuts[s->grid.next_cut] * TICKS - half_frame)
         return CUT_GRID;  /* an extra cut point: the grid's next boundary stays */
+    if (e > 0 && rap && s->grid.nlive &&
+        (double)ts_diff(es->pts, s->grid.live_cuts[0]) >= -half_frame)
+        return CUT_GRID;  /* a live one (hs_add_cut) likewise */
     /* Cutting here gives a segment of e. The next access unit in decode order may
      * present up to the reorder distance later, so stop while e is still in range. */
     const frame_timing *f = &s->frames;
@@ -1377,6 +1395,26 @@ void hs_destroy(hs_segmenter *s)
 }
 
 int hs_failed(const hs_segmenter *s) { return s->failed; }
+
+int hs_add_cut(hs_segmenter *s, int64_t pts)
+{
+    cut_grid *g = &s->grid;
+    pts = (int64_t)((uint64_t)pts & PTS_MASK);
+    if (s->cfg.locked || g->nlive == HS_LIVE_CUTS_MAX)
+        return -1;
+    /* Too late: media at or past it has gone by (a cut now would be in the wrong place). */
+    const es_state *es = s->timing;
+    if (es && es->has_pts && s->seg.has_first &&
+        (double)ts_diff(es->pts, pts) > (double)s->frames.frame_ticks / 2.0) {
+        log_msg(s, "cut point %.3f s came after its media (now %.3f s): not cut",
+                (double)pts / TICKS, (double)es->pts / TICKS);
+        return 1;
+    }
+    if (g->nlive && ts_diff(pts, g->live_cuts[g->nlive - 1]) <= 0)
+        return 1;  /* not after the last one: already there */
+    g->live_cuts[g->nlive++] = pts;
+    return 0;
+}
 
 size_t hs_feed(hs_segmenter *s, const uint8_t *buf, size_t len, int eof)
 {

@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define HS_LIVE_CUTS_MAX 64  /* live cut points waiting at once */
+
 typedef struct {
     double duration;        /* target segment length, seconds (> 0) */
     double max_duration;    /* hard limit, seconds; 0 = none */
@@ -56,6 +58,11 @@ hs_segmenter *hs_create(const hs_config *cfg);
 size_t hs_feed(hs_segmenter *s, const uint8_t *buf, size_t len, int eof);
 /* End of input: writes and reports the last segment, then the end event. */
 int hs_finish(hs_segmenter *s);
+/* A cut point given while running (a live ad splice point): a PTS of the input's own
+ * clock. A segment starts at the first keyframe (audio only: frame) at it, half a frame
+ * early counting, and the grid goes on after it. 0: taken; 1: not after the newest one,
+ * or its media has passed already (logged); -1: not with `locked`, or too many waiting. */
+int hs_add_cut(hs_segmenter *s, int64_t pts);
 /* Nonzero once an I/O error happened (reported through on_log). */
 int hs_failed(const hs_segmenter *s);
 void hs_destroy(hs_segmenter *s);

@@ -6,9 +6,10 @@ The loader checks commands with these; hlsd.encode builds the encoders' argv fro
 from __future__ import annotations
 
 import itertools
+import re
 import shlex
 
-__all__ = ["STDOUT_TARGETS", "command_problems", "shared_problems", "split_input"]
+__all__ = ["STDOUT_TARGETS", "command_problems", "retimes", "shared_problems", "split_input"]
 
 STDOUT_TARGETS = frozenset({"-", "pipe:", "pipe:1"})
 MUXER_NAMES = {"mpegts": "MPEG-TS", "webvtt": "WebVTT"}
@@ -39,6 +40,30 @@ def split_input(argv: list[str]) -> tuple[list[str], list[str]]:
     if last_i < 0 or last_i + 1 >= len(argv):
         raise ValueError("no -i input")
     return argv[:last_i + 2], argv[last_i + 2:]
+
+
+TIMING_OPTIONS = ("-r", "-vsync", "-fps_mode", "-enc_time_base")
+RETIMING_FILTERS = re.compile(
+    r"(^|[,;\[\]])\s*(fps|framerate|setpts|minterpolate|telecine|tinterlace|framestep|"
+    r"decimate|mpdecimate|(yadif|bwdif|w3fdif)=(1|mode=1|mode=send_field))\b")
+
+
+def retimes(argv: list[str]) -> str | None:
+    """The option or filter of an encoder's output side that changes frame times, if any:
+    a live input's splice frame marked in its timestamps would not reach the encoder
+    (hlsd.media.ptsmark)."""
+    try:
+        _, tail = split_input(argv)
+    except ValueError:
+        tail = argv
+    for i, arg in enumerate(tail[:-1]):
+        if arg in TIMING_OPTIONS or arg.startswith(tuple(o + ":" for o in TIMING_OPTIONS)):
+            return arg
+        if arg in ("-vf", "-filter_complex") or arg.startswith("-filter:v"):
+            found = RETIMING_FILTERS.search(tail[i + 1])
+            if found is not None:
+                return f"{arg} {found.group(2)}"
+    return None
 
 
 def shared_problems(commands: dict[str, str]) -> list[str]:

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Literal, cast
 
 from hlsd.config.checker import Checker
+from hlsd.config.commands import retimes
 
 Timeline = Literal["local", "locked"]
 
@@ -23,6 +24,8 @@ def parse_timeline(raw: Mapping[str, Any], live: bool, source_command: str | Non
                    "segments from its own state, so keys derived from the numbers match "
                    "another host's only by chance; set timeline: locked on both")
     if timeline != "locked":
+        if live and (source_command is not None or any("%s" in c for c in commands.values())):
+            splice_cut_warnings(commands, check)
         return cast(Timeline | None, timeline)
     if not live:
         check.problem("timeline", "locked needs a live input: a file is numbered from 0 "
@@ -47,3 +50,18 @@ def locked_command_problems(command: str) -> Iterable[str]:
     if "-filter_complex" in argv or "-lavfi" in argv:
         yield ("has -filter_complex: timeline: locked adds its own selection of the first "
                "frame on the grid to the video filters, and can only do so to -vf")
+
+
+def splice_cut_warnings(commands: Mapping[str, str], check: Checker) -> None:
+    """A command that changes frame times: a live input's SCTE-35 splice frame, marked in
+    its timestamps, cannot be keyed, so no rung gets exact cuts (README: Ad markers)."""
+    for name, command in commands.items():
+        try:
+            argv = shlex.split(command)
+        except ValueError:
+            continue  # reported as a command problem already
+        found = None if "-vn" in argv else retimes(argv)
+        if found is not None:
+            check.warn(f"{name}.ffmpeg_command", f"`{found}` changes frame times: a SCTE-35 "
+                       "splice point of the input cannot be an exact cut, and every rung's "
+                       "break opens on the next segment boundary instead (timeline: local)")

@@ -14,6 +14,7 @@ import structlog
 from hlsd import config as cfg
 from hlsd.encode.events import Event, SegmentReady
 from hlsd.encode.groups import group_specs, make_fanout
+from hlsd.encode.livecuts import LiveCuts
 from hlsd.encode.sink import RungSink
 from hlsd.encode.specs import Grid
 from hlsd.encode.subtitlerungs import SubtitleRungs, is_subtitles
@@ -33,10 +34,13 @@ class Rungs:
 
     def __init__(self, config: cfg.Config, ffmpeg: str, sink: RungSink, next_seq: int,
                  max_duration: float,
-                 make_ingest: Callable[[cfg.Config], Ingest | None] | None = None) -> None:
+                 make_ingest: Callable[[cfg.Config], Ingest | None] | None = None,
+                 cuts: LiveCuts | None = None) -> None:
         """`make_ingest`: the stage that owns a live input, for a config where it does
-        (hlsd.ingest.build)."""
+        (hlsd.ingest.build); `cuts`: where marked splice frames are cut (hlsd.service.splices
+        marks them)."""
         self._config = config
+        self.cuts = cuts
         self._make_ingest = make_ingest or (lambda _config: None)
         self.ingest = self._make_ingest(config)
         self._ffmpeg = ffmpeg
@@ -120,7 +124,7 @@ class Rungs:
         if self._fanout is None and self._fanout_task is None and self.ingest is None:
             self._fanout = make_fanout(self._config, on_lagging=self._restart_group)
         specs = group_specs(self._config, profiles, self._ffmpeg, self._max_duration,
-                            self._fanout, self.ingest)
+                            self._fanout, self.ingest, self.cuts)
         for spec in specs:
             for rung in spec.rungs:
                 if rung.name not in self._ran:

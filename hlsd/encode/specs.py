@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from hlsd.encode.livecuts import LiveCuts
 from hlsd.ingest.feed import LiveFeed
 
 FINITE_STALL = 120.0  # seconds without a segment before a file encode counts as stuck
@@ -67,6 +68,16 @@ class GroupSpec:
     # timeline: locked: every run continues the input's clock, so a new run of the same
     # source is no discontinuity (and redundant hosts keep one discontinuity sequence).
     locked: bool = False
+    # A live input's exact ad splice cuts (timeline: local): the encoder's argv that keys
+    # the marked splice frames, and each rung's MPEG-TS time 0 (hlsd.encode.livecuts).
+    marked_argv: Callable[[list[int]], list[str]] | None = None
+    cuts: LiveCuts | None = None
+    zeros: tuple[int, ...] = ()
+
+    def encoder_argv(self, write_fds: list[int], marked: bool) -> list[str]:
+        """`marked`: the input on air marks its splice frames."""
+        argv = self.marked_argv if marked and self.marked_argv is not None else self.argv
+        return argv(write_fds)
 
     @property
     def stall_after(self) -> float:

@@ -21,14 +21,9 @@ import structlog
 
 from hlsd.backoff import Backoff
 from hlsd.child import Child, exit_reason, read_lines
-from hlsd.encode.events import (
-    EventError,
-    PartReady,
-    SegmentReady,
-    StreamEnd,
-    parse_line,
-)
+from hlsd.encode.events import EventError, PartReady, SegmentReady, StreamEnd, parse_line
 from hlsd.encode.host import PipelineHost
+from hlsd.encode.livecuts import CutRun, with_start
 from hlsd.encode.specs import GroupSpec
 
 log = structlog.get_logger()
@@ -50,6 +45,7 @@ class _Attempt:
     # rung -> monotonic time of its segmenter's newest news in this run (the stall
     # detector's clock)
     progress: dict[str, float] = field(default_factory=dict)
+    cuts: CutRun | None = None  # where its segmenters are told to cut (marked splices)
 
 
 class GroupSupervisor:
@@ -142,6 +138,8 @@ class GroupSupervisor:
             finally:
                 watchdog.cancel()
                 self._encoder = None
+                if state.cuts is not None:
+                    state.cuts.close()
         clean = enc_code == 0 and all(c == 0 for c in codes) and \
             state.ended == {r.name for r in self.spec.rungs}
         self._switched = feed is not None and feed.switched_away(self.spec.name) \
@@ -167,16 +165,19 @@ class GroupSupervisor:
         spec = self.spec
         pipes = [os.pipe() for _ in spec.rungs]
         write_fds = [w for _, w in pipes]
+        run = state.cuts = None if spec.cuts is None or spec.feed is None else \
+            spec.cuts.open(spec.name, spec.feed, list(spec.zeros))
         stdin: Any = spec.stdin() if spec.stdin is not None else asyncio.subprocess.DEVNULL
         encoder: Child | None = None
         segmenters: list[Child] = []
         try:
             single = len(spec.rungs) == 1
             encoder = await Child.spawn(
-                spec.argv(write_fds), f"ffmpeg[{spec.name}]", tg, stdin=stdin,
+                spec.encoder_argv(write_fds, marked=run is not None),
+                f"ffmpeg[{spec.name}]", tg, stdin=stdin,
                 stdout=write_fds[0] if single else asyncio.subprocess.DEVNULL,
                 pass_fds=() if single else tuple(write_fds),
-                log_stderr=lambda line: self.log.debug("ffmpeg", line=line))
+                log_stderr=with_start(run, lambda line: self.log.debug("ffmpeg", line=line)))
             if self._switched and spec.feed is not None:
                 # A new source: its clock has nothing to do with the old grid.
                 names = tuple(r.name for r in spec.rungs)
@@ -186,15 +187,20 @@ class GroupSupervisor:
                 # A restarted rung rejoins the ladder's grid: where its timestamps continue
                 # the others' (-copyts, a shared source clock) it cuts and numbers as they do.
                 grid = self._host.rejoin_grid() if self.attempts > 1 else None
-            for rung, (read_fd, _) in zip(spec.rungs, pipes, strict=True):
+            for i, (rung, (read_fd, _)) in enumerate(zip(spec.rungs, pipes, strict=True)):
+                cut_args, cut_fds = ([], ()) if run is None else run.segmenter_args(i)
                 segmenters.append(await Child.spawn(
-                    rung.segmenter_argv(seq, grid), f"segmenter[{rung.name}]", tg,
-                    stdin=read_fd, stdout=asyncio.subprocess.PIPE,
+                    [*rung.segmenter_argv(seq, grid), *cut_args], f"segmenter[{rung.name}]",
+                    tg, stdin=read_fd, stdout=asyncio.subprocess.PIPE, pass_fds=cut_fds,
                     log_stderr=partial(self._segmenter_stderr, rung.name, state)))
         except BaseException:
             await _kill_all([c for c in [encoder, *segmenters] if c is not None])
+            if run is not None:
+                run.close()
             raise
         finally:
+            if run is not None:
+                run.spawned()
             for read_fd, write_fd in pipes:  # the children hold their own copies
                 os.close(read_fd)
                 os.close(write_fd)

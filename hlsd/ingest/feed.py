@@ -29,3 +29,8 @@ class LiveFeed(Feed, Protocol):
 
     def on_air_since(self) -> float | None:
         """Monotonic time the current source went on air; None while nothing is."""
+
+    def marks_splices(self, name: str) -> bool:
+        """Encoder `name`, starting now, is to key the SCTE-35 splice frames marked in
+        the source on air (hlsd.media.ptsmark). Asked at each start: one started before
+        that was known is started again if it turns out otherwise before it was fed."""

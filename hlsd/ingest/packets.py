@@ -41,9 +41,10 @@ async def read_packets(stream: asyncio.StreamReader,
     left at the end (b"" for a stream that ended on a boundary)."""
     pending = b""
     while data := await stream.read(READ_SIZE):
-        data = pending + data
-        cut = len(data) - len(data) % TS_PACKET
-        pending = data[cut:]
+        whole = bytearray(pending)  # writable: a SCTE-35 input's timestamps get marked
+        whole += data
+        cut = len(whole) - len(whole) % TS_PACKET
+        pending = bytes(whole[cut:])
         if cut:
-            deliver(memoryview(data[:cut]))
+            deliver(memoryview(whole)[:cut])
     return pending

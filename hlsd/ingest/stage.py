@@ -32,6 +32,7 @@ log = structlog.get_logger()
 
 # An input stream MPEG-TS cannot carry (a capture device's raw picture or PCM sound).
 UNCOMPRESSED = re.compile(r"Stream #0:\d+\S*: (Video: rawvideo|Audio: pcm_)")
+STREAMS_LISTED = "Stream mapping:"  # a reader's stream list is complete (after it: its SCTE-35)
 TICK = 0.1  # seconds between looks at the inputs: loss is noticed within after + TICK
 SLATE_LINGER = 10.0  # the slate's reader stays up this long after an input took over
 
@@ -48,6 +49,13 @@ class SourcePackets(Protocol):
 
     def source_line(self, index: int, line: str) -> None:
         """A line of input `index`'s reader (its start time among them)."""
+
+    def rewrite(self, index: int, chunk: memoryview, on_air: bool) -> None:
+        """Input `index`'s packets before anyone gets them, on air or not: its splice
+        frames marked in place (only an input with SCTE-35)."""
+
+    def marks(self, index: int) -> bool | None:
+        """Input `index`'s splice frames are marked; None: not known yet."""
 
 
 class Ingest:
@@ -81,6 +89,8 @@ class Ingest:
         self._rejoining: set[str] = set()  # encoders a switch ended, not yet back
         self._on_air_since: float | None = None
         self._tg: asyncio.TaskGroup | None = None
+        self._marks_known: bool | None = None  # the last input on air marks its splices
+        self._started_marking: dict[str, bool] = {}  # encoder -> its answer at its start
 
     # -- the encoders' side (Feed) ---------------------------------------------------------
     def set_on_lagging(self, on_lagging: Callable[[str], None]) -> None:
@@ -108,6 +118,34 @@ class Ingest:
     def on_air_since(self) -> float | None:
         """Monotonic time the current source went on air; None while nothing is."""
         return self._on_air_since
+
+    def marks_splices(self, name: str) -> bool:
+        """While no input is on air (lost, waiting): as the last one known (an encoder
+        restarted then is ready when it comes back); False until one was known."""
+        on_air = self._switcher.on_air
+        known = False
+        if self._tap is not None and on_air != SLATE:
+            now = self._tap.marks(on_air) if isinstance(on_air, int) else None
+            self._marks_known = self._marks_known if now is None else now
+            known = bool(self._marks_known)
+        self._started_marking[name] = known
+        return known
+
+    def _marks_decided(self, index: int) -> None:
+        """Input `index` on air, its streams listed: encoders started on another answer
+        and not fed yet start again at once, like after a switch (all on the same GOP)."""
+        known = self._tap.marks(index) if self._tap is not None else None
+        if known is None or self._switcher.on_air != index:
+            return
+        self._marks_known = known
+        wrong = [n for n in self._subs.unfed() if self._started_marking.get(n, known) != known]
+        for name in wrong:
+            self._subs.drop(name)
+        self._rejoining |= set(wrong)
+        if wrong:
+            log.info("encoders started again to key the input's SCTE-35 splice frames"
+                     if known else "encoders started again: the input has no SCTE-35",
+                     encoders=wrong)
 
     @property
     def on_air(self) -> str:
@@ -161,6 +199,8 @@ class Ingest:
         self.switches += 1
         ended = self._subs.drop_fed()  # their supervisors start them again on the new source
         self._rejoining = set(ended)
+        if isinstance(after, int):  # waiting ones started on the wrong answer too
+            self._marks_decided(after)
         source = self._source()
         self._on_air_since = now if source is not None else None
         if source is not None:
@@ -201,12 +241,15 @@ class Ingest:
     # -- the readers' sink -------------------------------------------------------------------
     def media(self, reader: InputReader, chunk: memoryview, key: bool) -> None:
         index = self._index.get(id(reader))
+        on_air = reader is self._source()
         if index is not None:
             self._switcher.media(index, time.monotonic())
-        if reader is self._source():
-            self._subs.publish(chunk, key=key)
-            if index is not None and self._tap is not None:  # (not the slate)
+        if index is not None and self._tap is not None:  # (not the slate)
+            if on_air:  # its cues first: a splice point may come in this very chunk
                 self._tap.source_packets(index, chunk)
+            self._tap.rewrite(index, chunk, on_air)  # (the reader keeps it for a switch)
+        if on_air:
+            self._subs.publish(chunk, key=key)
 
     def reader_line(self, reader: InputReader, line: str) -> None:
         index = self._index.get(id(reader))
@@ -223,6 +266,8 @@ class Ingest:
                           input=reader.label, stream=line.strip())
         if index is not None and self._tap is not None:
             self._tap.source_line(index, line)
+            if line.startswith(STREAMS_LISTED):
+                self._marks_decided(index)
         if index is not None:  # the slate takes the inputs' shape, not its own
             self._shapes[index] = update_shape(self._shapes.get(index, SourceShape()), line)
 

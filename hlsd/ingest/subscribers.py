@@ -85,6 +85,10 @@ class Subscribers:
             self.drop(name)
         return fed
 
+    def unfed(self) -> list[str]:
+        """The encoders still waiting for their first bytes."""
+        return [s.name for s in self._subs.values() if not s.fed]
+
     def drop_all(self) -> None:
         for name in list(self._subs):
             self.drop(name)

@@ -24,8 +24,17 @@ from dataclasses import replace
 from typing import Protocol
 
 from hlsd.media import scte35
+from hlsd.media.ptsmark import PtsMarker
 from hlsd.media.sections import PACKET, SectionAssembler
-from hlsd.media.splices import SCTE35_STREAM, LiveSplice, ProgramTables, live_splice, pes_pts
+from hlsd.media.splices import (
+    SCTE35_STREAM,
+    LiveSplice,
+    ProgramTables,
+    event_of,
+    live_splice,
+    pes_pts,
+    returns,
+)
 
 RELAY_START = re.compile(r"^\s*Duration: .*, start: (-?\d+\.\d+)")
 MUX_DELAY = 126_000  # 2 x ffmpeg's default -muxdelay 0.7 s, in 90 kHz ticks
@@ -33,6 +42,7 @@ MUX_DELAY = 126_000  # 2 x ffmpeg's default -muxdelay 0.7 s, in 90 kHz ticks
 # send 4 to 60 s): the clock estimate is wrong (a source that started again).
 EARLIEST, LATEST = -10.0, 300.0
 PRIVATE_PES = 0x06  # stream_type of ffmpeg's relayed SCTE-35 (and of other private data)
+EVENTS_KEPT = 32  # splice events whose marks a cancel may still take back
 PES_START = b"\0\0\1\xfc"  # start code and the stream_id ffmpeg gives it
 
 
@@ -86,11 +96,17 @@ def relay_offset(line: str) -> int | None:
 
 class SpliceReader:
     """Fed one input's relayed packets in order (whole 188-byte packets). `exact`: the
-    relay keeps the input's timestamps; else `rebase` says the offset."""
+    relay keeps the input's timestamps; else `rebase` says the offset. `marker`: where
+    each splice point (and return) is marked, on the relay's clock (hlsd.media.ptsmark);
+    `late` counts the points whose frame had passed when their section came."""
 
-    def __init__(self, sink: SpliceSink, exact: bool = True) -> None:
+    def __init__(self, sink: SpliceSink, exact: bool = True,
+                 marker: PtsMarker | None = None) -> None:
         self._sink = sink
         self._exact = exact
+        self._marker = marker
+        self._event_points: dict[int, list[int]] = {}  # marked per event (a cancel unmarks)
+        self.late = 0
         self._offset = 0  # relayed timestamp + this = the input's
         self._arrived = 0.0
         self._tables = ProgramTables()
@@ -147,4 +163,32 @@ class SpliceReader:
         splice = live_splice(info, self._arrived, self._now)
         if not self._exact and not EARLIEST <= splice.pre_roll <= LATEST:
             splice = replace(splice, pre_roll=0.0, pts=None, placed=False)
+        if not self._exact and splice.pts is not None and info.splice_pts is not None:
+            splice = replace(splice, relay_pts=(splice.pts - self._offset) % scte35.PTS_WRAP)
+        self._mark(info, splice)
         self._sink.splice(splice)
+
+    def _mark(self, info: scte35.SpliceInfo, splice: LiveSplice) -> None:
+        """The frames at the splice point and at the return (when its time is known)."""
+        event = event_of(info)
+        if self._marker is None or event is None:
+            return
+        command = info.command
+        if isinstance(command, scte35.SpliceInsert) and command.cancel:
+            for marked in self._event_points.pop(event, []):
+                self._marker.unmark(marked)
+            return
+        point = splice.relay_pts
+        if point is None:
+            return  # immediate, or not believed: no time to arrange a cut
+        points = [point] if info.out or returns(info) else []
+        if info.out and info.duration is not None:
+            points.append((point + round(info.duration * scte35.TICKS)) % scte35.PTS_WRAP)
+        now = None if self._now is None else (self._now - self._offset) % scte35.PTS_WRAP
+        for at in points:
+            if self._marker.mark(at, now):
+                self._event_points.setdefault(event, []).append(at)
+                while len(self._event_points) > EVENTS_KEPT:
+                    del self._event_points[next(iter(self._event_points))]
+            elif now is not None and at not in self._event_points.get(event, []):
+                self.late += 1

@@ -54,6 +54,7 @@ class LiveSplice:
     pre_roll: float
     pts: int | None
     placed: bool = True  # False: its time could not be believed, taken as immediate
+    relay_pts: int | None = None  # `pts` on the relay's clock (timeline: local)
 
 
 def live_splice(info: scte35.SpliceInfo, arrived: float, now_pts: int | None) -> LiveSplice:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 
 from hlsd import config as cfg
+from hlsd.encode.livecuts import LiveCuts
 from hlsd.encode.rungs import Rungs
 from hlsd.ingest.build import build_ingest
 from hlsd.media.gaps import LadderProgress
@@ -65,9 +66,11 @@ def assemble(config: cfg.Config, ffmpeg: str, state: DaemonState, metrics: Metri
     intake = Intake(config.temp_dir, ladder, destinations, metrics, keys, live, gaps, cues)
     # Numbering never goes back: past what was persisted and what any playlist lists.
     next_seq = max(state.next_seq, destinations.last_seq() + 1)
+    cuts = LiveCuts()  # a live input's SCTE-35 splice frames: marked, keyed and cut
     rungs = Rungs(config, ffmpeg, intake, next_seq, config.max_segment_duration,
                   partial(build_ingest, ffmpeg=ffmpeg, report=metrics,
-                          tap=LiveSplices(cues, metrics, config.timeline == "locked")))
+                          tap=LiveSplices(cues, metrics, config.timeline == "locked", cuts)),
+                  cuts)
     status = StreamStatus(rungs, ladder, destinations, intake, metrics, config.segment_length,
                           config.target_duration,
                           live.part_target if live is not None else None)

@@ -43,3 +43,19 @@ def test_key_seed_without_a_locked_timeline_is_warned_about() -> None:
                for w in local.warnings), local.warnings
     locked = cfg.parse(base(encryption=encryption, keys=keys, timeline="locked"))
     assert not any(w.startswith("encryption.key_seed") for w in locked.warnings)
+
+
+def test_a_live_command_that_retimes_frames_is_warned_about() -> None:
+    """Such a command loses the mark of a SCTE-35 splice frame (no exact cuts)."""
+    def warnings(command: str, **extra: object) -> list[str]:
+        raw = base(ep_720p={"ffmpeg_command": command}, **extra)
+        return [w for w in cfg.parse(raw).warnings if "splice point" in w]
+
+    plain = "ffmpeg -i %s -vf scale=640:-2 -c:v libx264 -c:a aac -f mpegts -"
+    assert warnings(plain) == []
+    (warning,) = warnings("ffmpeg -i %s -vf yadif=1,scale=640:-2 -c:v libx264 -f mpegts -")
+    assert warning.startswith("ep_720p.ffmpeg_command: `-vf yadif=1` changes frame times")
+    (rate,) = warnings("ffmpeg -i %s -r 30 -c:v libx264 -f mpegts -")
+    assert "`-r`" in rate
+    assert warnings("ffmpeg -i %s -r 30 -c:v libx264 -f mpegts -", timeline="locked") == []
+    assert warnings("ffmpeg -i %s -vn -af asetpts=N/SR/TB -c:a aac -f mpegts -") == []

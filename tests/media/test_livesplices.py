@@ -157,3 +157,28 @@ def test_mangled_tables_and_sections_never_raise() -> None:
                 packet[rng.randrange(1, 188)] = rng.randrange(256)
             SpliceReader(Sink(), exact=False).feed(
                 memoryview(b"".join(bytes(p) for p in packets)), 0.0)
+
+
+def test_splice_points_and_returns_are_marked_on_the_relays_clock() -> None:
+    """With a marker (timeline: local): an OUT splice_insert marks its point and its
+    return (break_duration later) on the relay's clock; a repeat adds nothing; a cancel
+    takes its event's marks back; a point whose frame has passed is counted late."""
+    from hlsd.media.ptsmark import PtsMarker
+
+    marker = PtsMarker()
+    reader = SpliceReader(Sink(), exact=False, marker=marker)
+    offset = NOW - 126_000
+    reader.rebase(offset)
+    out = scte35.splice_insert(7, NOW + 6 * 90_000, 8 * 90_000)
+    other = scte35.splice_insert(8, NOW + 20 * 90_000, 90_000)
+    cancel = bytearray(scte35.splice_insert(8, None, None))
+    cancel[18] |= 0x80  # splice_event_cancel_indicator
+    cancel[-4:] = crc32_mpeg2(bytes(cancel[:-4])).to_bytes(4, "big")
+    feed(reader, [*program(0x06), *pes(VIDEO, 0xE0, 126_000, b"\0" * 10),
+                  *pes(CUES, 0xFC, 126_000, out), *pes(CUES, 0xFC, 126_000, out),
+                  *pes(CUES, 0xFC, 126_000, other), *pes(CUES, 0xFC, 126_000, bytes(cancel))])
+    assert marker.pending() == [126_000 + 6 * 90_000, 126_000 + 14 * 90_000]
+    assert reader.late == 0
+    late = scte35.splice_insert(9, NOW - 90_000, None)  # its frame went by a second ago
+    feed(reader, [*pes(CUES, 0xFC, 126_000, late)])
+    assert reader.late == 1 and len(marker.pending()) == 2
