@@ -1,6 +1,7 @@
 """What an encoding profile's ffmpeg_command says, read as text (pure: nothing is run).
 
 The loader checks commands with these; hlsd.encode builds the encoders' argv from them.
+And one line ffmpeg itself prints: its input's start time (`start_ticks`).
 """
 
 from __future__ import annotations
@@ -9,7 +10,12 @@ import itertools
 import re
 import shlex
 
-__all__ = ["STDOUT_TARGETS", "command_problems", "retimes", "shared_problems", "split_input"]
+__all__ = ["STDOUT_TARGETS", "command_problems", "retimes", "shared_problems", "split_input",
+           "start_ticks"]
+
+# ffmpeg's "  Duration: …, start: S, bitrate: …" line about an input: S, the input's start
+# time, is what ffmpeg subtracts from its timestamps (without -copyts).
+START_LINE = re.compile(r"^\s*Duration: .*, start: (-?\d+\.\d+)")
 
 STDOUT_TARGETS = frozenset({"-", "pipe:", "pipe:1"})
 MUXER_NAMES = {"mpegts": "MPEG-TS", "webvtt": "WebVTT"}
@@ -78,3 +84,10 @@ def shared_problems(commands: dict[str, str]) -> list[str]:
     return [f"{name}: its input options differ from the first profile's "
             f"({' '.join(part[1:])!r} vs {' '.join(first[1:])!r})"
             for name, part in inputs.items() if part != first]
+
+
+def start_ticks(line: str) -> int | None:
+    """The input's start time in 90 kHz ticks from ffmpeg's "Duration: …, start: S" line;
+    None for any other line."""
+    found = START_LINE.match(line)
+    return None if found is None else round(float(found.group(1)) * 90_000)

@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 from collections.abc import Callable
 
 import structlog
 
+from hlsd.config.commands import start_ticks
 from hlsd.ingest.feed import LiveFeed
 
 log = structlog.get_logger()
 
-START = re.compile(r"^\s*Duration: .*, start: (-?\d+\.\d+)")
-TICKS = 90_000
 WRAP = 1 << 33
 
 
@@ -90,9 +88,9 @@ class CutRun:
     def encoder_line(self, then: Callable[[str], None]) -> Callable[[str], None]:
         """A stderr handler for the encoder: notes its start, then hands the line on."""
         def handle(line: str) -> None:
-            found = START.match(line)
-            if found is not None and self._start is None:
-                self._start = round(float(found.group(1)) * TICKS)
+            start = start_ticks(line)
+            if start is not None and self._start is None:
+                self._start = start
                 waiting, self._waiting = self._waiting, []
                 for point in waiting:
                     self.cut(point)

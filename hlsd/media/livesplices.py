@@ -18,11 +18,11 @@ encrypted, and whatever could not be put together, is counted (`errors`), never 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import replace
 from typing import Protocol
 
+from hlsd.config.commands import start_ticks
 from hlsd.media import scte35
 from hlsd.media.ptsmark import PtsMarker
 from hlsd.media.sections import PACKET, SectionAssembler
@@ -36,7 +36,6 @@ from hlsd.media.splices import (
     returns,
 )
 
-RELAY_START = re.compile(r"^\s*Duration: .*, start: (-?\d+\.\d+)")
 MUX_DELAY = 126_000  # 2 x ffmpeg's default -muxdelay 0.7 s, in 90 kHz ticks
 # Pre-rolls beyond these are no SCTE-35 cue's (SCTE 35 asks for 4 s or more, broadcasters
 # send 4 to 60 s): the clock estimate is wrong (a source that started again).
@@ -90,8 +89,8 @@ class _PesSections:
 def relay_offset(line: str) -> int | None:
     """Ticks from a relay's clock back to its input's, from the relay's "start:" line
     (a relay without -copyts); None for any other line."""
-    found = RELAY_START.match(line)
-    return None if found is None else round(float(found.group(1)) * 90_000) - MUX_DELAY
+    start = start_ticks(line)
+    return None if start is None else start - MUX_DELAY
 
 
 class SpliceReader:

@@ -79,7 +79,9 @@ class PtsMarker:
         self._points: list[int] = []  # splice points not reached yet
         self._marked: int | None = None  # the first marked frame's PTS, while B-frames may follow
         self._started: list[int] = []  # the splice points the marked frame reached
-        self.marked: list[int] = []  # PTS of each frame marked (for the log and the tests)
+        # PTS of the frames marked lately (for the log and the tests; bounded: a channel
+        # runs for months)
+        self.marked: deque[int] = deque(maxlen=64)
         self.reached: list[int] = []  # splice points whose frame was marked, not yet taken
         self._done: deque[int] = deque(maxlen=64)  # points marked or dropped (repeats)
 
