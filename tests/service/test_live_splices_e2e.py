@@ -31,10 +31,11 @@ RUNGS = {"hi": f"-s 320x180 {FAST_X264} -b:v 300k -c:a aac -b:a 64k",
          "lo": f"-s 160x90 {FAST_X264} -b:v 150k -c:a aac -b:a 48k"}
 
 
-def make_source(path: Path) -> None:
+def make_source(path: Path, seconds: int = 30) -> None:
     subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
-                    "testsrc2=size=320x180:rate=25:duration=30", "-f", "lavfi", "-i",
-                    "sine=frequency=440:sample_rate=48000:duration=30", *FAST_X264.split(),
+                    f"testsrc2=size=320x180:rate=25:duration={seconds}", "-f", "lavfi", "-i",
+                    f"sine=frequency=440:sample_rate=48000:duration={seconds}",
+                    *FAST_X264.split(),
                     "-g", "50", "-c:a", "aac", "-b:a", "64k", "-f", "mpegts", str(path)],
                    check=True, timeout=60)
 
